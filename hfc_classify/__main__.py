@@ -1,0 +1,3 @@
+from hfc_classify.cli.app import main
+
+main()

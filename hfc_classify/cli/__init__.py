@@ -1,0 +1,1 @@
+"""The ``hfc-classify`` command line: a thin layer over the Python API."""

@@ -1,0 +1,12 @@
+"""``hfc-classify``: train and evaluate classifiers on LFC/HFC data, attack them, smooth kernels."""
+
+from hfc_detect.cli.common import make_app
+
+app = make_app(__doc__)
+
+# Each command module registers itself on ``app`` when imported; heavy imports stay inside the
+# command functions so that ``hfc-classify --help`` stays fast.
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,3 @@
+from hfc_detect.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``hfc-detect`` command line: a thin layer over the Python API."""

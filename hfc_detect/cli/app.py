@@ -1,0 +1,12 @@
+"""``hfc-detect``: decompose images, score detections per image, evaluate detectors on LFC/HFC."""
+
+from hfc_detect.cli.common import make_app
+
+app = make_app(__doc__)
+
+# Each command module registers itself on ``app`` when imported; heavy imports stay inside the
+# command functions so that ``hfc-detect --help`` never loads torch.
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""What every Typer app of the toolkit shares: one-line errors with exit code 2, ``--version``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from hfc_detect import __version__
+from hfc_detect.utils.errors import InputError
+
+
+class FriendlyErrorGroup(TyperGroup):
+    """Turn :class:`InputError` raised by any command into ``error: ...`` on stderr and exit 2."""
+
+    def invoke(self, ctx):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.stderr.flush()
+            raise typer.Exit(code=2) from None
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def make_app(help_text: str) -> typer.Typer:
+    """A Typer app with rich help, ``--version`` and the toolkit's error handling."""
+    app = typer.Typer(
+        cls=FriendlyErrorGroup,
+        help=help_text,
+        rich_markup_mode="rich",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+        ),
+    ) -> None:
+        pass
+
+    return app

@@ -1,0 +1,1 @@
+"""Small helpers shared by both packages: errors, atomic file output."""

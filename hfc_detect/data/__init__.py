@@ -1,0 +1,1 @@
+"""Reading inputs: images from disk (and, in other modules, datasets)."""

@@ -1,0 +1,46 @@
+"""Decode JPEG/PNG files into numpy arrays in RGB order, keeping the stored bit depth.
+
+Conventions of :func:`read_image`:
+
+- colour comes back channels-last in RGB order, ``(H, W, 3)`` (OpenCV's BGR is reversed);
+- grayscale is replicated to three channels, or kept as a 2-D ``(H, W)`` array with
+  ``keep_gray=True`` (what ``hfc-detect decompose`` uses, so a gray image stays gray);
+- an alpha channel is dropped (not composited: the colour values are returned as stored);
+- the dtype is the stored one, ``uint8`` or ``uint16`` (16-bit PNG), never rescaled;
+- pixels are in stored order: EXIF orientation tags are ignored (``cv2.IMREAD_UNCHANGED``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hfc_detect.utils.errors import InputError
+
+
+def read_image(path: str | os.PathLike, *, keep_gray: bool = False) -> np.ndarray:
+    """Read the image at ``path`` as ``(H, W, 3)`` RGB (``(H, W)`` for gray if ``keep_gray``).
+
+    Raises :class:`InputError` naming the file when it is missing or cannot be decoded.
+    """
+    import cv2
+
+    path = Path(path)
+    try:
+        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise InputError(f"cannot decode image {path}: not a readable JPEG/PNG or corrupt")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 2:  # gray + alpha
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return np.ascontiguousarray(image) if keep_gray else np.repeat(image[:, :, None], 3, 2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise InputError(f"cannot use image {path}: unsupported layout {image.shape}")
+    return np.ascontiguousarray(image[:, :, 2::-1])

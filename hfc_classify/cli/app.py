@@ -1,4 +1,4 @@
-"""``hfc-classify``: train and evaluate classifiers on LFC/HFC data, attack them, smooth kernels."""
+"""hfc-classify: train and evaluate classifiers on LFC/HFC data, attack them, smooth kernels."""
 
 from hfc_detect.cli.common import make_app
 

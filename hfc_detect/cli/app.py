@@ -1,4 +1,4 @@
-"""``hfc-detect``: decompose images, score detections per image, evaluate detectors on LFC/HFC."""
+"""hfc-detect: decompose images, score detections per image, evaluate detectors on LFC/HFC."""
 
 from hfc_detect.cli.common import make_app
 

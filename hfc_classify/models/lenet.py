@@ -1,0 +1,60 @@
+"""LeNet-5 for small images: two 5x5 convolutions with max pooling, three dense layers.
+
+The convolutional features are average-pooled to 5x5 so that 28x28 (MNIST) and 32x32 (CIFAR)
+inputs both work; on 32x32 inputs that pooling is the identity. Dropout acts on the hidden dense
+layers; BatchNorm (after each convolution) is off by default. Xavier initialisation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hfc_classify.models.registry import register_model
+from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
+
+
+class LeNet(nn.Module):
+    """LeNet-5 with ReLU activations."""
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        p = check_dropout(dropout)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, bias=not batch_norm),
+            norm_layer(6, batch_norm),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5, bias=not batch_norm),
+            norm_layer(16, batch_norm),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(5),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p),
+            nn.Linear(120, 84),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p),
+            nn.Linear(84, num_classes),
+        )
+        xavier_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+@register_model("lenet")
+def build_lenet(
+    num_classes: int = 10, in_channels: int = 3, batch_norm: bool = False, dropout: float = 0.0
+) -> nn.Module:
+    """LeNet-5 (ReLU, max pooling)."""
+    return LeNet(num_classes, in_channels, batch_norm, dropout)

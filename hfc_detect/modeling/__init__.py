@@ -3,4 +3,8 @@
 from hfc_detect.modeling.base import Detections, Detector
 from hfc_detect.modeling.registry import build_detector, list_backends, register_backend
 
+register_backend("detectron2", "hfc_detect.modeling.detectron2_backend", "build_detectron2")
+register_backend("torchvision", "hfc_detect.modeling.torchvision_backend", "build_torchvision")
+register_backend("onnx-yolox", "hfc_detect.modeling.onnx_yolox", "build_onnx_yolox")
+
 __all__ = ["Detections", "Detector", "build_detector", "list_backends", "register_backend"]

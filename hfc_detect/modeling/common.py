@@ -1,0 +1,54 @@
+"""Small facts and helpers shared by the bundled detector backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from hfc_detect.utils.errors import InputError
+
+#: The 80 COCO "thing" category ids in ascending order: contiguous class k of an 80-class COCO
+#: detector (YOLOX, Detectron2's builtin COCO metadata) is category ``COCO_CATEGORY_IDS[k]``.
+COCO_CATEGORY_IDS: tuple[int, ...] = (
+    *range(1, 12), *range(13, 26), 27, 28, *range(31, 45), *range(46, 66), 67, 70,
+    *range(72, 83), *range(84, 91),
+)  # fmt: skip
+
+
+def as_exact_uint8(image: np.ndarray) -> np.ndarray | None:
+    """``image`` as uint8 when that loses nothing (every value an integer in 0..255), else None.
+
+    Original images reach the backends as float32 holding uint8 values; converting them back
+    lets a backend take its reference implementation's uint8 path (e.g. PIL or OpenCV resizing
+    with uint8 rounding) so that originals give exactly what the reference tools give. LFC/HFC
+    images are not integral and take the float path.
+    """
+    if image.size == 0 or image.min() < 0 or image.max() > 255:
+        return None
+    as_uint8 = image.astype(np.uint8)
+    return as_uint8 if np.array_equal(as_uint8, image) else None
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch.device; None picks CUDA when available, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(
+            f"device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)"
+        ) from None
+
+
+def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """Split ``KEY=VALUE`` strings (``--set``) into (key, value) pairs."""
+    pairs = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {item!r}: expected KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return pairs

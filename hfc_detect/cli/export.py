@@ -1,0 +1,79 @@
+"""``hfc-detect export``: the per-image table as CSV/JSON/Parquet, or an offline HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hfc_detect.cli.app import app
+from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+
+
+@app.command(
+    "export",
+    help="Export the per-image table of DIR as csv, json or parquet, or write an HTML report "
+    "folder that opens offline: AP per variant, the 12 COCO numbers, wins, per-category AP, a "
+    "histogram of per-image AP differences, a paired bootstrap 95% CI of the mean difference, "
+    "and a gallery original | LFC | HFC with ground truth, detections and gained/lost objects.",
+)
+def export_command(
+    directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
+    fmt: str = typer.Option(..., "--format", help="csv, json, parquet or html."),
+    top: int = typer.Option(
+        None,
+        "--top",
+        min=1,
+        help="Tables: only the N images with the largest AP gain of --variant (default: all). "
+        "html: gallery size (default: 12).",
+    ),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        help="Output file, or folder for html (default: DIR/report.FORMAT, DIR/report for html).",
+    ),
+    images: Path = typer.Option(
+        None, "--images", help="Folder of the images (default: images_dir in summary.json)."
+    ),
+    radius: float = typer.Option(
+        None,
+        "--radius",
+        help="LFC/HFC radius of the gallery when summary.json records none (default: 128).",
+    ),
+    variant: str = typer.Option(
+        None, "--variant", help="Variant ranked against the baseline (default: lfc)."
+    ),
+    score_threshold: float = typer.Option(
+        DEFAULT_SCORE_THRESHOLD,
+        "--score-threshold",
+        help="html: draw detections with score >= this; they find objects at IoU >= 0.5.",
+    ),
+    resamples: int = typer.Option(
+        10_000, "--resamples", min=1, help="html: paired bootstrap resamples of the mean gain."
+    ),
+    seed: int = typer.Option(0, "--seed", help="html: seed of the bootstrap."),
+) -> None:
+    """Export a comparison folder as a table or an offline HTML report."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from hfc_detect.reports.export import export
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=fmt != "html") as progress:
+        result = export(
+            directory,
+            fmt=fmt,
+            output=output,
+            top=top,
+            variant=variant,
+            images=images,
+            radius=radius,
+            score_threshold=score_threshold,
+            resamples=resamples,
+            seed=seed,
+            progress=progress,
+        )
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    typer.echo(f"wrote {result.path}" + ("/index.html" if fmt == "html" else ""))

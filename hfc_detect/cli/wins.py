@@ -1,0 +1,92 @@
+"""``hfc-detect wins``: images where a variant beats the baseline, and the objects behind it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hfc_detect.cli.app import app
+from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+
+_SHOWN_BY_DEFAULT = 25
+
+
+def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
+    if objs is None:
+        return "-"
+    return ", ".join(names.get(o["category_id"], str(o["category_id"])) for o in objs)
+
+
+@app.command(
+    "wins",
+    help="List the images where the variant's per-image AP beats the baseline's by more than "
+    "--min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at "
+    "IoU >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv "
+    "and .json. Images without non-crowd ground truth (undefined AP) are left out.",
+)
+def wins_command(
+    directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
+    variant: str = typer.Option(
+        None,
+        "--variant",
+        help="Variant to compare with the baseline (default: lfc, else the first lfc* variant).",
+    ),
+    min_delta: float = typer.Option(
+        0.0, "--min-delta", help="Keep images where AP(variant) - AP(baseline) > this margin."
+    ),
+    top: int = typer.Option(
+        None, "--top", min=1, help="Keep only the N largest gains (default: all)."
+    ),
+    score_threshold: float = typer.Option(
+        DEFAULT_SCORE_THRESHOLD,
+        "--score-threshold",
+        help="Detections with score >= this can find an object (IoU >= 0.5, same category).",
+    ),
+    objects: bool = typer.Option(
+        True,
+        "--objects/--no-objects",
+        help="Match objects (reads the annotations and predictions named in summary.json).",
+    ),
+) -> None:
+    """List the images where the variant's per-image AP beats the baseline's."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hfc_detect.reports.wins import find_wins, write_wins
+
+    result = find_wins(
+        directory,
+        variant=variant,
+        min_delta=min_delta,
+        top=top,
+        score_threshold=score_threshold,
+        objects=objects,
+    )
+    csv_path, json_path = write_wins(result)
+    console = Console()
+    shown = result.wins if top is not None else result.wins[:_SHOWN_BY_DEFAULT]
+    table = Table(
+        title=(
+            f"{result.variant} beats {result.baseline} on {result.count} of "
+            f"{result.num_scored} images (AP gain > {result.min_delta:g})"
+        )
+    )
+    for col in ("image_id", "file_name", f"AP {result.baseline}", f"AP {result.variant}", "gain"):
+        table.add_column(col, justify="left" if col == "file_name" else "right")
+    table.add_column(f"gained (score >= {result.score_threshold:g})")
+    table.add_column("lost")
+    for w in shown:
+        table.add_row(
+            str(w.image_id),
+            w.file_name,
+            f"{w.ap_baseline:.3f}",
+            f"{w.ap_variant:.3f}",
+            f"{w.delta:+.3f}",
+            _objects_text(w.gained, result.category_names),
+            _objects_text(w.lost, result.category_names),
+        )
+    console.print(table)
+    if len(shown) < len(result.wins):
+        console.print(f"... {len(result.wins) - len(shown)} more in {csv_path}")
+    console.print(f"wrote {csv_path} and {json_path}")

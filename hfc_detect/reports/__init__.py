@@ -1,0 +1,1 @@
+"""Reports on a comparison folder: wins of a variant over the baseline, exports, HTML report."""

@@ -1,0 +1,203 @@
+"""Export a comparison folder's per-image table (CSV, JSON, Parquet) or an HTML report folder.
+
+Everything is validated before anything is written; files are written atomically and the HTML
+folder is built in a temporary folder beside the target, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from hfc_detect.reports.folder import Comparison, load_comparison
+from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+from hfc_detect.reports.sources import load_sources
+from hfc_detect.reports.wins import attach_objects, rank_wins
+from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.files import atomic_path
+
+FORMATS = ("csv", "json", "parquet", "html")
+DEFAULT_GALLERY_SIZE = 12
+_REPORT_MARK = '<meta name="generator" content="hfc-toolkit'
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the export went, and warnings (e.g. image files not found for the gallery)."""
+
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+
+
+def table_rows(
+    comparison: Comparison, *, variant: str, top: int | None = None
+) -> list[dict[str, Any]]:
+    """The per-image rows: all, in image-id order; or with ``top`` the N images with the largest
+    AP gain of ``variant`` over the baseline (images with undefined AP left out)."""
+    if top is None:
+        return list(comparison.rows)
+    base, var = f"ap_{comparison.baseline}", f"ap_{variant}"
+    scored = [r for r in comparison.rows if r[base] is not None and r[var] is not None]
+    scored.sort(key=lambda r: (-(r[var] - r[base]), r["image_id"]))
+    return scored[:top]
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def write_csv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_cell(r[c]) for c in columns] for r in rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def write_json(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
+    """A JSON array of row objects (``null`` for an undefined AP)."""
+    text = json.dumps([{c: r[c] for c in columns} for r in rows], indent=1)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def _arrow_type(column: str) -> Any:
+    import pyarrow as pa
+
+    if column == "file_name":
+        return pa.string()
+    if column in ("image_id", "num_gt") or column.startswith("num_dets_"):
+        return pa.int64()
+    return pa.float64()
+
+
+def write_parquet(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, _arrow_type(c)) for c in columns])
+    table = pa.table({c: [r[c] for r in rows] for c in columns}, schema=schema)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+_WRITERS = {"csv": write_csv, "json": write_json, "parquet": write_parquet}
+
+
+def _check_html_target(target: Path) -> None:
+    if not target.exists():
+        return
+    index = target / "index.html"
+    is_report = (
+        target.is_dir()
+        and index.is_file()
+        and _REPORT_MARK in index.read_text(encoding="utf-8", errors="replace")[:2000]
+    )
+    if not is_report:
+        raise InputError(f"{target}: exists and is not an HTML report; choose another --output")
+
+
+def _replace_dir(built: Path, target: Path) -> None:
+    """Move ``built`` onto ``target``; an older report there is removed only after the swap."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(built, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export(
+    directory: str | Path,
+    *,
+    fmt: str,
+    output: str | Path | None = None,
+    top: int | None = None,
+    variant: str | None = None,
+    images: str | Path | None = None,
+    radius: float | None = None,
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    progress: Any = None,
+) -> ExportResult:
+    """Export the comparison folder ``directory`` as ``fmt`` (csv, json, parquet or html).
+
+    Default output: ``DIR/report.<fmt>``, or the folder ``DIR/report`` for html. ``top`` keeps the
+    N images with the largest AP gain of ``variant`` (default: ``lfc``); for html it is the
+    gallery size (default 12). Images for the gallery come from ``images`` or the summary's
+    ``images_dir``; a missing image gets a placeholder and a warning.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if top is not None and top < 1:
+        raise InputError(f"top must be >= 1, got {top}")
+    comparison = load_comparison(directory)
+    name = comparison.resolve_variant(variant)
+    default_name = "report" if fmt == "html" else f"report.{fmt}"
+    target = Path(output) if output is not None else comparison.root / default_name
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputError("format parquet needs pyarrow: pip install pyarrow") from None
+    if fmt != "html":
+        if target.is_dir():
+            raise InputError(f"{target}: is a folder; give a file name with --output")
+        _WRITERS[fmt](table_rows(comparison, variant=name, top=top), comparison.columns, target)
+        return ExportResult(path=target)
+    from hfc_detect.reports.html import panel_variants, resolve_radius, write_html_report
+
+    images_dir = Path(images) if images is not None else None
+    if images_dir is not None and not images_dir.is_dir():
+        raise InputError(f"{images_dir}: no such images folder")
+    if images_dir is None and comparison.summary.get("images_dir"):
+        images_dir = Path(comparison.summary["images_dir"])
+    r, r_source = resolve_radius(comparison, name, radius)
+    _check_html_target(target)
+    panels = panel_variants(comparison, r)
+    needed = list(dict.fromkeys([comparison.baseline, name, *(v for v in panels.values() if v)]))
+    sources = load_sources(comparison, needed)
+    ranked, _ = rank_wins(comparison, name)
+    gallery = attach_objects(
+        ranked[: top or DEFAULT_GALLERY_SIZE],
+        sources,
+        comparison.baseline,
+        name,
+        score_threshold=score_threshold,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        warnings = write_html_report(
+            comparison,
+            built,
+            variant=name,
+            wins=gallery,
+            sources=sources,
+            images_dir=images_dir,
+            radius=r,
+            radius_source=r_source,
+            score_threshold=score_threshold,
+            resamples=resamples,
+            seed=seed,
+            progress=progress,
+        )
+        built.chmod(0o755)
+        _replace_dir(built, target)
+    finally:
+        if built.exists():
+            shutil.rmtree(built, ignore_errors=True)
+    return ExportResult(path=target, warnings=warnings)

@@ -1,0 +1,125 @@
+"""Read a comparison folder (``summary.json`` + ``per_image.csv``) written by ``compare``/``eval``.
+
+The format is described in ``docs/reports.md``; this module only reads and validates it, so that
+``wins`` and ``export`` fail with one clear line on a folder that is missing or incomplete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hfc_detect.utils.errors import InputError
+
+_INT_COLUMNS = ("image_id", "num_gt")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A loaded comparison folder: its summary and its per-image table (one dict per image)."""
+
+    root: Path
+    summary: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+    @property
+    def baseline(self) -> str:
+        return self.summary["baseline"]
+
+    @property
+    def variant_names(self) -> list[str]:
+        return [v["name"] for v in self.summary["variants"]]
+
+    def variant(self, name: str) -> dict[str, Any]:
+        """The summary entry of variant ``name``."""
+        for entry in self.summary["variants"]:
+            if entry["name"] == name:
+                return entry
+        raise InputError(
+            f"{self.root}: unknown variant {name!r} (known: {', '.join(self.variant_names)})"
+        )
+
+    def column(self, name: str) -> np.ndarray:
+        """Column ``name`` as float64, NaN where the cell is empty (undefined AP)."""
+        if name not in self.columns:
+            raise InputError(f"{self.root / 'per_image.csv'}: no column {name!r}")
+        return np.array(
+            [math.nan if r[name] is None else float(r[name]) for r in self.rows], dtype=np.float64
+        )
+
+    def resolve_variant(self, name: str | None) -> str:
+        """``name`` checked against the folder; ``None`` picks ``lfc``, else the first ``lfc*``
+        variant (e.g. ``lfc_r128``), else the first non-baseline variant."""
+        others = [v for v in self.variant_names if v != self.baseline]
+        if name is not None:
+            if name == self.baseline:
+                raise InputError(f"variant {name!r} is the baseline of {self.root}; pick another")
+            self.variant(name)
+            return name
+        if not others:
+            raise InputError(
+                f"{self.root}: only the baseline {self.baseline!r}, nothing to compare"
+            )
+        if "lfc" in others:
+            return "lfc"
+        return next((v for v in others if v.startswith("lfc")), others[0])
+
+
+def _parse_cell(column: str, value: str) -> Any:
+    if column == "file_name":
+        return value
+    if value == "":
+        return None
+    if column in _INT_COLUMNS or column.startswith("num_dets_"):
+        return int(value)
+    return float(value)
+
+
+def load_comparison(directory: str | Path) -> Comparison:
+    """Load and validate the comparison folder ``directory``; :class:`InputError` if unusable."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such comparison folder")
+    summary_path = root / "summary.json"
+    if not summary_path.is_file():
+        raise InputError(f"{summary_path}: missing (not a comparison folder written by compare)")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{summary_path}: not valid JSON ({exc})") from None
+    if (
+        not isinstance(summary, dict)
+        or not isinstance(summary.get("variants"), list)
+        or not summary["variants"]
+        or not all(isinstance(v, dict) and "name" in v for v in summary["variants"])
+        or "baseline" not in summary
+    ):
+        raise InputError(f"{summary_path}: expected 'baseline' and a non-empty 'variants' list")
+    table_path = root / "per_image.csv"
+    if not table_path.is_file():
+        raise InputError(f"{table_path}: missing (not a comparison folder written by compare)")
+    with table_path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        columns = next(reader, None)
+        if not columns:
+            raise InputError(f"{table_path}: empty file")
+        try:
+            rows = [
+                {c: _parse_cell(c, v) for c, v in zip(columns, line, strict=True)}
+                for line in reader
+            ]
+        except ValueError as exc:
+            raise InputError(f"{table_path}: malformed row ({exc})") from None
+    needed = ["image_id", "file_name", "num_gt"]
+    needed += [f"ap_{v['name']}" for v in summary["variants"]]
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise InputError(f"{table_path}: missing columns {', '.join(missing)}")
+    return Comparison(root=root, summary=summary, columns=columns, rows=rows)

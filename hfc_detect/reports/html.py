@@ -1,0 +1,419 @@
+"""The HTML report of a comparison folder: a folder that opens offline (no network references).
+
+``index.html`` holds the summary (AP per variant, the 12 COCOeval numbers, wins, per-category AP,
+paired bootstrap intervals), ``histogram.png`` the per-image AP differences, and ``images/`` the
+gallery panels (PNG): original | LFC | HFC of the images the variant gains most on, with ground
+truth, detections and gained/lost objects drawn.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import numpy as np
+
+from hfc_detect import __version__
+from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
+from hfc_detect.reports.draw import STYLES, draw_objects, placeholder
+from hfc_detect.reports.folder import Comparison
+from hfc_detect.reports.objects import object_diff
+from hfc_detect.reports.sources import ObjectSources
+from hfc_detect.reports.wins import Win
+from hfc_detect.utils.errors import InputError
+
+DEFAULT_RADIUS = 128
+STAT_NAMES = (
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "&ndash;"
+    return f"{value:.{digits}f}"
+
+
+def _row(cells: list[str], *, header: bool = False, text_cols: int = 1) -> str:
+    tag = "th" if header else "td"
+    out = [
+        f'<{tag} class="text">{c}</{tag}>' if i < text_cols else f"<{tag}>{c}</{tag}>"
+        for i, c in enumerate(cells)
+    ]
+    return "<tr>" + "".join(out) + "</tr>"
+
+
+def resolve_radius(
+    comparison: Comparison, variant: str, requested: float | None
+) -> tuple[float, str]:
+    """The radius of the gallery's LFC/HFC panels and where it came from.
+
+    The run's own radius (``radius`` or ``radii`` in summary.json) wins; ``requested`` may pick
+    one of several radii and must agree with a single one; without either, ``requested`` or 128.
+    """
+    summary = comparison.summary
+    if summary.get("radius") is not None:
+        run = float(summary["radius"])
+        if requested is not None and float(requested) != run:
+            raise InputError(f"--radius {requested:g}: this run used radius {run:g}")
+        return run, "summary.json"
+    radii = [float(r) for r in summary.get("radii") or []]
+    if radii:
+        if requested is not None:
+            if float(requested) not in radii:
+                known = ", ".join(f"{r:g}" for r in radii)
+                raise InputError(f"--radius {requested:g}: this run used radii {known}")
+            return float(requested), "summary.json"
+        match = re.search(r"_r(\d+(?:\.\d+)?)$", variant)
+        if match and float(match.group(1)) in radii:
+            return float(match.group(1)), "summary.json"
+        return radii[0], "summary.json"
+    if requested is not None:
+        if not math.isfinite(requested) or requested <= 0:
+            raise InputError(f"--radius must be a number > 0, got {requested}")
+        return float(requested), "--radius"
+    return float(DEFAULT_RADIUS), "default"
+
+
+def panel_variants(comparison: Comparison, radius: float) -> dict[str, str | None]:
+    """Which variant's detections go on each gallery panel (None: no detections for it)."""
+    names = set(comparison.variant_names)
+    out: dict[str, str | None] = {"original": comparison.baseline}
+    for kind in ("lfc", "hfc"):
+        tagged = f"{kind}_r{radius:g}"
+        out[kind] = tagged if tagged in names else (kind if kind in names else None)
+    return out
+
+
+def _summary_rows(comparison: Comparison, cis: dict[str, BootstrapCI]) -> str:
+    head = ["variant", "AP", "AP50", "AP75", "detections", "wins over baseline"]
+    head += ["mean per-image &Delta;AP", "95% CI"]
+    rows = [_row(head, header=True)]
+    for v in comparison.summary["variants"]:
+        stats = v.get("stats") or {}
+        ci = cis.get(v["name"])
+        rows.append(
+            _row(
+                [
+                    _e(v["name"]) + (" (baseline)" if v["name"] == comparison.baseline else ""),
+                    _fmt(stats.get("AP")),
+                    _fmt(stats.get("AP50")),
+                    _fmt(stats.get("AP75")),
+                    _e(v.get("num_detections", "")),
+                    _e(v.get("wins_over_baseline", "")),
+                    "&ndash;" if ci is None else f"{ci.mean:+.4f}",
+                    "&ndash;" if ci is None else f"[{ci.low:+.4f}, {ci.high:+.4f}]",
+                ]
+            )
+        )
+    return "\n".join(rows)
+
+
+def _stats_rows(comparison: Comparison) -> str:
+    rows = [_row(["variant", *STAT_NAMES], header=True)]
+    for v in comparison.summary["variants"]:
+        stats = v.get("stats") or {}
+        rows.append(_row([_e(v["name"]), *(_fmt(stats.get(s)) for s in STAT_NAMES)]))
+    return "\n".join(rows)
+
+
+def _category_rows(comparison: Comparison) -> str:
+    variants = comparison.summary["variants"]
+    ids: dict[str, str] = {}
+    for v in variants:
+        for cid, entry in (v.get("per_category_ap") or {}).items():
+            ids.setdefault(str(cid), str(entry.get("name", cid)))
+    rows = [_row(["id", "category", *(_e(v["name"]) for v in variants)], header=True, text_cols=2)]
+    for cid in sorted(ids, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c)):
+        cells = [_e(cid), _e(ids[cid])]
+        for v in variants:
+            entry = (v.get("per_category_ap") or {}).get(cid) or {}
+            cells.append(_fmt(entry.get("ap")))
+        rows.append(_row(cells, text_cols=2))
+    return "\n".join(rows)
+
+
+def _meta_rows(comparison: Comparison, radius: float, radius_source: str) -> str:
+    s = comparison.summary
+    items = [
+        ("comparison", comparison.root.resolve()),
+        ("created", s.get("created", "")),
+        ("written by", f"hfc-toolkit {s.get('hfc_version', '?')}; report by {__version__}"),
+        ("annotations", s.get("annotations", "")),
+        (
+            "images",
+            f"{s.get('num_images', len(comparison.rows))} "
+            f"({s.get('num_images_scored', '?')} with a defined AP)",
+        ),
+        ("baseline", comparison.baseline),
+        ("radius", f"{radius:g} (from {radius_source})"),
+    ]
+    items += [(k, s[k]) for k in ("backend", "pixel_mode", "weights") if s.get(k) is not None]
+    return "\n".join(f'<tr><th class="text">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in items)
+
+
+def histogram_png(comparison: Comparison, path: Path) -> None:
+    """Histogram of per-image AP differences (variant - baseline), one colour per variant."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    base = comparison.column(f"ap_{comparison.baseline}")
+    bins = np.linspace(-1, 1, 81)
+    for name in comparison.variant_names:
+        if name == comparison.baseline:
+            continue
+        diff = comparison.column(f"ap_{name}") - base
+        diff = diff[np.isfinite(diff)]
+        ax.hist(diff, bins=bins, histtype="step", lw=1.5, label=f"{name} ({diff.size} images)")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(f"per-image AP(variant) - AP({comparison.baseline})")
+    ax.set_ylabel("images")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
+def bootstrap_all(comparison: Comparison, *, resamples: int, seed: int) -> dict[str, BootstrapCI]:
+    """Paired bootstrap CI of the mean per-image AP difference for every non-baseline variant."""
+    base = comparison.column(f"ap_{comparison.baseline}")
+    out = {}
+    for name in comparison.variant_names:
+        if name == comparison.baseline:
+            continue
+        var = comparison.column(f"ap_{name}")
+        if np.isfinite(var - base).any():
+            out[name] = paired_bootstrap_ci(base, var, resamples=resamples, seed=seed)
+    return out
+
+
+def _display(x: np.ndarray, scale: float) -> np.ndarray:
+    """A float component as displayable uint8 RGB (clipped to the pixel range)."""
+    return np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(
+        ".png", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 6]
+    )
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    """One gallery row: the win, its panel files (label, relative path) and a missing flag."""
+
+    win: Win
+    panels: list[tuple[str, str]]
+    missing: bool
+
+
+def _objects_list(objs: list[dict[str, Any]], names: dict[int, str]) -> str:
+    if not objs:
+        return "none"
+    return ", ".join(_e(names.get(o["category_id"], o["category_id"])) for o in objs)
+
+
+def render_gallery_entry(
+    win: Win,
+    image: np.ndarray | None,
+    *,
+    sources: ObjectSources,
+    panels: dict[str, str | None],
+    radius: float,
+    score_threshold: float,
+    images_out: Path,
+) -> GalleryEntry:
+    """Compute the LFC/HFC split of ``image`` (decoded pixels), draw boxes, write the PNGs."""
+    from hfc_detect.frequency import split
+
+    gts = sources.image_gts(win.image_id)
+    baseline = panels["original"]
+    base_dets = sources.image_dets(baseline, win.image_id) if baseline else []
+    if image is None:
+        pictures = {k: placeholder(text=f"{win.file_name}: not found") for k in panels}
+        scale = 1.0
+    else:
+        scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
+        low, high = split(image, radius)
+        pictures = {
+            "original": _display(image.astype(np.float64), scale),
+            "lfc": _display(low, scale),
+            "hfc": _display(high, scale),
+        }
+    files = []
+    for kind in ("original", "lfc", "hfc"):
+        name = panels[kind]
+        drawn = pictures[kind]
+        if image is not None:
+            dets = sources.image_dets(name, win.image_id) if name else []
+            diff = (
+                object_diff(gts, base_dets, dets, score_threshold=score_threshold)
+                if name and kind != "original"
+                else None
+            )
+            drawn = draw_objects(
+                drawn,
+                gts=gts,
+                dets=dets,
+                gained=diff.gained if diff else (),
+                lost=diff.lost if diff else (),
+                score_threshold=score_threshold,
+                category_names=sources.category_names,
+            )
+        rel = f"images/{win.image_id}_{kind}.png"
+        (images_out.parent / rel).write_bytes(_png_bytes(drawn))
+        image_label = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
+        label = f"{image_label}: boxes of {name}" if name else f"{image_label}: no detections"
+        files.append((label, rel))
+    return GalleryEntry(win=win, panels=files, missing=image is None)
+
+
+def _gallery_html(
+    entries: list[GalleryEntry], names: dict[int, str], baseline: str, variant: str
+) -> str:
+    blocks = []
+    for rank, entry in enumerate(entries, 1):
+        w = entry.win
+        caption = (
+            f"#{rank} image {w.image_id} <code>{_e(w.file_name)}</code>: AP {_e(baseline)} "
+            f"{w.ap_baseline:.3f} &rarr; {_e(variant)} {w.ap_variant:.3f} "
+            f"(<b>{w.delta:+.3f}</b>); gained: {_objects_list(w.gained or [], names)}; "
+            f"lost: {_objects_list(w.lost or [], names)}"
+        )
+        if entry.missing:
+            caption += ' <span class="warning">(image file not found: placeholder)</span>'
+        panels = "".join(
+            f'<div><img src="{_e(rel)}" alt="{_e(label)}"><br>{_e(label)}</div>'
+            for label, rel in entry.panels
+        )
+        blocks.append(
+            f'<figure class="win"><figcaption>{caption}</figcaption>'
+            f'<div class="panels">{panels}</div></figure>'
+        )
+    return "\n".join(blocks) if blocks else "<p>No image where the variant gains.</p>"
+
+
+def _legend_html(score_threshold: float) -> str:
+    parts = []
+    for kind, (rgb, thickness, text) in STYLES.items():
+        if kind == "det":
+            text = f"detection (score &ge; {score_threshold:g}) with its score"
+        colour = "#" + "".join(f"{c:02x}" for c in rgb)
+        parts.append(
+            f'<span class="swatch" style="border: {max(thickness, 2)}px solid {colour}"></span>'
+            f"{text}"
+        )
+    return "".join(parts)
+
+
+def write_html_report(
+    comparison: Comparison,
+    out_dir: Path,
+    *,
+    variant: str,
+    wins: list[Win],
+    sources: ObjectSources,
+    images_dir: Path | None,
+    radius: float,
+    radius_source: str,
+    score_threshold: float,
+    resamples: int,
+    seed: int,
+    progress: Any = None,
+) -> list[str]:
+    """Write ``index.html``, ``histogram.png`` and ``images/`` into the (empty) ``out_dir``.
+
+    ``wins`` are the gallery's images, best first, with gained/lost objects. ``progress`` is an
+    optional ``rich.progress.Progress``. Returns the warnings (missing image files)."""
+    from hfc_detect.data.images import read_image
+
+    warnings: list[str] = []
+    images_out = out_dir / "images"
+    images_out.mkdir(parents=True, exist_ok=True)
+    histogram_png(comparison, out_dir / "histogram.png")
+    cis = bootstrap_all(comparison, resamples=resamples, seed=seed)
+    panels = panel_variants(comparison, radius)
+    entries = []
+    task = progress.add_task("gallery", total=len(wins)) if progress is not None else None
+    for win in wins:
+        image = None
+        path = images_dir / win.file_name if images_dir is not None else None
+        if path is not None and path.is_file():
+            image = read_image(path)
+        else:
+            warnings.append(f"image {win.image_id}: {path or win.file_name} not found; placeholder")
+        entries.append(
+            render_gallery_entry(
+                win,
+                image,
+                sources=sources,
+                panels=panels,
+                radius=radius,
+                score_threshold=score_threshold,
+                images_out=images_out,
+            )
+        )
+        if progress is not None:
+            progress.advance(task)
+    ci_text = ", ".join(
+        f"{name}: {ci.mean:+.4f} [{ci.low:+.4f}, {ci.high:+.4f}]" for name, ci in cis.items()
+    )
+    any_ci = next(iter(cis.values()), None)
+    if any_ci is not None:
+        ci_text = (
+            f"95% CI by paired percentile bootstrap over images ({any_ci.resamples} resamples, "
+            f"seed {any_ci.seed}): {ci_text}."
+        )
+    template = Template(
+        resources.files("hfc_detect.reports").joinpath("report_template.html").read_text("utf-8")
+    )
+    page = template.substitute(
+        version=_e(__version__),
+        title=_e(f"HFC comparison report: {comparison.root.resolve().name}"),
+        meta=_meta_rows(comparison, radius, radius_source),
+        summary=_summary_rows(comparison, cis),
+        num_pairs=_e(any_ci.num_pairs if any_ci else 0),
+        ci_text=ci_text,
+        stats=_stats_rows(comparison),
+        histogram="histogram.png",
+        categories=_category_rows(comparison),
+        gallery_count=len(entries),
+        variant=_e(variant),
+        baseline=_e(comparison.baseline),
+        legend=_legend_html(score_threshold),
+        radius=f"{radius:g}",
+        pixel_note="components clipped to [0, 255] for display",
+        score_threshold=f"{score_threshold:g}",
+        warnings="".join(f'<p class="warning">warning: {_e(w)}</p>' for w in warnings),
+        gallery=_gallery_html(entries, sources.category_names, comparison.baseline, variant),
+    )
+    (out_dir / "index.html").write_text(page, encoding="utf-8")
+    return warnings

@@ -1,0 +1,165 @@
+"""Render an ``hfc-detect export --format html`` report in headless Chromium and check it.
+
+    python tools/check_report_chromium.py REPORT_DIR [--screenshot PATH] [--chromium BIN]
+
+Checks, offline: the folder is self-contained (every ``src``/``href`` is a relative file that
+exists, nothing starts with http(s):// or //); Chromium renders the page with the summary,
+statistics, per-category table, histogram and gallery; no <img> fails to load (a copy of the
+page, in a temporary copy of the folder, counts images whose naturalWidth is 0 after load).
+Writes a full-page screenshot (default REPORT_DIR/../<name>_screenshot.png). Exit 0 if all
+checks pass, 1 otherwise (each failure on one line), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+REQUIRED_IDS = ("meta", "summary", "stats", "histogram", "categories", "legend", "gallery")
+_PROBE = (
+    "<script>window.addEventListener('load', function () {"
+    " var imgs = document.images, bad = 0;"
+    " for (var i = 0; i < imgs.length; i++) if (!imgs[i].complete || imgs[i].naturalWidth === 0)"
+    " bad++;"
+    " document.body.setAttribute('data-images', imgs.length);"
+    " document.body.setAttribute('data-broken', bad); });</script>"
+)
+
+
+class _Refs(HTMLParser):
+    """Collect every src/href and the ids of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.imgs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if key in ("src", "href") and value is not None:
+                self.refs.append(value)
+                if tag == "img":
+                    self.imgs.append(value)
+            if key == "id" and value:
+                self.ids.add(value)
+
+
+def static_problems(report: Path) -> list[str]:
+    """Self-containment problems of the report folder (empty list if none)."""
+    index = report / "index.html"
+    if not index.is_file():
+        return [f"{index}: missing"]
+    text = index.read_text(encoding="utf-8")
+    parser = _Refs()
+    parser.feed(text)
+    problems = []
+    remote = re.findall(r"""(?:https?:)?//[^\s"'<>)]+""", text)
+    problems += [f"remote reference: {url}" for url in remote]
+    for ref in parser.refs:
+        if ref.startswith(("data:", "#")):
+            continue
+        if not (report / ref).is_file():
+            problems.append(f"referenced file missing: {ref}")
+    problems += [f"element #{i} missing" for i in REQUIRED_IDS if i not in parser.ids]
+    if not parser.imgs:
+        problems.append("no <img> in the page")
+    return problems
+
+
+def _chromium(binary: str, args: list[str], profile: Path, timeout: float) -> str:
+    cmd = [binary, *FLAGS, f"--user-data-dir={profile}", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"chromium exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    return proc.stdout
+
+
+def render_problems(
+    report: Path, screenshot: Path, binary: str, *, width: int = 1400, timeout: float = 120
+) -> list[str]:
+    """Render the page in headless Chromium: DOM checks, broken images, screenshot."""
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="hfc-chromium-") as tmp:
+        tmp_path = Path(tmp)
+        probe_dir = tmp_path / "report"
+        shutil.copytree(report, probe_dir)
+        page = probe_dir / "index.html"
+        page.write_text(
+            page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"),
+            encoding="utf-8",
+        )
+        dom = _chromium(
+            binary,
+            ["--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+            tmp_path / "profile-dom",
+            timeout,
+        )
+        problems += [f"rendered DOM lacks #{i}" for i in REQUIRED_IDS if f'id="{i}"' not in dom]
+        match = re.search(r'data-images="(\d+)"\s+data-broken="(\d+)"', dom)
+        if not match:
+            problems.append("image probe did not run (page did not finish loading)")
+        elif int(match.group(2)):
+            problems.append(f"{match.group(2)} of {match.group(1)} images failed to load")
+        else:
+            print(f"rendered: {match.group(1)} images loaded, none broken")
+        height = 1200 + 600 * dom.count('class="win"')
+        _chromium(
+            binary,
+            [
+                f"--screenshot={screenshot.resolve()}",
+                f"--window-size={width},{height}",
+                "--virtual-time-budget=10000",
+                (report / "index.html").resolve().as_uri(),
+            ],
+            tmp_path / "profile-shot",
+            timeout,
+        )
+    if not screenshot.is_file() or screenshot.stat().st_size == 0:
+        problems.append(f"no screenshot written to {screenshot}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("report", type=Path, help="report folder (with index.html)")
+    parser.add_argument("--screenshot", type=Path, help="PNG to write")
+    parser.add_argument("--chromium", default=None, help="browser binary [default: on PATH]")
+    args = parser.parse_args(argv)
+    binary = args.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not args.report.is_dir():
+        print(f"error: {args.report}: no such report folder", file=sys.stderr)
+        return 2
+    if binary is None:
+        print("error: chromium not found on PATH (apt-get install chromium)", file=sys.stderr)
+        return 2
+    report = args.report.resolve()
+    screenshot = args.screenshot or report.parent / f"{report.name}_screenshot.png"
+    problems = static_problems(report)
+    if not problems:
+        problems = render_problems(report, screenshot, binary)
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    if not problems:
+        print(f"OK: {report} renders offline; screenshot {screenshot}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

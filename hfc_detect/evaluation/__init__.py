@@ -1,0 +1,17 @@
+"""Per-image and whole-set COCO bbox AP equal to pycocotools' COCOeval, in vectorised numpy.
+
+Importing this package never loads torch (nor pycocotools).
+"""
+
+from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_annotations, load_predictions
+from hfc_detect.evaluation.cocoeval import STAT_NAMES, Evaluation, evaluate
+
+__all__ = [
+    "STAT_NAMES",
+    "Evaluation",
+    "GroundTruth",
+    "Predictions",
+    "evaluate",
+    "load_annotations",
+    "load_predictions",
+]

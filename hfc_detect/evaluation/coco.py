@@ -1,0 +1,317 @@
+"""Load and validate COCO ground truth and COCO results (detections) into flat numpy arrays.
+
+Every problem in a file becomes one :class:`InputError` naming the file and what is wrong, so a
+run fails before anything is written. The arrays follow pycocotools' ``COCO`` / ``loadRes``
+semantics: detections keep file order (their ids are 1, 2, ... in that order), a detection's
+area is ``w * h``, ground truth keeps its own ``area`` field and ``iscrowd`` flag.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from hfc_detect.utils.errors import InputError
+
+_DETECTION_KEYS = ("image_id", "category_id", "bbox", "score")
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """COCO ground truth as arrays.
+
+    Images and categories are sorted by id (as COCOeval sorts them). Annotations keep file order
+    and only those naming a listed image and a listed category (COCOeval ignores the rest).
+    """
+
+    source: str
+    path: Path | None
+    image_ids: np.ndarray  # (I,) int64, sorted
+    file_names: list[str]  # (I,) in image_ids order
+    category_ids: np.ndarray  # (K,) int64, sorted
+    category_names: list[str]  # (K,) in category_ids order
+    ann_ids: np.ndarray  # (N,) int64
+    ann_image: np.ndarray  # (N,) index into image_ids
+    ann_category: np.ndarray  # (N,) index into category_ids
+    ann_boxes: np.ndarray  # (N, 4) float64 [x, y, w, h]
+    ann_areas: np.ndarray  # (N,) float64, the annotation's "area" field
+    ann_crowd: np.ndarray  # (N,) bool
+
+    @property
+    def num_images(self) -> int:
+        return len(self.image_ids)
+
+    def num_gt_per_image(self) -> np.ndarray:
+        """Non-crowd ground-truth objects per image, in ``image_ids`` order."""
+        return np.bincount(self.ann_image[~self.ann_crowd], minlength=self.num_images)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Detections in COCO results format as arrays, in file order (detection id = index + 1)."""
+
+    source: str
+    path: Path | None
+    image: np.ndarray  # (D,) index into GroundTruth.image_ids
+    category: np.ndarray  # (D,) index into GroundTruth.category_ids
+    boxes: np.ndarray  # (D, 4) float64 [x, y, w, h]
+    scores: np.ndarray  # (D,) float64
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        with path.open("rb") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read {what} file ({exc})") from None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _check_box(box: Any, where: str) -> None:
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        raise InputError(f"{where}: 'bbox' must be a list [x, y, width, height], got {box!r}")
+    if not all(_is_number(v) and math.isfinite(v) for v in box):
+        raise InputError(f"{where}: 'bbox' must hold 4 finite numbers, got {box!r}")
+    if box[2] < 0 or box[3] < 0:
+        raise InputError(f"{where}: 'bbox' width and height must be >= 0, got {box!r}")
+
+
+def _records(data: dict, key: str, source: str) -> list:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise InputError(f"{source}: missing the '{key}' list of a COCO annotation file")
+    return value
+
+
+def load_annotations(path: str | Path) -> GroundTruth:
+    """Read and validate a COCO ground-truth (instances) JSON file."""
+    path = Path(path)
+    data = _read_json(path, "annotations")
+    source = str(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
+    images = _records(data, "images", source)
+    categories = _records(data, "categories", source)
+    annotations = _records(data, "annotations", source)
+
+    image_ids, file_names = [], []
+    for i, img in enumerate(images):
+        if not isinstance(img, dict) or not _is_int(img.get("id")):
+            raise InputError(f"{source}: images[{i}] needs an integer 'id'")
+        image_ids.append(int(img["id"]))
+        file_names.append(str(img.get("file_name", "")))
+    cat_ids, cat_names = [], []
+    for i, cat in enumerate(categories):
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            raise InputError(f"{source}: categories[{i}] needs an integer 'id'")
+        cat_ids.append(int(cat["id"]))
+        cat_names.append(str(cat.get("name", cat["id"])))
+    if not image_ids:
+        raise InputError(f"{source}: the 'images' list is empty")
+    if not cat_ids:
+        raise InputError(f"{source}: the 'categories' list is empty")
+    _reject_duplicates(image_ids, f"{source}: image id")
+    _reject_duplicates(cat_ids, f"{source}: category id")
+
+    ann_ids, ann_img, ann_cat, boxes, areas, crowd = [], [], [], [], [], []
+    for i, ann in enumerate(annotations):
+        where = f"{source}: annotations[{i}]"
+        if not isinstance(ann, dict):
+            raise InputError(f"{where} is not an object")
+        for key in ("id", "image_id", "category_id"):
+            if not _is_int(ann.get(key)):
+                raise InputError(f"{where} needs an integer '{key}'")
+        _check_box(ann.get("bbox"), where)
+        box = ann["bbox"]
+        area = ann.get("area", box[2] * box[3])
+        if not _is_number(area) or not math.isfinite(area):
+            raise InputError(f"{where}: 'area' must be a finite number, got {area!r}")
+        is_crowd = ann.get("iscrowd", 0)
+        if is_crowd not in (0, 1):
+            raise InputError(f"{where}: 'iscrowd' must be 0 or 1, got {is_crowd!r}")
+        ann_ids.append(ann["id"])
+        ann_img.append(ann["image_id"])
+        ann_cat.append(ann["category_id"])
+        boxes.append(box)
+        areas.append(area)
+        crowd.append(bool(is_crowd))
+    _reject_duplicates(ann_ids, f"{source}: annotation id")
+
+    img_sorted = np.array(sorted(image_ids), dtype=np.int64)
+    order = np.argsort(np.array(image_ids, dtype=np.int64), kind="stable")
+    names_sorted = [file_names[i] for i in order]
+    cat_sorted = np.array(sorted(cat_ids), dtype=np.int64)
+    corder = np.argsort(np.array(cat_ids, dtype=np.int64), kind="stable")
+    cat_names_sorted = [cat_names[i] for i in corder]
+
+    ann_img_arr = np.array(ann_img, dtype=np.int64)
+    ann_cat_arr = np.array(ann_cat, dtype=np.int64)
+    img_index, img_known = _index_of(ann_img_arr, img_sorted)
+    cat_index, cat_known = _index_of(ann_cat_arr, cat_sorted)
+    keep = img_known & cat_known
+    return GroundTruth(
+        source=source,
+        path=path.resolve(),
+        image_ids=img_sorted,
+        file_names=names_sorted,
+        category_ids=cat_sorted,
+        category_names=cat_names_sorted,
+        ann_ids=np.array(ann_ids, dtype=np.int64)[keep],
+        ann_image=img_index[keep],
+        ann_category=cat_index[keep],
+        ann_boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4)[keep],
+        ann_areas=np.array(areas, dtype=np.float64)[keep],
+        ann_crowd=np.array(crowd, dtype=bool)[keep],
+    )
+
+
+def load_predictions(
+    source: str | Path | Sequence[dict], gt: GroundTruth, *, name: str | None = None
+) -> Predictions:
+    """Read and validate detections in COCO results format against ``gt``.
+
+    ``source`` is a JSON file path or an in-memory list of dicts with ``image_id``,
+    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. A file must hold at least one
+    detection (an empty file is almost always a failed run); an in-memory list may be empty
+    (a detector that found nothing scores AP 0). Every image and category id must exist in ``gt``.
+    """
+    if isinstance(source, (str, Path)):
+        path: Path | None = Path(source)
+        label = str(path)
+        dets = _read_json(path, "predictions")
+        if not isinstance(dets, list):
+            raise InputError(
+                f"{label}: expected a JSON list of detections (COCO results format), "
+                f"got a JSON {_kind(dets)}"
+            )
+        if not dets:
+            raise InputError(f"{label}: the predictions file holds no detections (empty list)")
+    else:
+        path = None
+        label = f"in-memory predictions {name!r}" if name else "in-memory predictions"
+        dets = source
+        if not isinstance(dets, (list, tuple)):
+            raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
+
+    image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
+    img_index, img_known = _index_of(image_ids, gt.image_ids)
+    if not img_known.all():
+        bad = int(np.flatnonzero(~img_known)[0])
+        raise InputError(
+            f"{label}: detection {bad} names image_id {image_ids[bad]} that is not in "
+            f"{gt.source} ({int((~img_known).sum())} such detections)"
+        )
+    cat_index, cat_known = _index_of(category_ids, gt.category_ids)
+    if not cat_known.all():
+        bad = int(np.flatnonzero(~cat_known)[0])
+        raise InputError(
+            f"{label}: detection {bad} names category_id {category_ids[bad]} that is not in "
+            f"{gt.source} ({int((~cat_known).sum())} such detections)"
+        )
+    return Predictions(
+        source=label,
+        path=path.resolve() if path is not None else None,
+        image=img_index,
+        category=cat_index,
+        boxes=boxes,
+        scores=scores,
+    )
+
+
+def _detection_arrays(
+    dets: Sequence[Any], label: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Columns of the detections; on any malformed entry, name the first one and its fault."""
+    n = len(dets)
+    if n == 0:
+        return (
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros((0, 4), np.float64),
+            np.zeros(0, np.float64),
+        )
+    try:
+        image_ids = np.array([d["image_id"] for d in dets])
+        category_ids = np.array([d["category_id"] for d in dets])
+        boxes = np.array([d["bbox"] for d in dets])
+        scores = np.array([d["score"] for d in dets])
+    except (KeyError, TypeError, ValueError, IndexError):
+        _explain_bad_detection(dets, label)
+    ok = (
+        image_ids.dtype.kind in "iu"
+        and category_ids.dtype.kind in "iu"
+        and boxes.dtype.kind in "iuf"
+        and boxes.shape == (n, 4)
+        and scores.dtype.kind in "iuf"
+        and scores.shape == (n,)
+    )
+    if ok:
+        boxes = boxes.astype(np.float64)
+        scores = scores.astype(np.float64)
+        ok = bool(np.isfinite(boxes).all() and np.isfinite(scores).all())
+        ok = ok and bool((boxes[:, 2:] >= 0).all())
+    if not ok:
+        _explain_bad_detection(dets, label)
+    return image_ids.astype(np.int64), category_ids.astype(np.int64), boxes, scores
+
+
+def _explain_bad_detection(dets: Sequence[Any], label: str) -> NoReturn:
+    """Raise an InputError about the first malformed detection."""
+    for i, det in enumerate(dets):
+        where = f"{label}: detection {i}"
+        if not isinstance(det, dict):
+            raise InputError(f"{where} is not an object: {det!r}"[:300])
+        missing = [k for k in _DETECTION_KEYS if k not in det]
+        if missing:
+            raise InputError(f"{where} lacks {', '.join(repr(k) for k in missing)}")
+        for key in ("image_id", "category_id"):
+            if not _is_int(det[key]):
+                raise InputError(f"{where}: '{key}' must be an integer, got {det[key]!r}")
+        _check_box(det["bbox"], where)
+        score = det["score"]
+        if not _is_number(score) or not math.isfinite(score):
+            raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")
+    raise InputError(f"{label}: detections have inconsistent types")
+
+
+def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each value in ``sorted_ids`` and whether it is there at all."""
+    pos = np.searchsorted(sorted_ids, values)
+    pos_clipped = np.minimum(pos, len(sorted_ids) - 1)
+    known = sorted_ids[pos_clipped] == values
+    return pos_clipped.astype(np.int64), known
+
+
+def _reject_duplicates(ids: list[int], what: str) -> None:
+    arr = np.array(ids, dtype=np.int64)
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise InputError(f"{what} {int(uniq[counts > 1][0])} appears more than once")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string"}.get(type(value), type(value).__name__)

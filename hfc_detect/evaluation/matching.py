@@ -1,0 +1,176 @@
+"""COCOeval's greedy detection-to-ground-truth matching, vectorised over (image, category).
+
+pycocotools matches one (image, category) at a time in Python loops. The greedy rule is
+sequential only along a group's detections (highest score first), so here every group advances
+one detection rank per step, for all 4 area ranges x 10 IoU thresholds at once. Detections
+without any IoU >= 0.5 never match and ground truth no detection reaches is never matched; both
+are dropped before the loop, and groups are bucketed by their number of ground-truth candidates
+(so padding stays small) and sorted by detection count (so the active set is a shrinking prefix).
+
+Rules reproduced exactly (``COCOeval.evaluateImg``): threshold ``min(t, 1 - 1e-10)`` with
+``iou >= threshold``; among the candidates the best IoU wins and ties go to the later ground
+truth; non-ignored ground truth is preferred (pycocotools sorts ignored ground truth last and
+stops at it once it holds a non-ignored match); crowd ground truth can match many detections,
+other ground truth one; a match records the ground truth's ignore flag on the detection, and an
+unmatched detection outside the area range is ignored. A match to a ground truth with id 0 is
+stored as 0 in pycocotools' ``dtMatches`` and so counts as unmatched; kept here on purpose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+AREA_RANGES = np.array([[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]], float)
+AREA_LABELS = ("all", "small", "medium", "large")
+
+_MATCH_THRESHOLDS = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
+
+
+def box_iou(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """IoU of [x, y, w, h] boxes, broadcast; for crowd ground truth, intersection / dt area.
+
+    Same double-precision operations in the same order as pycocotools' ``maskUtils.iou``
+    (``bbIou`` in maskApi.c), so the results are bit-identical.
+    """
+    dx, dy, dw, dh = dt[..., 0], dt[..., 1], dt[..., 2], dt[..., 3]
+    gx, gy, gw, gh = gt[..., 0], gt[..., 1], gt[..., 2], gt[..., 3]
+    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
+    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
+    inter = w * h
+    dt_area = dw * dh
+    union = np.where(crowd, dt_area, dt_area + gw * gh - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / union
+    return np.where((w > 0) & (h > 0), iou, 0.0)
+
+
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct keys of a sorted array with the start and length of each run."""
+    if len(sorted_keys) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    counts = np.diff(np.r_[starts, len(sorted_keys)])
+    return sorted_keys[starts], starts, counts
+
+
+def match_detections(
+    dt_key: np.ndarray,
+    dt_boxes: np.ndarray,
+    dt_areas: np.ndarray,
+    gt_key: np.ndarray,
+    gt_boxes: np.ndarray,
+    gt_crowd: np.ndarray,
+    gt_ignore: np.ndarray,
+    gt_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Match detections to ground truth for every area range and IoU threshold.
+
+    Detections are sorted by group key, then by rank (score descending, stable), already cut
+    to maxDets; ground truth is sorted by group key, file order within a group.
+    ``gt_ignore`` is (A, G): crowd or area outside range A.
+
+    Returns ``(matched, ignored)``, both (A, T, D) bool: ``matched`` is pycocotools'
+    ``dtMatches != 0`` and ``ignored`` its ``dtIgnore``.
+    """
+    n_area, n_thr = len(AREA_RANGES), len(IOU_THRESHOLDS)
+    matched = np.zeros((n_area, n_thr, len(dt_key)), bool)
+    ignored = np.zeros((n_area, n_thr, len(dt_key)), bool)
+
+    d_keys, d_start, d_count = _runs(dt_key)
+    g_keys, g_start, g_count = _runs(gt_key)
+    common, d_pos, g_pos = np.intersect1d(d_keys, g_keys, assume_unique=True, return_indices=True)
+    if len(common):
+        _match_groups(
+            d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos],
+            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, matched, ignored,
+        )  # fmt: skip
+
+    outside = (dt_areas[None, :] < AREA_RANGES[:, :1]) | (dt_areas[None, :] > AREA_RANGES[:, 1:])
+    ignored |= ~matched & outside[:, None, :]
+    return matched, ignored
+
+
+def _match_groups(
+    d_start, d_count, g_start, g_count, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
+    matched, ignored,
+) -> None:  # fmt: skip
+    """Greedy matching for the groups holding both detections and ground truth (in place)."""
+    # Every (detection, ground truth) pair of each group; keep those that can ever match.
+    pairs = d_count * g_count
+    group = np.repeat(np.arange(len(pairs)), pairs)
+    local = np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+    ng = g_count[group]
+    p_dt = d_start[group] + local // ng
+    p_gt = g_start[group] + local % ng
+    iou = box_iou(dt_boxes[p_dt], gt_boxes[p_gt], gt_crowd[p_gt])
+    can = iou >= _MATCH_THRESHOLDS.min()
+    if not can.any():
+        return
+    rel_dt, rel_dt_group = _unique_with_group(p_dt[can], group[can])
+    rel_gt, rel_gt_group = _unique_with_group(p_gt[can], group[can])
+
+    # Compressed per-group tables: candidate detections (rank order), candidate gt (file order).
+    _, dt_first, nd = np.unique(rel_dt_group, return_index=True, return_counts=True)
+    _, gt_first, ngt = np.unique(rel_gt_group, return_index=True, return_counts=True)
+    bucket = np.ceil(np.log2(ngt)).astype(np.int64)
+    for b in np.unique(bucket):
+        sel = np.flatnonzero(bucket == b)
+        sel = sel[np.argsort(-nd[sel], kind="stable")]
+        dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
+        gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
+        _greedy(dt_tab, nd[sel], gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
+                matched, ignored)  # fmt: skip
+
+
+def _unique_with_group(items: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct items (item order is group order) with the group of each."""
+    uniq, first = np.unique(items, return_index=True)
+    return uniq, group[first]
+
+
+def _table(items: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Rows of ``items[first[i] : first[i] + count[i]]``, padded with -1."""
+    width = int(count.max())
+    col = np.arange(width)
+    index = first[:, None] + col[None, :]
+    valid = col[None, :] < count[:, None]
+    return np.where(valid, items[np.where(valid, index, 0)], -1)
+
+
+def _last_argmax(values: np.ndarray) -> np.ndarray:
+    """Index of the last maximum along the last axis (pycocotools lets ties go to later gt)."""
+    return values.shape[-1] - 1 - np.argmax(values[..., ::-1], axis=-1)
+
+
+def _greedy(
+    dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, matched, ignored
+) -> None:
+    """Advance all groups of one bucket one detection rank at a time (groups sorted by nd desc)."""
+    n_groups, width = gt_tab.shape
+    valid = gt_tab >= 0
+    gidx = np.where(valid, gt_tab, 0)
+    g_boxes = gt_boxes[gidx]  # (n, Gb, 4)
+    g_crowd = gt_crowd[gidx] & valid
+    g_ign = np.moveaxis(gt_ignore[:, gidx], 0, 1)[:, :, None, :]  # (n, A, 1, Gb)
+    taken = np.zeros((n_groups, len(AREA_RANGES), len(IOU_THRESHOLDS), width), bool)
+    thr = _MATCH_THRESHOLDS[None, None, :, None]
+    for r in range(dt_tab.shape[1]):
+        act = int(np.count_nonzero(nd > r))
+        d = dt_tab[:act, r]
+        iou = box_iou(dt_boxes[d][:, None, :], g_boxes[:act], g_crowd[:act])
+        iou = np.where(valid[:act], iou, -1.0)[:, None, None, :]  # (act, 1, 1, Gb)
+        ok = (iou >= thr) & (~taken[:act] | g_crowd[:act, None, None, :])
+        ign = g_ign[:act]
+        best = np.where(ok & ~ign, iou, -1.0)
+        alt = np.where(ok & ign, iou, -1.0)
+        has_best = best.max(axis=-1) >= 0
+        has_alt = alt.max(axis=-1) >= 0
+        m = np.where(has_best, _last_argmax(best), np.where(has_alt, _last_argmax(alt), -1))
+        gi, ai, ti = np.nonzero(m >= 0)
+        gj = m[gi, ai, ti]
+        taken[gi, ai, ti, gj] = True
+        g = gt_tab[gi, gj]
+        matched[ai, ti, d[gi]] = gt_nonzero[g]
+        ignored[ai, ti, d[gi]] = gt_ignore[ai, g]

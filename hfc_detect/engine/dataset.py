@@ -1,0 +1,179 @@
+"""What to evaluate on: a COCO annotations file plus its image folder, and a loader that decodes
+each image once (in DataLoader workers) into a uint8 (C, H, W) tensor in the model's channel order.
+
+Builtin names follow Detectron2: ``coco_2017_val`` is
+``$DETECTRON2_DATASETS/coco/annotations/instances_val2017.json`` with images in
+``$DETECTRON2_DATASETS/coco/val2017`` (``DETECTRON2_DATASETS`` defaults to ``datasets``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hfc_detect.utils.errors import InputError
+
+# name -> (annotations, images dir), relative to $DETECTRON2_DATASETS, as Detectron2 registers them
+BUILTIN_DATASETS = {
+    "coco_2017_val": ("coco/annotations/instances_val2017.json", "coco/val2017"),
+    "coco_2017_val_100": ("coco/annotations/instances_val2017_100.json", "coco/val2017"),
+    "coco_2014_minival": ("coco/annotations/instances_minival2014.json", "coco/val2014"),
+}
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of the annotations file."""
+
+    image_id: int
+    file_name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class EvalDataset:
+    """An annotations file, its image folder and its images sorted by id."""
+
+    annotations: Path
+    images_dir: Path
+    images: list[ImageRecord]
+    name: str | None = None  # the builtin/demo name it came from, if any
+
+
+def detectron2_datasets_root() -> Path:
+    """Where Detectron2 looks for builtin datasets: ``$DETECTRON2_DATASETS`` or ``datasets``."""
+    return Path(os.environ.get("DETECTRON2_DATASETS", "datasets")).expanduser()
+
+
+def builtin_paths(name: str) -> tuple[Path, Path]:
+    """(annotations, images dir) of a builtin dataset name; InputError on unknown names."""
+    if name not in BUILTIN_DATASETS:
+        raise InputError(
+            f"unknown dataset {name!r}; choose one of {', '.join(BUILTIN_DATASETS)}, 'demo', "
+            "or give --annotations GT.json --images DIR"
+        )
+    root = detectron2_datasets_root()
+    ann, img = BUILTIN_DATASETS[name]
+    return root / ann, root / img
+
+
+def coco_val2017_available() -> bool:
+    """Whether COCO val2017 is where Detectron2 looks for it."""
+    ann, img = builtin_paths("coco_2017_val")
+    return ann.is_file() and img.is_dir()
+
+
+def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> EvalDataset:
+    """Read and check a COCO annotations file; InputError naming the file on any problem."""
+    annotations, images_dir = Path(annotations), Path(images_dir)
+    if not annotations.is_file():
+        raise InputError(f"annotations file not found: {annotations}")
+    if not images_dir.is_dir():
+        raise InputError(f"images folder not found: {images_dir}")
+    try:
+        data = json.loads(annotations.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read annotations {annotations}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise InputError(f"{annotations} is not COCO annotations (no 'images' list)")
+    if not isinstance(data.get("annotations", []), list) or "categories" not in data:
+        raise InputError(f"{annotations} is not COCO annotations (needs annotations, categories)")
+    records = []
+    seen: set[int] = set()
+    for entry in data["images"]:
+        try:
+            image_id, file_name = int(entry["id"]), str(entry["file_name"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(
+                f"{annotations}: image entry without id/file_name: {entry!r}"
+            ) from None
+        if image_id in seen:
+            raise InputError(f"{annotations}: image id {image_id} appears twice")
+        seen.add(image_id)
+        records.append(ImageRecord(image_id, file_name, images_dir / file_name))
+    if not records:
+        raise InputError(f"{annotations} lists no images")
+    records.sort(key=lambda r: r.image_id)
+    return EvalDataset(annotations.resolve(), images_dir.resolve(), records)
+
+
+def write_subset_annotations(source: Path, image_ids: Sequence[int], destination: Path) -> Path:
+    """Write ``source`` restricted to ``image_ids`` (same categories and info) atomically."""
+    from hfc_detect.utils.files import write_json_atomic
+
+    data = json.loads(Path(source).read_text(encoding="utf-8"))
+    keep = set(image_ids)
+    data["images"] = [im for im in data["images"] if int(im["id"]) in keep]
+    data["annotations"] = [a for a in data.get("annotations", []) if int(a["image_id"]) in keep]
+    return write_json_atomic(destination, data, indent=None)
+
+
+@dataclass
+class DecodedImage:
+    """A loader item: the image as uint8/float (C, H, W), or the reason it could not be read."""
+
+    index: int
+    pixels: torch.Tensor | None
+    error: str | None
+    seconds: float
+
+
+def _to_0_255(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:  # 16-bit PNG: rescale onto the 0..255 scale models expect
+        return image.astype(np.float32) * np.float32(255.0 / 65535.0)
+    return image.astype(np.float32)
+
+
+class DecodedImages:
+    """Map-style dataset: item ``i`` decodes ``records[i]`` once, in ``channel_order``."""
+
+    def __init__(self, records: Sequence[ImageRecord], channel_order: str = "RGB"):
+        if channel_order not in ("RGB", "BGR"):
+            raise InputError(f"detector channel_order must be RGB or BGR, got {channel_order!r}")
+        self.records = list(records)
+        self.channel_order = channel_order
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> DecodedImage:
+        from hfc_detect.data.images import read_image
+
+        start = time.perf_counter()
+        try:
+            rgb = read_image(self.records[index].path)
+        except (InputError, OSError) as exc:
+            return DecodedImage(index, None, str(exc), time.perf_counter() - start)
+        hwc = rgb[:, :, ::-1] if self.channel_order == "BGR" else rgb
+        chw = torch.from_numpy(np.ascontiguousarray(_to_0_255(hwc).transpose(2, 0, 1)))
+        return DecodedImage(index, chw, None, time.perf_counter() - start)
+
+
+def _as_list(items: list[Any]) -> list[Any]:
+    return items
+
+
+def make_loader(
+    images: DecodedImages, indices: Sequence[int], batch_size: int, num_workers: int
+) -> torch.utils.data.DataLoader:
+    """Batches (lists) of :class:`DecodedImage` for ``indices``, in order, decoded by workers."""
+    subset = torch.utils.data.Subset(images, list(indices))
+    return torch.utils.data.DataLoader(
+        subset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_as_list,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers > 0 else None,
+    )

@@ -5,12 +5,14 @@ Importing this package never loads torch (nor pycocotools).
 
 from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.evaluation.cocoeval import STAT_NAMES, Evaluation, evaluate
+from hfc_detect.evaluation.compare import compare
 
 __all__ = [
     "STAT_NAMES",
     "Evaluation",
     "GroundTruth",
     "Predictions",
+    "compare",
     "evaluate",
     "load_annotations",
     "load_predictions",

@@ -1,0 +1,189 @@
+"""Score several prediction files against one ground truth and write the comparison folder.
+
+The folder layout is the contract in docs/per_image_ap.md: ``per_image.csv`` (+ ``.jsonl``,
++ ``.parquet`` when pyarrow is installed) with one row per image, and ``summary.json``. Every
+input is read and validated before anything is written, and each file is written atomically,
+``summary.json`` last.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hfc_detect import __version__
+from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_annotations, load_predictions
+from hfc_detect.evaluation.cocoeval import Evaluation, evaluate
+from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
+
+PER_IMAGE_STEM = "per_image"
+SUMMARY_NAME = "summary.json"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "baseline",
+              "num_images", "num_images_scored", "variants")  # fmt: skip
+
+
+def parse_variant_spec(spec: str) -> tuple[str, Path]:
+    """``NAME=PATH`` (as given to ``--predictions``) -> (name, path)."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise InputError(
+            f"--predictions expects NAME=PATH (e.g. original=preds.json), got {spec!r}"
+        )
+    _check_name(name)
+    return name, Path(path)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME_PATTERN.match(name):
+        raise InputError(
+            f"variant name {name!r} must start with a letter or digit and hold only letters, "
+            "digits, '_', '.', '-' (it becomes a column name)"
+        )
+
+
+def compare(
+    annotations: str | Path,
+    predictions: Mapping[str, str | Path | Sequence[dict]],
+    output: str | Path,
+    *,
+    images_dir: str | Path | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
+    """Score each variant per image and for the whole set; write ``output``; return the summary.
+
+    ``predictions`` maps variant names to COCO results files or in-memory lists of detections,
+    in order; the first is the baseline. ``extra`` adds keys to ``summary.json``.
+    """
+    if not predictions:
+        raise InputError("no predictions given: pass at least one NAME=PATH")
+    for name in predictions:
+        _check_name(name)
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & set(_CORE_KEYS))
+    if clash:
+        raise ValueError(f"extra must not replace the summary's own keys: {clash}")
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"--output {output} exists and is not a directory")
+    if images_dir is not None and not Path(images_dir).is_dir():
+        raise InputError(f"images directory not found: {images_dir}")
+
+    gt = load_annotations(annotations)
+    loaded = {name: load_predictions(src, gt, name=name) for name, src in predictions.items()}
+    results = {name: evaluate(gt, preds) for name, preds in loaded.items()}
+
+    columns = per_image_columns(gt, results)
+    summary = _summary(gt, loaded, results, images_dir, extra)
+    output.mkdir(parents=True, exist_ok=True)
+    _write_per_image(output, columns)
+    write_json_atomic(output / SUMMARY_NAME, summary)
+    return summary
+
+
+def per_image_columns(gt: GroundTruth, results: Mapping[str, Evaluation]) -> dict[str, list]:
+    """The per-image table as ordered columns; missing AP values are None."""
+    names = list(results)
+    base = results[names[0]]
+    columns: dict[str, list] = {
+        "image_id": gt.image_ids.tolist(),
+        "file_name": list(gt.file_names),
+        "num_gt": gt.num_gt_per_image().tolist(),
+    }
+    for i, name in enumerate(names):
+        ev = results[name]
+        columns[f"ap_{name}"] = _nullable(ev.ap)
+        columns[f"ap50_{name}"] = _nullable(ev.ap50)
+        columns[f"ap75_{name}"] = _nullable(ev.ap75)
+        columns[f"num_dets_{name}"] = ev.num_dets.tolist()
+        if i > 0:
+            columns[f"delta_ap_{name}"] = _nullable(ev.ap - base.ap)
+    return columns
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in values.tolist()]
+
+
+def _summary(
+    gt: GroundTruth,
+    loaded: Mapping[str, Predictions],
+    results: Mapping[str, Evaluation],
+    images_dir: str | Path | None,
+    extra: dict,
+) -> dict:
+    names = list(results)
+    base = results[names[0]]
+    variants = []
+    for i, name in enumerate(names):
+        ev, preds = results[name], loaded[name]
+        cat_ap = ev.per_category_ap()
+        variants.append(
+            {
+                "name": name,
+                "predictions": str(preds.path) if preds.path is not None else None,
+                "num_detections": len(preds),
+                "stats": ev.stats_dict(),
+                "per_category_ap": {
+                    str(cid): {"name": cname, "ap": None if math.isnan(ap) else float(ap)}
+                    for cid, cname, ap in zip(
+                        gt.category_ids.tolist(), gt.category_names, cat_ap.tolist(), strict=True
+                    )
+                },
+                "wins_over_baseline": 0 if i == 0 else int(np.count_nonzero(ev.ap > base.ap)),
+            }
+        )
+    return {
+        "hfc_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "annotations": str(gt.path),
+        "images_dir": str(Path(images_dir).resolve()) if images_dir is not None else None,
+        "baseline": names[0],
+        "num_images": gt.num_images,
+        "num_images_scored": int(np.count_nonzero(~np.isnan(base.ap))),
+        "variants": variants,
+        **extra,
+    }
+
+
+def _write_per_image(output: Path, columns: dict[str, list]) -> None:
+    names = list(columns)
+    rows = list(zip(*columns.values(), strict=True))
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    write_text_atomic(output / f"{PER_IMAGE_STEM}.csv", buf.getvalue())
+
+    lines = (json.dumps(dict(zip(names, row, strict=True))) for row in rows)
+    write_text_atomic(output / f"{PER_IMAGE_STEM}.jsonl", "".join(line + "\n" for line in lines))
+
+    parquet = output / f"{PER_IMAGE_STEM}.parquet"
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        parquet.unlink(missing_ok=True)  # never leave a stale table from an earlier run
+        return
+    fields = []
+    for name in names:
+        if name == "file_name":
+            fields.append(pa.field(name, pa.string()))
+        elif name in ("image_id", "num_gt") or name.startswith("num_dets_"):
+            fields.append(pa.field(name, pa.int64()))
+        else:
+            fields.append(pa.field(name, pa.float64()))
+    table = pa.table(columns, schema=pa.schema(fields))
+    with atomic_path(parquet) as tmp:
+        pq.write_table(table, tmp)

@@ -64,6 +64,15 @@ def _row(cells: list[str], *, header: bool = False, text_cols: int = 1) -> str:
     return "<tr>" + "".join(out) + "</tr>"
 
 
+def _variant_radius(comparison: Comparison, variant: str) -> float | None:
+    """The radius a variant was made at: from eval's ``variant_kinds``, else a ``_r<r>`` name."""
+    kinds = comparison.summary.get("variant_kinds") or {}
+    if isinstance(kinds.get(variant), dict) and kinds[variant].get("radius") is not None:
+        return float(kinds[variant]["radius"])
+    match = re.search(r"_r(\d+(?:\.\d+)?)$", variant)
+    return float(match.group(1)) if match else None
+
+
 def resolve_radius(
     comparison: Comparison, variant: str, requested: float | None
 ) -> tuple[float, str]:
@@ -73,36 +82,47 @@ def resolve_radius(
     one of several radii and must agree with a single one; without either, ``requested`` or 128.
     """
     summary = comparison.summary
-    if summary.get("radius") is not None:
-        run = float(summary["radius"])
-        if requested is not None and float(requested) != run:
-            raise InputError(f"--radius {requested:g}: this run used radius {run:g}")
-        return run, "summary.json"
+    if requested is not None and (not math.isfinite(requested) or requested <= 0):
+        raise InputError(f"--radius must be a number > 0, got {requested}")
     radii = [float(r) for r in summary.get("radii") or []]
-    if radii:
+    if summary.get("radius") is not None:
+        radii = [float(summary["radius"])]
+    if not radii:
         if requested is not None:
-            if float(requested) not in radii:
-                known = ", ".join(f"{r:g}" for r in radii)
-                raise InputError(f"--radius {requested:g}: this run used radii {known}")
-            return float(requested), "summary.json"
-        match = re.search(r"_r(\d+(?:\.\d+)?)$", variant)
-        if match and float(match.group(1)) in radii:
-            return float(match.group(1)), "summary.json"
-        return radii[0], "summary.json"
+            return float(requested), "--radius"
+        return float(DEFAULT_RADIUS), "default"
+    known = ", ".join(f"{r:g}" for r in radii)
     if requested is not None:
-        if not math.isfinite(requested) or requested <= 0:
-            raise InputError(f"--radius must be a number > 0, got {requested}")
-        return float(requested), "--radius"
-    return float(DEFAULT_RADIUS), "default"
+        if float(requested) not in radii:
+            word = "radius" if len(radii) == 1 else "radii"
+            raise InputError(f"--radius {requested:g}: this run used {word} {known}")
+        return float(requested), "summary.json"
+    own = _variant_radius(comparison, variant)
+    return (own if own in radii else radii[0]), "summary.json"
 
 
 def panel_variants(comparison: Comparison, radius: float) -> dict[str, str | None]:
-    """Which variant's detections go on each gallery panel (None: no detections for it)."""
-    names = set(comparison.variant_names)
+    """Which variant's detections go on each gallery panel (None: no detections for it).
+
+    Uses eval's ``variant_kinds`` where recorded, else the names ``lfc``/``hfc`` or
+    ``lfc_r<r>``/``hfc_r<r>``."""
     out: dict[str, str | None] = {"original": comparison.baseline}
+    kinds = comparison.summary.get("variant_kinds") or {}
     for kind in ("lfc", "hfc"):
-        tagged = f"{kind}_r{radius:g}"
-        out[kind] = tagged if tagged in names else (kind if kind in names else None)
+        recorded = [
+            name
+            for name in comparison.variant_names
+            if isinstance(kinds.get(name), dict)
+            and kinds[name].get("kind") == kind
+            and _variant_radius(comparison, name) == radius
+        ]
+        named = [
+            name
+            for name in comparison.variant_names
+            if name == kind
+            or (name.startswith(f"{kind}_r") and _variant_radius(comparison, name) == radius)
+        ]
+        out[kind] = (recorded or named or [None])[0]
     return out
 
 
@@ -210,8 +230,15 @@ def bootstrap_all(comparison: Comparison, *, resamples: int, seed: int) -> dict[
     return out
 
 
-def _display(x: np.ndarray, scale: float) -> np.ndarray:
-    """A float component as displayable uint8 RGB (clipped to the pixel range)."""
+def _display(x: np.ndarray, scale: float, pixel_mode: str | None) -> np.ndarray:
+    """A split component as uint8 RGB for display: first mapped as the detector saw it
+    (``pixel_mode`` via :func:`~hfc_detect.frequency.to_pixels`; none or ``raw``: as is), then
+    rounded and clipped to 0..255 (only for display)."""
+    from hfc_detect.frequency import to_pixels
+
+    if pixel_mode not in (None, "raw"):
+        x = to_pixels(x, pixel_mode)
+        scale = 1.0 if pixel_mode == "max" else scale  # "max" already maps to 0..255
     return np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
 
 
@@ -250,6 +277,7 @@ def render_gallery_entry(
     radius: float,
     score_threshold: float,
     images_out: Path,
+    pixel_mode: str | None = None,
 ) -> GalleryEntry:
     """Compute the LFC/HFC split of ``image`` (decoded pixels), draw boxes, write the PNGs."""
     from hfc_detect.frequency import split
@@ -264,9 +292,9 @@ def render_gallery_entry(
         scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
         low, high = split(image, radius)
         pictures = {
-            "original": _display(image.astype(np.float64), scale),
-            "lfc": _display(low, scale),
-            "hfc": _display(high, scale),
+            "original": _display(image.astype(np.float64), scale, None),
+            "lfc": _display(low, scale, pixel_mode),
+            "hfc": _display(high, scale, pixel_mode),
         }
     files = []
     for kind in ("original", "lfc", "hfc"):
@@ -356,6 +384,7 @@ def write_html_report(
     from hfc_detect.data.images import read_image
 
     warnings: list[str] = []
+    pixel_mode = comparison.summary.get("pixel_mode")
     images_out = out_dir / "images"
     images_out.mkdir(parents=True, exist_ok=True)
     histogram_png(comparison, out_dir / "histogram.png")
@@ -379,6 +408,7 @@ def write_html_report(
                 radius=radius,
                 score_threshold=score_threshold,
                 images_out=images_out,
+                pixel_mode=pixel_mode,
             )
         )
         if progress is not None:
@@ -410,7 +440,11 @@ def write_html_report(
         baseline=_e(comparison.baseline),
         legend=_legend_html(score_threshold),
         radius=f"{radius:g}",
-        pixel_note="components clipped to [0, 255] for display",
+        pixel_note=_e(
+            f"pixel mode {pixel_mode} as the detector saw them, then clipped to 0..255 for display"
+            if pixel_mode not in (None, "raw")
+            else "components clipped to 0..255 for display"
+        ),
         score_threshold=f"{score_threshold:g}",
         warnings="".join(f'<p class="warning">warning: {_e(w)}</p>' for w in warnings),
         gallery=_gallery_html(entries, sources.category_names, comparison.baseline, variant),

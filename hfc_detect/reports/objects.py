@@ -1,12 +1,12 @@
 """Object-level differences between two detection results on one image (paper Fig. 8 and 9).
 
 A ground-truth object counts as *found* by a result when a detection of the same category, with
-score >= the threshold, matches it at IoU >= 0.5. Matching is greedy by descending score (ties
-keep input order, as in COCOeval); each detection takes the still-unmatched ground truth it
-overlaps most (the later one on a tie, as in COCOeval), and each ground truth is taken at most
-once. Only the ``max_dets`` highest-scoring detections count (COCO's 100). Crowd regions are
-never objects: they are left out.
-Objects found by the variant and not by the baseline are *gained*; the reverse are *lost*.
+score >= the threshold, matches it at IoU >= 0.5 (IoU as pycocotools computes it). Matching is
+greedy by descending score (ties keep input order, as in COCOeval); each detection takes the
+still-unmatched ground truth it overlaps most (the later one on a tie, as in COCOeval), and each
+ground truth is taken at most once. Only the ``max_dets`` highest-scoring detections count
+(COCO's 100). Crowd regions are never objects: they are left out. Objects found by the variant
+and not by the baseline are *gained*; the reverse are *lost*.
 """
 
 from __future__ import annotations
@@ -17,23 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from hfc_detect.evaluation.matching import box_iou
+
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5
 DEFAULT_MAX_DETS = 100
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (N, M) of boxes in COCO ``[x, y, width, height]`` form."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
 
 
 def found_objects(
@@ -57,7 +45,9 @@ def found_objects(
     crowd = np.array([bool(g.get("iscrowd", 0)) for g in gts])
     gt_cats = np.array([g["category_id"] for g in gts])
     det_cats = np.array([dets[i]["category_id"] for i in order])
-    iou = box_iou(np.array([dets[i]["bbox"] for i in order]), np.array([g["bbox"] for g in gts]))
+    det_boxes = np.array([dets[i]["bbox"] for i in order], dtype=np.float64)
+    gt_boxes = np.array([g["bbox"] for g in gts], dtype=np.float64)
+    iou = box_iou(det_boxes[:, None, :], gt_boxes[None, :, :], crowd[None, :])
     eligible = (det_cats[:, None] == gt_cats[None]) & ~crowd[None] & (iou >= iou_threshold)
     for row in range(order.size):
         candidates = np.flatnonzero(eligible[row] & ~found)

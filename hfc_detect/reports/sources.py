@@ -1,71 +1,104 @@
-"""The ground truth and detections behind a comparison folder, grouped by image.
+"""The ground truth and detections behind a comparison folder, per image.
 
 ``summary.json`` names the annotations file and each variant's predictions file; the reports
-need them to say which objects make an image's AP differ and to draw boxes.
+need them to say which objects make an image's AP differ and to draw boxes. Files are read and
+validated by :mod:`hfc_detect.evaluation` (one-line errors naming the file).
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.reports.folder import Comparison
 from hfc_detect.utils.errors import InputError
 
 
+def _runs(image_index: np.ndarray, num_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order grouping items by image (stable: file order kept) and each image's start offset."""
+    order = np.argsort(image_index, kind="stable")
+    starts = np.searchsorted(image_index[order], np.arange(num_images + 1))
+    return order, starts
+
+
 @dataclass(frozen=True)
 class ObjectSources:
-    """Annotations and detections per image id, and the category names."""
+    """Annotations and detections of a comparison, as COCO-style dicts per image id."""
 
-    gts: dict[int, list[dict[str, Any]]]
-    dets: dict[str, dict[int, list[dict[str, Any]]]]
-    category_names: dict[int, str]
+    gt: GroundTruth
+    preds: dict[str, Predictions]
+    _groups: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def _group(self, key: str, image_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self._groups:
+            self._groups[key] = _runs(image_index, self.gt.num_images)
+        return self._groups[key]
+
+    @property
+    def category_names(self) -> dict[int, str]:
+        return dict(zip(self.gt.category_ids.tolist(), self.gt.category_names, strict=True))
+
+    def _image_index(self, image_id: int) -> int | None:
+        i = int(np.searchsorted(self.gt.image_ids, image_id))
+        return i if i < self.gt.num_images and self.gt.image_ids[i] == image_id else None
 
     def image_gts(self, image_id: int) -> list[dict[str, Any]]:
-        return self.gts.get(image_id, [])
+        """Annotations of ``image_id`` (file order): id, category_id, bbox, iscrowd."""
+        i = self._image_index(image_id)
+        if i is None:
+            return []
+        order, starts = self._group("", self.gt.ann_image)
+        cats = self.gt.category_ids
+        return [
+            {
+                "id": int(self.gt.ann_ids[k]),
+                "category_id": int(cats[self.gt.ann_category[k]]),
+                "bbox": self.gt.ann_boxes[k].tolist(),
+                "iscrowd": int(self.gt.ann_crowd[k]),
+            }
+            for k in order[starts[i] : starts[i + 1]]
+        ]
 
     def image_dets(self, variant: str, image_id: int) -> list[dict[str, Any]]:
-        return self.dets.get(variant, {}).get(image_id, [])
-
-
-def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise InputError(f"{path}: {what} file not found (named in summary.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-
-
-def _group(items: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for item in items:
-        out[int(item["image_id"])].append(item)
-    return dict(out)
+        """Detections of ``variant`` on ``image_id`` (file order): category_id, bbox, score."""
+        i = self._image_index(image_id)
+        preds = self.preds.get(variant)
+        if i is None or preds is None:
+            return []
+        order, starts = self._group(f"dets:{variant}", preds.image)
+        cats = self.gt.category_ids
+        return [
+            {
+                "category_id": int(cats[preds.category[k]]),
+                "bbox": preds.boxes[k].tolist(),
+                "score": float(preds.scores[k]),
+            }
+            for k in order[starts[i] : starts[i + 1]]
+        ]
 
 
 def load_sources(comparison: Comparison, variants: list[str]) -> ObjectSources:
     """Read the annotations and the predictions of ``variants`` named in the summary."""
+    summary_path = comparison.root / "summary.json"
     ann_path = comparison.summary.get("annotations")
     if not ann_path:
-        raise InputError(f"{comparison.root / 'summary.json'}: no annotations path recorded")
-    ann = _read_json(Path(ann_path), "annotations")
-    if not isinstance(ann, dict) or not isinstance(ann.get("annotations"), list):
-        raise InputError(f"{ann_path}: not a COCO annotations file (no 'annotations' list)")
-    names = {int(c["id"]): str(c.get("name", c["id"])) for c in ann.get("categories", [])}
-    dets = {}
+        raise InputError(f"{summary_path}: no annotations path recorded")
+    if not Path(ann_path).is_file():
+        raise InputError(f"{ann_path}: annotations file not found (named in {summary_path})")
+    gt = load_annotations(ann_path)
+    preds = {}
     for name in variants:
         pred_path = comparison.variant(name).get("predictions")
         if not pred_path:
             raise InputError(
-                f"{comparison.root / 'summary.json'}: variant {name!r} has no predictions file "
-                "(given in memory); its objects cannot be matched"
+                f"{summary_path}: variant {name!r} has no predictions file (it was scored from "
+                "memory), so its objects cannot be matched; use --no-objects"
             )
-        preds = _read_json(Path(pred_path), "predictions")
-        if not isinstance(preds, list):
-            raise InputError(f"{pred_path}: not a COCO results file (expected a JSON list)")
-        dets[name] = _group(preds)
-    return ObjectSources(gts=_group(ann["annotations"]), dets=dets, category_names=names)
+        if not Path(pred_path).is_file():
+            raise InputError(f"{pred_path}: predictions file not found (named in {summary_path})")
+        preds[name] = load_predictions(pred_path, gt, name=name)
+    return ObjectSources(gt=gt, preds=preds)

@@ -1,0 +1,190 @@
+"""``hfc-detect export``: table formats round-trip, the HTML report is self-contained."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hfc_detect.cli.app import app
+from hfc_detect.reports.export import export
+from hfc_detect.reports.folder import load_comparison
+from tests.detect.test_wins import make_comparison
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_comparison(tmp_path_factory.mktemp("export"))
+
+
+@pytest.fixture(scope="module")
+def report(comparison: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report"
+    result = CliRunner().invoke(
+        app, ["export", str(comparison), "--format", "html", "--top", "3", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _read_back(path: Path, fmt: str) -> list[dict]:
+    if fmt == "csv":
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return [{k: _cell(k, v) for k, v in r.items()} for r in rows]
+    if fmt == "json":
+        return json.loads(path.read_text())
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def _cell(column: str, value: str):
+    if column == "file_name":
+        return value
+    if value == "":
+        return None
+    return int(value) if column in ("image_id", "num_gt") or "num_dets" in column else float(value)
+
+
+def _reference_rows(directory: Path) -> list[dict]:
+    """per_image.csv read with the csv module alone, and per_image.jsonl where present."""
+    with (directory / "per_image.csv").open(newline="") as fh:
+        rows = [{k: _cell(k, v) for k, v in r.items()} for r in csv.DictReader(fh)]
+    jsonl = directory / "per_image.jsonl"
+    if jsonl.is_file():
+        assert [json.loads(line) for line in jsonl.read_text().splitlines()] == rows
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_table_formats_round_trip(comparison: Path, tmp_path: Path, fmt: str) -> None:
+    reference = _reference_rows(comparison)
+    out = tmp_path / f"all.{fmt}"
+    result = CliRunner().invoke(
+        app, ["export", str(comparison), "--format", fmt, "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    back = _read_back(out, fmt)
+    assert back == reference
+    assert list(back[0]) == list(reference[0])  # same columns, same order
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_table_top_n_by_gain(comparison: Path, tmp_path: Path, fmt: str) -> None:
+    reference = [r for r in _reference_rows(comparison) if r["ap_lfc"] is not None]
+    reference.sort(key=lambda r: (-(r["ap_lfc"] - r["ap_original"]), r["image_id"]))
+    path = export(comparison, fmt=fmt, top=5, output=tmp_path / f"top.{fmt}").path
+    assert _read_back(path, fmt) == reference[:5]
+
+
+def test_default_output_is_inside_the_folder(comparison: Path) -> None:
+    path = export(comparison, fmt="json").path
+    assert path == comparison / "report.json" and path.is_file()
+
+
+def test_html_report_is_self_contained(report: Path, comparison: Path) -> None:
+    page = (report / "index.html").read_text()
+    assert not re.search(r"https?://", page)
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert refs and all((report / ref).is_file() for ref in refs)
+    for element in ("summary", "stats", "categories", "histogram", "gallery", "legend"):
+        assert f'id="{element}"' in page
+    assert page.count('class="win"') == 3
+    assert len(list((report / "images").glob("*.png"))) == 9  # 3 images x 3 panels
+    for ref in refs:  # no file outside the report folder is needed
+        assert (report / ref).resolve().is_relative_to(report.resolve())
+    summary = json.loads((comparison / "summary.json").read_text())
+    assert f"{summary['variants'][0]['stats']['AP']:.3f}" in page
+    assert "radius 8" in page  # the run's radius, from summary.json
+    assert "10000 resamples, seed 0" in page
+    assert not list(report.parent.glob(".report.*"))  # no temporary folder left behind
+
+
+def test_html_ci_matches_bootstrap_api(report: Path, comparison: Path) -> None:
+    from hfc_detect.reports.bootstrap import paired_bootstrap_ci
+
+    folder = load_comparison(comparison)
+    ci = paired_bootstrap_ci(folder.column("ap_original"), folder.column("ap_lfc"))
+    page = (report / "index.html").read_text()
+    assert f"[{ci.low:+.4f}, {ci.high:+.4f}]" in page and ci.low < ci.mean < ci.high
+
+
+def test_html_missing_image_gets_placeholder(comparison: Path, tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    shutil.copytree(comparison.parent / "data" / "images", images)
+    top = export(comparison, fmt="csv", top=1, output=tmp_path / "top.csv").path
+    first = next(csv.DictReader(top.open()))["file_name"]
+    (images / first).unlink()
+    result = export(comparison, fmt="html", top=2, images=images, output=tmp_path / "r")
+    assert len(result.warnings) == 1 and first in result.warnings[0]
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "placeholder" in page and page.count('class="win"') == 2
+
+
+def test_html_replaces_an_older_report_only(comparison: Path, tmp_path: Path) -> None:
+    target = tmp_path / "r"
+    export(comparison, fmt="html", top=1, output=target)
+    export(comparison, fmt="html", top=2, output=target)  # an older report is replaced
+    assert (target / "index.html").read_text().count('class="win"') == 2
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    result = CliRunner().invoke(
+        app, ["export", str(comparison), "--format", "html", "--output", str(other)]
+    )
+    assert result.exit_code == 2 and "is not an HTML report" in result.output
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "{missing}", "--format", "csv"], "no such comparison folder"),
+        (["export", "{empty}", "--format", "html"], "summary.json: missing"),
+        (["export", "{cmp}", "--format", "xlsx"], "unknown format 'xlsx'"),
+        (["export", "{cmp}", "--format", "html", "--variant", "blur"], "unknown variant"),
+        (["export", "{cmp}", "--format", "html", "--radius", "16"], "this run used radius 8"),
+        (["export", "{cmp}", "--format", "html", "--images", "{missing}"], "no such images"),
+    ],
+)
+def test_export_bad_input(comparison: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    before = sorted(p.name for p in comparison.iterdir())
+    paths = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "cmp": comparison}
+    result = CliRunner().invoke(app, [a.format(**paths) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert sorted(p.name for p in comparison.iterdir()) == before  # nothing (half-)written
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "check_report_chromium.py"),
+            str(report),
+            "--screenshot",
+            str(shot),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "10 images loaded, none broken" in proc.stdout  # histogram + 3 x 3 panels
+    assert shot.stat().st_size > 10_000

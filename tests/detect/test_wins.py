@@ -1,0 +1,335 @@
+"""``hfc-detect wins``: object gained/lost matching, wins against the per-image table, bootstrap."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hfc_detect.cli.app import app
+from hfc_detect.reports.bootstrap import paired_bootstrap_ci
+from hfc_detect.reports.objects import found_objects, object_diff
+from hfc_detect.reports.wins import find_wins
+
+CATEGORIES = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 7, "name": "car"}]
+GAIN_IMAGE, LOSS_IMAGE = 100, 101  # hand-made: the LFC variant gains / loses one cat
+
+
+def _gt(ann_id: int, cat: int, box: list[float], crowd: int = 0) -> dict:
+    return {"id": ann_id, "category_id": cat, "bbox": box, "iscrowd": crowd}
+
+
+def _det(cat: int, box: list[float], score: float) -> dict:
+    return {"category_id": cat, "bbox": box, "score": score}
+
+
+# ----------------------------------------------------------------- object matching, by hand
+
+
+def test_found_objects_greedy_by_score_and_category() -> None:
+    gts = [_gt(1, 1, [0, 0, 10, 10]), _gt(2, 1, [1, 0, 10, 10]), _gt(3, 2, [50, 50, 10, 10])]
+    # One detection overlapping both cats: it takes only the one it overlaps most (gt 1).
+    assert found_objects(gts, [_det(1, [0, 0, 10, 10], 0.9)]).tolist() == [True, False, False]
+    # Right box, wrong category: nothing found.
+    assert not found_objects(gts, [_det(1, [50, 50, 10, 10], 0.9)]).any()
+    # Below the score threshold: ignored; at it: counts.
+    assert not found_objects(gts, [_det(2, [50, 50, 10, 10], 0.49)]).any()
+    assert found_objects(gts, [_det(2, [50, 50, 10, 10], 0.5)]).tolist() == [False, False, True]
+    assert not found_objects(gts, [_det(2, [50, 50, 10, 10], 0.7)], score_threshold=0.8).any()
+    # Two detections on two cats: the higher score matches first and takes gt 1, the second
+    # then takes gt 2 although it overlaps gt 1 more.
+    dets = [_det(1, [1, 0, 10, 10], 0.6), _det(1, [0, 0, 10, 10], 0.9)]
+    assert found_objects(gts, dets).tolist() == [True, True, False]
+
+
+def test_found_objects_iou_threshold_and_crowd() -> None:
+    gt = [_gt(1, 1, [0, 0, 10, 10])]
+    # IoU exactly 0.5 (box of area 50 inside the gt) counts; just below does not.
+    assert found_objects(gt, [_det(1, [0, 0, 10, 5], 0.9)]).tolist() == [True]
+    assert not found_objects(gt, [_det(1, [0, 0, 10, 4.9], 0.9)]).any()
+    # Crowd regions are never objects, even under a perfect detection.
+    crowd = [_gt(1, 1, [0, 0, 10, 10], crowd=1), _gt(2, 1, [30, 30, 10, 10])]
+    assert found_objects(crowd, [_det(1, [0, 0, 10, 10], 0.9)]).tolist() == [False, False]
+    assert not found_objects([], [_det(1, [0, 0, 10, 10], 0.9)]).any()
+
+
+def test_found_objects_counts_only_top_100_detections() -> None:
+    gt = [_gt(1, 1, [0, 0, 10, 10])]
+    far = [_det(2, [50, 50, 5, 5], 0.9)] * 100
+    assert not found_objects(gt, [*far, _det(1, [0, 0, 10, 10], 0.8)]).any()
+    assert found_objects(gt, [*far[:99], _det(1, [0, 0, 10, 10], 0.8)]).all()
+
+
+def test_object_diff_gained_and_lost() -> None:
+    gts = [
+        _gt(1, 1, [0, 0, 10, 10]),
+        _gt(2, 2, [20, 0, 10, 10]),
+        _gt(3, 7, [40, 0, 10, 10]),
+        _gt(4, 7, [60, 0, 10, 10], crowd=1),
+    ]
+    base = [_det(1, [0, 0, 10, 10], 0.9), _det(2, [20, 0, 10, 10], 0.9)]
+    variant = [
+        _det(2, [20, 0, 10, 10], 0.8),
+        _det(7, [40, 0, 10, 10], 0.7),
+        _det(7, [60, 0, 10, 10], 1),
+    ]
+    diff = object_diff(gts, base, variant)
+    assert [g["id"] for g in diff.gained] == [3]
+    assert [g["id"] for g in diff.lost] == [1]
+    same = object_diff(gts, base, base)
+    assert same.gained == [] and same.lost == []
+
+
+# ----------------------------------------------------------------- a real comparison folder
+
+
+def _png(path: Path, height: int, width: int, seed: int) -> None:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = np.stack([xx * 4 % 256, yy * 5 % 256, rng.integers(0, 256, (height, width))], -1)
+    cv2.imwrite(str(path), img.astype(np.uint8))
+
+
+def make_dataset(root: Path, *, num_images: int = 24, seed: int = 0) -> tuple[Path, Path]:
+    """A small COCO set with PNG images on disk: random objects, an image without objects
+    (id 1), a crowd-only image (id 2), and the hand-made GAIN_IMAGE / LOSS_IMAGE."""
+    rng = np.random.default_rng(seed)
+    images_dir = root / "images"
+    images_dir.mkdir(parents=True)
+    images, anns = [], []
+    for i in [*range(1, num_images + 1), GAIN_IMAGE, LOSS_IMAGE]:
+        h, w = int(rng.integers(40, 72)), int(rng.integers(48, 96))
+        images.append({"id": i, "file_name": f"img_{i:03d}.png", "height": h, "width": w})
+        _png(images_dir / f"img_{i:03d}.png", h, w, i)
+        if i in (GAIN_IMAGE, LOSS_IMAGE):
+            boxes = [(1, [4.0, 4.0, 20.0, 16.0], 0)]
+        else:
+            count = 0 if i == 1 else int(rng.integers(1, 5))
+            boxes = []
+            for _ in range(count):
+                bw, bh = rng.uniform(8, w / 2), rng.uniform(8, h / 2)
+                box = [rng.uniform(0, w - bw), rng.uniform(0, h - bh), bw, bh]
+                boxes.append((int(rng.choice([1, 2, 7])), [round(v, 2) for v in box], int(i == 2)))
+        for cat, box, crowd in boxes:
+            ann = _gt(len(anns) + 1, cat, box, crowd)
+            anns.append({**ann, "image_id": i, "area": box[2] * box[3]})
+    path = root / "gt.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": CATEGORIES}))
+    return path, images_dir
+
+
+def make_predictions(gt_path: Path, root: Path, *, seed: int = 0) -> dict[str, Path]:
+    """Jittered ground truth as detections: original finds most objects, LFC fewer, HFC few;
+    on GAIN_IMAGE only LFC finds the cat, on LOSS_IMAGE only the original does."""
+    gt = json.loads(gt_path.read_text())
+    sizes = {im["id"]: (im["width"], im["height"]) for im in gt["images"]}
+    out = {}
+    for k, (name, keep, jitter) in enumerate(
+        [("original", 0.8, 0.05), ("lfc", 0.65, 0.1), ("hfc", 0.3, 0.2)]
+    ):
+        rng = np.random.default_rng(seed + k)
+        dets = []
+        for a in gt["annotations"]:
+            if a["image_id"] in (GAIN_IMAGE, LOSS_IMAGE) or rng.random() > keep:
+                continue
+            x, y, w, h = a["bbox"]
+            box = [x + rng.normal(0, jitter) * w, y + rng.normal(0, jitter) * h, w, h]
+            dets.append(
+                {
+                    "image_id": a["image_id"],
+                    "category_id": a["category_id"],
+                    "bbox": [round(v, 2) for v in box],
+                    "score": round(rng.uniform(0.3, 1), 3),
+                }
+            )
+        for image_id, (w, h) in sizes.items():
+            box = [rng.uniform(0, w / 2), rng.uniform(0, h / 2), w / 3, h / 3]
+            dets.append(
+                {
+                    "image_id": image_id,
+                    "category_id": 2,
+                    "bbox": box,
+                    "score": round(rng.uniform(0.05, 0.9), 3),
+                }
+            )
+        finder = {"original": LOSS_IMAGE, "lfc": GAIN_IMAGE}.get(name)
+        for image_id in (GAIN_IMAGE, LOSS_IMAGE):
+            cat = 1 if image_id == finder else 2  # the other variant sees a dog there
+            dets.append(
+                {
+                    "image_id": image_id,
+                    "category_id": cat,
+                    "bbox": [4.0, 4.0, 20.0, 16.0],
+                    "score": 0.9,
+                }
+            )
+        path = root / f"{name}.json"
+        path.write_text(json.dumps(dets))
+        out[name] = path
+    return out
+
+
+def make_comparison(root: Path, *, radius: float | None = 8, **extra) -> Path:
+    """A comparison folder written by the real ``hfc_detect.evaluation.compare``."""
+    from hfc_detect.evaluation import compare
+
+    gt_path, images_dir = make_dataset(root / "data")
+    preds = make_predictions(gt_path, root / "data")
+    out = root / "cmp"
+    if radius is not None:
+        extra["radius"] = radius
+    compare(gt_path, preds, out, images_dir=images_dir, extra=extra)
+    return out
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_comparison(tmp_path_factory.mktemp("wins"))
+
+
+def _per_image(directory: Path) -> list[dict]:
+    with (directory / "per_image.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _ap(cell: str) -> float:
+    return math.nan if cell == "" else float(cell)
+
+
+def test_wins_count_equals_summary(comparison: Path) -> None:
+    summary = json.loads((comparison / "summary.json").read_text())
+    expected = {v["name"]: v["wins_over_baseline"] for v in summary["variants"]}
+    for variant in ("lfc", "hfc"):
+        result = find_wins(comparison, variant=variant, objects=False)
+        assert result.count == expected[variant]
+        assert result.num_scored == summary["num_images_scored"]
+    assert expected["lfc"] > 2  # the data must make the test meaningful
+
+
+@pytest.mark.parametrize("min_delta", [0.0, 0.05, 0.3])
+def test_wins_against_the_per_image_table(comparison: Path, min_delta: float) -> None:
+    rows = _per_image(comparison)
+    base = np.array([_ap(r["ap_original"]) for r in rows])
+    lfc = np.array([_ap(r["ap_lfc"]) for r in rows])
+    defined = np.isfinite(base) & np.isfinite(lfc)
+    expected = {
+        int(r["image_id"])
+        for r, d, ok in zip(rows, lfc - base, defined, strict=True)
+        if ok and d > min_delta
+    }
+    result = find_wins(comparison, variant="lfc", min_delta=min_delta, objects=False)
+    got = [w.image_id for w in result.wins]
+    assert set(got) == expected and len(got) == len(expected) == result.count
+    gains = [w.delta for w in result.wins]
+    assert gains == sorted(gains, reverse=True)
+    assert all(g > min_delta for g in gains)
+    assert 1 not in got and 2 not in got  # undefined AP (no / crowd-only ground truth)
+    top = find_wins(comparison, variant="lfc", min_delta=min_delta, top=2, objects=False)
+    assert [w.image_id for w in top.wins] == got[:2] and top.count == result.count
+
+
+def test_wins_objects_gained_and_lost(comparison: Path) -> None:
+    gt = json.loads((comparison.parent / "data" / "gt.json").read_text())
+    cat_on = {a["image_id"]: a["id"] for a in gt["annotations"] if a["image_id"] >= GAIN_IMAGE}
+    result = find_wins(comparison, variant="lfc")
+    by_id = {w.image_id: w for w in result.wins}
+    assert by_id[GAIN_IMAGE].delta == pytest.approx(1.0)
+    assert [g["id"] for g in by_id[GAIN_IMAGE].gained] == [cat_on[GAIN_IMAGE]]
+    assert by_id[GAIN_IMAGE].lost == []
+    assert LOSS_IMAGE not in by_id
+    losses = find_wins(comparison, variant="lfc", min_delta=-2)
+    lost = {w.image_id: w for w in losses.wins}[LOSS_IMAGE]
+    assert [g["id"] for g in lost.lost] == [cat_on[LOSS_IMAGE]] and lost.gained == []
+    # every listed object is a real non-crowd annotation of its image
+    anns = {a["id"]: a for a in gt["annotations"]}
+    for w in losses.wins:
+        for obj in (w.gained or []) + (w.lost or []):
+            assert anns[obj["id"]]["image_id"] == w.image_id and not anns[obj["id"]]["iscrowd"]
+
+
+def test_wins_cli_writes_csv_and_json(comparison: Path) -> None:
+    result = CliRunner().invoke(app, ["wins", str(comparison), "--variant", "lfc", "--top", "3"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads((comparison / "wins_lfc.json").read_text())
+    summary = json.loads((comparison / "summary.json").read_text())
+    assert payload["count"] == summary["variants"][1]["wins_over_baseline"]
+    assert payload["listed"] == len(payload["wins"]) == 3
+    assert payload["score_threshold"] == 0.5 and payload["iou_threshold"] == 0.5
+    with (comparison / "wins_lfc.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["image_id"]) for r in rows] == [w["image_id"] for w in payload["wins"]]
+    for r, w in zip(rows, payload["wins"], strict=True):
+        assert float(r["delta_ap"]) == w["delta_ap"] == w["ap_lfc"] - w["ap_original"]
+        assert int(r["num_gained"]) == len(w["gained"])
+    assert f"{payload['count']} of {summary['num_images_scored']}" in " ".join(
+        result.output.split()
+    )
+
+
+def test_wins_default_variant_is_lfc(comparison: Path) -> None:
+    assert find_wins(comparison, objects=False).variant == "lfc"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["wins", "{missing}"], "no such comparison folder"),
+        (["wins", "{empty}"], "summary.json: missing"),
+        (["wins", "{cmp}", "--variant", "blur"], "unknown variant 'blur'"),
+        (["wins", "{cmp}", "--variant", "original"], "is the baseline"),
+        (["wins", "{cmp}", "--min-delta", "nan"], "min-delta must be a finite number"),
+    ],
+)
+def test_wins_bad_input(comparison: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    before = sorted(p.name for p in comparison.iterdir())
+    paths = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "cmp": comparison}
+    result = CliRunner().invoke(app, [a.format(**paths) for a in args])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert sorted(p.name for p in comparison.iterdir()) == before
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+# ----------------------------------------------------------------- paired bootstrap
+
+
+def test_bootstrap_contains_mean_and_is_reproducible() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 1, 300)
+    var = np.clip(base + rng.normal(-0.05, 0.2, 300), 0, 1)
+    var[::17] = np.nan  # undefined AP: the pair is dropped
+    ci = paired_bootstrap_ci(base, var, resamples=2000, seed=7)
+    diff = (var - base)[np.isfinite(var)]
+    assert ci.num_pairs == diff.size and ci.mean == pytest.approx(diff.mean(), abs=1e-15)
+    assert ci.low < ci.mean < ci.high
+    assert paired_bootstrap_ci(base, var, resamples=2000, seed=7) == ci
+    other = paired_bootstrap_ci(base, var, resamples=2000, seed=8)
+    assert (other.low, other.high) != (ci.low, ci.high)
+    # The percentile interval of a mean is close to the normal one for n = 280.
+    half = 1.959964 * diff.std(ddof=1) / math.sqrt(diff.size)
+    assert ci.low == pytest.approx(diff.mean() - half, abs=0.25 * half)
+    assert ci.high == pytest.approx(diff.mean() + half, abs=0.25 * half)
+
+
+def test_bootstrap_is_independent_of_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hfc_detect.reports.bootstrap as bootstrap
+
+    rng = np.random.default_rng(0)
+    base, var = rng.uniform(0, 1, 50), rng.uniform(0, 1, 50)
+    whole = paired_bootstrap_ci(base, var, resamples=500, seed=1)
+    # A reference with explicit index draws, one resample per row.
+    idx = np.random.default_rng(1).integers(0, 50, size=(500, 50))
+    means = (var - base)[idx].mean(axis=1)
+    assert whole.low == pytest.approx(np.quantile(means, 0.025), abs=1e-15)
+    assert whole.high == pytest.approx(np.quantile(means, 0.975), abs=1e-15)
+    monkeypatch.setattr(bootstrap, "_MAX_CELLS", 50 * 7)  # 7 resamples per chunk
+    assert paired_bootstrap_ci(base, var, resamples=500, seed=1) == whole

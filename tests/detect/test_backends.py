@@ -1,0 +1,319 @@
+"""The bundled detector backends: protocol, coordinates, label maps, errors, and (where
+detectron2 is installed) equality with Detectron2's own test-time path."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from hfc_detect.data.images import read_image
+from hfc_detect.modeling import Detections, Detector, build_detector
+from hfc_detect.modeling.common import COCO_CATEGORY_IDS, as_exact_uint8
+from hfc_detect.modeling.torchvision_backend import TorchvisionDetector, build_torchvision
+from hfc_detect.utils.errors import InputError
+
+SUBSET = "data/coco-val2017-subset"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny forward passes run faster on one thread than on contended OpenMP threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth-ish random uint8 (H, W, 3) image (blobs give random detectors something)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (max(height // 8, 1), max(width // 8, 1), 3), dtype=np.uint8)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def as_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+
+
+def nearest_2x(image: np.ndarray) -> np.ndarray:
+    return np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)
+
+
+# ---------------------------------------------------------------------------------- common
+
+
+def test_coco_category_ids_are_the_80_thing_ids():
+    assert len(COCO_CATEGORY_IDS) == 80 == len(set(COCO_CATEGORY_IDS))
+    assert list(COCO_CATEGORY_IDS) == sorted(COCO_CATEGORY_IDS)
+    unused = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
+    assert set(COCO_CATEGORY_IDS) == set(range(1, 91)) - unused
+
+
+def test_coco_category_ids_match_the_real_annotations(shared_dir):
+    gt = json.loads((shared_dir / SUBSET / "instances_val2017_subset.json").read_text())
+    assert sorted(c["id"] for c in gt["categories"]) == list(COCO_CATEGORY_IDS)
+
+
+def test_as_exact_uint8():
+    image = np.array([[0.0, 17.0], [254.0, 255.0]], dtype=np.float32)
+    assert as_exact_uint8(image).dtype == np.uint8
+    np.testing.assert_array_equal(as_exact_uint8(image), image)
+    assert as_exact_uint8(image + 0.25) is None
+    assert as_exact_uint8(image - 1) is None
+    assert as_exact_uint8(image + 1) is None
+
+
+# ----------------------------------------------------------------------------- torchvision
+
+
+@pytest.fixture(scope="module")
+def random_retinanet() -> torch.nn.Module:
+    from torchvision.models.detection import retinanet_resnet50_fpn
+
+    torch.manual_seed(0)
+    return retinanet_resnet50_fpn(
+        weights=None,
+        weights_backbone=None,
+        num_classes=91,
+        min_size=64,
+        max_size=128,
+        score_thresh=0.0,
+        detections_per_img=50,
+    ).eval()
+
+
+def test_torchvision_detector_protocol_and_labels(random_retinanet):
+    detector = TorchvisionDetector(random_retinanet, device="cpu")
+    assert isinstance(detector, Detector)
+    assert detector.channel_order == "RGB"
+    images = [random_image(96, 160, seed=1), random_image(120, 80, seed=2)]
+    results = detector.detect([as_tensor(im) for im in images])
+    assert len(results) == 2 and all(isinstance(r, Detections) for r in results)
+    for image, result in zip(images, results, strict=True):
+        assert 0 < len(result) <= 50
+        assert result.boxes.shape == (len(result), 4) and result.category_ids.dtype == np.int64
+        # torchvision's labels are COCO category ids: passed through unchanged, in 1..90
+        with torch.no_grad():
+            raw = random_retinanet([as_tensor(image) / 255.0])[0]
+        np.testing.assert_array_equal(result.category_ids, raw["labels"].numpy())
+        assert result.category_ids.min() >= 1 and result.category_ids.max() <= 90
+        h, w = image.shape[:2]
+        assert result.boxes[:, [0, 2]].max() <= w and result.boxes[:, [1, 3]].max() <= h
+
+
+def test_torchvision_boxes_are_in_original_coordinates(random_retinanet):
+    """A 2x nearest-upsampled image is resized back to exactly the small one (bilinear, factor
+    1/2, averaging equal pixels), so its detections must be the small image's, times two."""
+    detector = TorchvisionDetector(random_retinanet, device="cpu")
+    small = random_image(64, 96, seed=3)
+    small_result, big_result = detector.detect([as_tensor(small), as_tensor(nearest_2x(small))])
+    assert len(small_result) > 0
+    assert small_result.boxes[:, 2].max() > 48  # not clipped to a half-size image
+    np.testing.assert_allclose(big_result.boxes, 2 * small_result.boxes, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(big_result.scores, small_result.scores, rtol=1e-5)
+    np.testing.assert_array_equal(big_result.category_ids, small_result.category_ids)
+
+
+def test_torchvision_labels_are_coco_category_ids():
+    from torchvision.models.detection import RetinaNet_ResNet50_FPN_Weights
+
+    categories = RetinaNet_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    assert len(categories) == 91 and categories[0] == "__background__"
+    named = [i for i, name in enumerate(categories) if name not in ("__background__", "N/A")]
+    assert named == list(COCO_CATEGORY_IDS)
+
+
+def test_torchvision_label_names_match_coco_annotations(shared_dir):
+    from torchvision.models.detection import RetinaNet_ResNet50_FPN_Weights
+
+    categories = RetinaNet_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    gt = json.loads((shared_dir / SUBSET / "instances_val2017_subset.json").read_text())
+    assert {c["id"]: c["name"] for c in gt["categories"]} == {
+        i: categories[i] for i in COCO_CATEGORY_IDS
+    }
+
+
+def test_torchvision_builder_loads_local_weights(random_retinanet, tmp_path):
+    path = tmp_path / "retinanet.pth"
+    torch.save({"model": random_retinanet.state_dict()}, path)  # reference-script layout
+    detector = build_detector(
+        "torchvision",
+        weights=str(path),
+        device="cpu",
+        overrides=["min_size=64", "max_size=128", "score_thresh=0.0", "detections_per_img=50"],
+    )
+    image = as_tensor(random_image(80, 100, seed=4))
+    expected = TorchvisionDetector(random_retinanet, device="cpu").detect([image])[0]
+    got = detector.detect([image])[0]
+    np.testing.assert_array_equal(got.boxes, expected.boxes)
+    np.testing.assert_array_equal(got.category_ids, expected.category_ids)
+
+
+def test_torchvision_builder_errors(tmp_path, monkeypatch):
+    from torchvision.models.detection import RetinaNet_ResNet50_FPN_Weights
+
+    with pytest.raises(InputError, match="does not exist"):
+        build_torchvision(weights=tmp_path / "missing.pth")
+    bad = tmp_path / "bad.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(InputError, match="do not fit retinanet_resnet50_fpn"):
+        build_torchvision(weights=bad)
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        build_torchvision(weights=bad, overrides=["min_size"])
+    with pytest.raises(InputError, match="detectron2 backend only"):
+        build_torchvision(config_file="x.yaml")
+
+    def offline(self, *args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(type(RetinaNet_ResNet50_FPN_Weights.COCO_V1), "get_state_dict", offline)
+    with pytest.raises(InputError, match="--weights PATH") as info:
+        build_torchvision()
+    assert "\n" not in str(info.value) and "retinanet_resnet50_fpn_coco" in str(info.value)
+
+
+# ------------------------------------------------------------------------------ onnx-yolox
+
+
+def test_onnx_yolox_needs_weights_and_onnxruntime(tmp_path, monkeypatch):
+    with pytest.raises(InputError, match=r"--weights PATH\.onnx"):
+        build_detector("onnx-yolox")
+    with pytest.raises(InputError, match="does not exist"):
+        build_detector("onnx-yolox", weights=str(tmp_path / "missing.onnx"))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(InputError, match="pip install onnxruntime") as info:
+        build_detector("onnx-yolox", weights=str(tmp_path / "missing.onnx"))
+    assert "\n" not in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def yolox(shared_dir):
+    pytest.importorskip("onnxruntime")
+    return build_detector("onnx-yolox", weights=str(shared_dir / "models/yolox_nano.onnx"))
+
+
+def test_onnx_yolox_protocol_on_a_real_image(yolox, shared_dir):
+    assert isinstance(yolox, Detector) and yolox.channel_order == "BGR"
+    path = sorted((shared_dir / SUBSET / "val2017").glob("*.jpg"))[0]
+    bgr = read_image(path)[:, :, ::-1]
+    (result,) = yolox.detect([as_tensor(bgr)])
+    assert 0 < len(result) <= 100
+    assert set(result.category_ids) <= set(COCO_CATEGORY_IDS)
+    assert np.all(np.diff(result.scores) <= 0) and result.scores.min() > 0.001
+    h, w = bgr.shape[:2]
+    assert result.boxes[:, 2].max() > 416 * w / max(h, w) / 2  # original scale, not letterbox
+
+
+def test_onnx_yolox_boxes_are_in_original_coordinates(yolox):
+    """416x208 needs no resize; its 2x nearest upsample is resized back to exactly it."""
+    small = random_image(416, 208, seed=5)
+    small_result, big_result = yolox.detect([as_tensor(small), as_tensor(nearest_2x(small))])
+    assert len(small_result) > 0
+    np.testing.assert_allclose(big_result.boxes, 2 * small_result.boxes, rtol=1e-6, atol=1e-3)
+    np.testing.assert_array_equal(big_result.category_ids, small_result.category_ids)
+
+
+def test_onnx_yolox_float_images_are_not_clipped(yolox):
+    """LFC/HFC images (floats, may leave 0..255) go in unclipped, not cast to uint8."""
+    image = random_image(100, 150, seed=6).astype(np.float32)
+    shifted = image - 300.0  # far outside 0..255: clipping or uint8 casting would erase it
+    (a,) = yolox.detect([as_tensor(image)])
+    (b,) = yolox.detect([as_tensor(shifted)])
+    assert len(a) != len(b) or not np.allclose(a.scores, b.scores)
+
+
+# ------------------------------------------------------------------------------ detectron2
+
+
+def test_missing_detectron2_error_is_one_line_with_install_source(monkeypatch):
+    monkeypatch.setitem(sys.modules, "detectron2", None)
+    with pytest.raises(InputError) as info:
+        build_detector("detectron2")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "git+https://github.com/facebookresearch/detectron2.git" in message
+    assert "--backend torchvision" in message and "onnx-yolox" in message
+
+
+D2_SETTINGS = [
+    "MODEL.WEIGHTS=",
+    "MODEL.DEVICE=cpu",
+    "INPUT.MIN_SIZE_TEST=96",
+    "INPUT.MAX_SIZE_TEST=160",
+    "MODEL.RETINANET.SCORE_THRESH_TEST=0.0",
+]
+
+
+@pytest.fixture(scope="module")
+def detectron2_detector():
+    pytest.importorskip("detectron2.config", reason="detectron2 is not installed")
+    torch.manual_seed(0)
+    return build_detector("detectron2", overrides=D2_SETTINGS)
+
+
+def reference_detections(detector, path) -> dict:
+    """Detectron2's own test path: DatasetMapper(is_train=False) on the file, then the model."""
+    from detectron2.data import DatasetMapper
+
+    h, w = read_image(path).shape[:2]
+    mapper = DatasetMapper(detector.cfg, is_train=False)
+    inputs = mapper({"file_name": str(path), "image_id": 0, "height": h, "width": w})
+    with torch.no_grad():
+        instances = detector.model([inputs])[0]["instances"]
+    return {
+        "boxes": instances.pred_boxes.tensor.double().numpy(),
+        "scores": instances.scores.double().numpy(),
+        "category_ids": detector.category_ids[instances.pred_classes.numpy()],
+    }
+
+
+def assert_same(result: Detections, expected: dict) -> None:
+    assert len(result) > 0
+    np.testing.assert_array_equal(result.boxes, expected["boxes"])
+    np.testing.assert_array_equal(result.scores, expected["scores"])
+    np.testing.assert_array_equal(result.category_ids, expected["category_ids"])
+
+
+def test_detectron2_equals_its_own_test_path(detectron2_detector, tmp_path):
+    detector = detectron2_detector
+    assert isinstance(detector, Detector) and detector.channel_order == "BGR"
+    assert list(detector.category_ids) == list(COCO_CATEGORY_IDS)
+    path = tmp_path / "image.png"  # lossless, so both readers see the same pixels
+    rgb = random_image(120, 200, seed=7)
+    cv2.imwrite(str(path), rgb[:, :, ::-1])
+    (result,) = detector.detect([as_tensor(read_image(path)[:, :, ::-1])])
+    assert result.boxes[:, 2].max() <= 200 and result.boxes[:, 2].max() > 160 / 2
+    assert_same(result, reference_detections(detector, path))
+
+
+def test_detectron2_equals_its_own_test_path_on_a_coco_jpeg(detectron2_detector, shared_dir):
+    path = sorted((shared_dir / SUBSET / "val2017").glob("*.jpg"))[1]
+    bgr = read_image(path)[:, :, ::-1]
+    (result,) = detectron2_detector.detect([as_tensor(bgr)])
+    assert_same(result, reference_detections(detectron2_detector, path))
+
+
+def test_detectron2_float_images_take_the_float_path(detectron2_detector):
+    image = as_tensor(random_image(60, 90, seed=8)) * 0.5 - 20.0
+    inputs = detectron2_detector.model_input(image)
+    assert inputs["image"].dtype == torch.float32 and (inputs["height"], inputs["width"]) == (
+        60,
+        90,
+    )
+    assert inputs["image"].shape[1:] == (96, 144) and inputs["image"].min() < 0
+
+
+def test_detectron2_config_errors():
+    pytest.importorskip("detectron2.config", reason="detectron2 is not installed")
+    with pytest.raises(InputError, match="neither a file nor a Detectron2 model zoo config"):
+        build_detector("detectron2", config_file="nope.yaml")
+    with pytest.raises(InputError, match="NO_SUCH_KEY"):
+        build_detector("detectron2", overrides=["MODEL.NO_SUCH_KEY=1"])
+    with pytest.raises(InputError, match="does not exist"):
+        build_detector("detectron2", weights="/nonexistent/model.pkl")

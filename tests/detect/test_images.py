@@ -1,0 +1,86 @@
+"""read_image: RGB order, gray, RGBA, 16-bit, and one-line errors for unreadable files."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from hfc_detect.data.images import read_image
+from hfc_detect.utils.errors import InputError
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_colour_png_is_rgb(tmp_path, rng):
+    bgr = rng.integers(0, 256, size=(7, 9, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "c.png"), bgr)
+    image = read_image(tmp_path / "c.png")
+    assert image.dtype == np.uint8 and image.shape == (7, 9, 3)
+    np.testing.assert_array_equal(image, bgr[:, :, ::-1])
+    np.testing.assert_array_equal(read_image(tmp_path / "c.png", keep_gray=True), image)
+
+
+def test_jpeg_matches_opencv_decoding(tmp_path, rng):
+    cv2.imwrite(str(tmp_path / "c.jpg"), rng.integers(0, 256, size=(16, 12, 3), dtype=np.uint8))
+    image = read_image(str(tmp_path / "c.jpg"))
+    np.testing.assert_array_equal(image, cv2.imread(str(tmp_path / "c.jpg"))[:, :, ::-1])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gray_is_replicated_or_kept(tmp_path, rng, dtype):
+    gray = rng.integers(0, np.iinfo(dtype).max, size=(5, 6), dtype=dtype)
+    cv2.imwrite(str(tmp_path / "g.png"), gray)
+    image = read_image(tmp_path / "g.png")
+    assert image.dtype == dtype and image.shape == (5, 6, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(image[:, :, c], gray)
+    kept = read_image(tmp_path / "g.png", keep_gray=True)
+    assert kept.shape == (5, 6) and kept.dtype == dtype
+    np.testing.assert_array_equal(kept, gray)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_rgba_drops_alpha(tmp_path, rng, dtype):
+    bgra = rng.integers(0, np.iinfo(dtype).max, size=(4, 5, 4), dtype=dtype)
+    bgra[0, 0, 3] = 0  # a transparent pixel keeps its stored colour
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    image = read_image(tmp_path / "a.png")
+    assert image.dtype == dtype and image.shape == (4, 5, 3)
+    np.testing.assert_array_equal(image, bgra[:, :, 2::-1])
+
+
+def test_sixteen_bit_colour_keeps_values(tmp_path, rng):
+    bgr = rng.integers(0, 65536, size=(3, 8, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "c16.png"), bgr)
+    image = read_image(tmp_path / "c16.png")
+    assert image.dtype == np.uint16
+    np.testing.assert_array_equal(image, bgr[:, :, ::-1])
+
+
+def _truncated_png(path, rng):
+    cv2.imwrite(str(path), rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8))
+    path.write_bytes(path.read_bytes()[:60])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p, rng: p.write_bytes(b"this is not an image"),
+        lambda p, rng: p.write_bytes(b""),
+        _truncated_png,
+        lambda p, rng: None,  # missing
+        lambda p, rng: p.mkdir(),
+    ],
+    ids=["garbage", "empty", "truncated-png", "missing", "directory"],
+)
+def test_unreadable_file_is_a_one_line_input_error(tmp_path, rng, make):
+    path = tmp_path / "bad.png"
+    make(path, rng)
+    with pytest.raises(InputError) as info:
+        read_image(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message

@@ -1,0 +1,127 @@
+"""Time ``hfc_detect.frequency.split`` against the straightforward per-channel numpy computation.
+
+    python tools/bench_split.py [--repeats 15] [--radius 128] [--threads N]
+
+Part 1, one 480x640x3 uint8 image: the reference (per channel ``fftshift(fft2)``, disk mask,
+``ifft2(ifftshift(.)).real``) and ``split`` run alternately in the same process; prints the
+median and best time of each, their ratio, and the largest difference between the two results
+(it must be below 1e-6 on the 0..255 scale, else the script exits 1). ``split`` runs with one
+FFT thread, and again with ``--threads`` (default: all CPUs) via ``scipy.fft.set_workers``.
+
+Part 2, CIFAR-sized batches (N, 32, 32, 3) uint8 at the paper's radii: ``split`` on the whole
+batch with numpy, with torch on CPU (channels-first), and the reference image by image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hfc_detect.frequency import split
+
+
+def reference_low(x: np.ndarray, radius: float) -> np.ndarray:
+    """Straightforward per-channel computation of the paper's equations (low part)."""
+    h, w = x.shape[:2]
+    rows = np.arange(h)[:, None] - h // 2
+    cols = np.arange(w)[None, :] - w // 2
+    mask = np.sqrt(rows**2 + cols**2) < radius
+    low = np.empty(x.shape, dtype=np.float64)
+    for c in range(x.shape[2]):
+        z = np.fft.fftshift(np.fft.fft2(x[:, :, c].astype(np.float64)))
+        low[:, :, c] = np.fft.ifft2(np.fft.ifftshift(z * mask)).real
+    return low
+
+
+def time_alternating(funcs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
+    """Run each function once per round, ``repeats`` rounds (after one warm-up round)."""
+    for f in funcs.values():
+        f()
+    times: dict[str, list] = {name: [] for name in funcs}
+    for _ in range(repeats):
+        for name, f in funcs.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--radius", type=float, default=128.0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
+    r = args.radius
+    worst = np.abs(split(image, r)[0] - reference_low(image, r)).max()
+
+    def split_threads():
+        with scipy.fft.set_workers(args.threads):
+            return split(image, r)
+
+    times = time_alternating(
+        {
+            "reference": lambda: reference_low(image, r),
+            "split (1 thread)": lambda: split(image, r),
+            f"split ({args.threads} threads)": split_threads,
+        },
+        args.repeats,
+    )
+    ref_median = statistics.median(times["reference"])
+    ref_best = min(times["reference"])
+    print(f"480x640x3 uint8, radius {r:g}, {args.repeats} alternating runs, {os.cpu_count()} CPUs")
+    print(f"  max |split - reference| = {worst:.2e} (0..255 scale)")
+    for name, ts in times.items():
+        med, best = statistics.median(ts), min(ts)
+        print(
+            f"  {name:<20} median {med * 1e3:7.2f} ms  best {best * 1e3:7.2f} ms  "
+            f"ratio {ref_median / med:5.2f}x (median)  {ref_best / best:5.2f}x (best)"
+        )
+
+    import torch
+
+    torch.set_num_threads(1)
+    batch = rng.integers(0, 256, size=(args.batch, 32, 32, 3), dtype=np.uint8)
+    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+    print(f"CIFAR batch {args.batch}x32x32x3 uint8 (medians; torch with 1 thread)")
+    for radius in (4, 8, 12, 16):
+        got = split(tensor.double(), radius)[0].permute(0, 2, 3, 1).numpy()
+        ref = np.stack([reference_low(img, radius) for img in batch[:8]])
+        assert np.abs(got[:8] - ref).max() < 1e-6
+        ts = time_alternating(
+            {
+                "numpy": lambda radius=radius: split(batch, radius),
+                "torch32": lambda radius=radius: split(tensor, radius),
+                "torch64": lambda radius=radius: split(tensor.double(), radius),
+                "reference": lambda radius=radius: [reference_low(img, radius) for img in batch],
+            },
+            max(3, args.repeats // 3),
+        )
+        meds = {name: statistics.median(t) * 1e3 for name, t in ts.items()}
+        print(
+            f"  r={radius:<3} numpy {meds['numpy']:6.1f} ms  torch float32 {meds['torch32']:6.1f}"
+            f" ms  torch float64 {meds['torch64']:6.1f} ms  reference loop"
+            f" {meds['reference']:7.1f} ms ({meds['reference'] / meds['numpy']:.1f}x numpy)"
+        )
+    if worst >= 1e-6:
+        print("FAIL: split differs from the reference by >= 1e-6", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ at ``eps`` is ``(min_eps > eps).mean()``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -22,7 +23,7 @@ from torch import nn
 from hfc_detect.utils.errors import InputError
 
 #: foolbox v1 FGSM's default search: 1000 evenly spaced eps in (0, 1].
-FOOLBOX_FGSM_GRID_STEP = 1e-3
+FOOLBOX_FGSM_STEPS = 1000
 
 
 @contextmanager
@@ -143,8 +144,8 @@ def foolbox_fgsm_grid(max_eps: float) -> list[float]:
     """foolbox v1 FGSM's eps grid (steps of 1/1000) up to ``max_eps``: searching it gives the
     same verdict at every eps >= 0.02 as foolbox's search up to 1.0 (its refinement below 0.02
     only moves successes to smaller eps)."""
-    count = round(max_eps / FOOLBOX_FGSM_GRID_STEP)
-    return [FOOLBOX_FGSM_GRID_STEP * k for k in range(1, count + 1)]
+    count = math.floor(max_eps * FOOLBOX_FGSM_STEPS + 1e-9)
+    return [k / FOOLBOX_FGSM_STEPS for k in range(1, count + 1)]
 
 
 @torch.no_grad()
@@ -181,16 +182,20 @@ def pgd_min_eps(
     epsilons: Sequence[float],
     *,
     steps: int,
-    rel_alpha: float,
+    alpha: float | None = None,
+    rel_alpha: float | None = None,
 ) -> torch.Tensor:
-    """Per image, the smallest eps of ``epsilons`` at which PGD (``steps`` steps of
-    ``rel_alpha * eps``, no random start) misleads the model at *any* step, as foolbox v1's PGD
-    counts success (``return_early``); 0 where ``x`` is misclassified, ``inf`` where no eps of
-    the grid succeeds. Shape (N,), on the CPU. foolbox itself bisects eps; a grid is the
-    batched, bounded-cost version of that search."""
+    """Per image, the smallest eps of ``epsilons`` at which PGD misleads the model at *any* of
+    its ``steps`` steps (of ``alpha``, or of ``rel_alpha * eps``; no random start), as foolbox
+    v1's PGD counts success (``return_early``); 0 where ``x`` is misclassified, ``inf`` where no
+    eps of the grid succeeds. Shape (N,), on the CPU. foolbox itself bisects eps; a grid is
+    the batched, bounded-cost version of that search."""
     grid = _check_grid(epsilons)
-    if steps < 1 or rel_alpha <= 0:
-        raise InputError(f"PGD needs steps >= 1 and a positive step, got {steps}, {rel_alpha}")
+    if (alpha is None) == (rel_alpha is None):
+        raise InputError("give exactly one of alpha and rel_alpha")
+    step = alpha if alpha is not None else rel_alpha
+    if steps < 1 or not step > 0:
+        raise InputError(f"PGD needs steps >= 1 and a positive step, got {steps}, {step}")
     x, y, _ = _prepare(model, x, y, 0.0)
     with eval_mode(model):
         min_eps = torch.full((x.shape[0],), float("inf"), device=x.device)
@@ -203,7 +208,7 @@ def pgd_min_eps(
             fooled = torch.zeros(left.numel(), dtype=torch.bool, device=x.device)
             x_adv = xs
             for _ in range(steps):
-                x_adv, logits = _pgd_step(model, xs, ys, x_adv, eps, rel_alpha * eps)
+                x_adv, logits = _pgd_step(model, xs, ys, x_adv, eps, alpha or rel_alpha * eps)
                 fooled |= logits.argmax(1) != ys
             fooled |= _predict(model, x_adv) != ys
             min_eps[left[fooled]] = eps

@@ -1,0 +1,87 @@
+"""``hfc-classify kernels``: the paper's Fig. 7, first-layer kernels as images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hfc_classify.cli.app import app
+
+
+@app.command(
+    "kernels",
+    short_help="Fig. 7: first-layer kernels of trained models as images (and smoothed).",
+    help="Fig. 7 of the paper: draw the first-layer convolution kernels of one or more trained "
+    "models (e.g. natural and adversarially trained) as a panel each, a row per input channel "
+    "and a column per kernel (16 x 3 for the paper's ResNets), and with --rho also each model's "
+    "kernels smoothed by Eq. 3. Each panel's label gives the kernels' high-frequency energy "
+    "share. One --arch applies to all checkpoints, or give one per checkpoint. Writes F "
+    "(.png, .pdf or .svg) atomically. Exit code 2 on bad arguments.",
+)
+def kernels_command(
+    checkpoint: list[Path] = typer.Option(
+        None,
+        "--checkpoint",
+        "-c",
+        help="Trained weights; repeat for several models (required).",
+        show_default=False,
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", metavar="F", help="Figure file (required).", show_default=False
+    ),
+    arch: list[str] = typer.Option(
+        ["resnet20"], "--arch", "-a", help="Architecture: one for all, or one per checkpoint."
+    ),
+    label: list[str] = typer.Option(
+        None,
+        "--label",
+        "-l",
+        help="Panel label per checkpoint [default: file name].",
+        show_default=False,
+    ),
+    rho: list[str] = typer.Option(
+        None,
+        "--rho",
+        help="Also draw each model smoothed with these rho (commas or repeats).",
+        show_default=False,
+    ),
+    rescale: bool = typer.Option(
+        False, "--rescale", help="Divide smoothed kernels by 1+8*rho (see robustness)."
+    ),
+) -> None:
+    """Draw first-layer kernels of trained models, optionally smoothed."""
+    from hfc_classify.cli.robustness import load_classifier, parse_numbers
+    from hfc_detect.utils.errors import InputError
+
+    if not checkpoint:
+        raise InputError("--checkpoint is required (repeat it for several models)")
+    if output is None:
+        raise InputError("--output F is required")
+    if len(arch) not in (1, len(checkpoint)):
+        raise InputError(
+            f"give one --arch or one per checkpoint ({len(checkpoint)}), got {len(arch)}"
+        )
+    labels = list(label or [])
+    if labels and len(labels) != len(checkpoint):
+        raise InputError(f"give one --label per checkpoint ({len(checkpoint)}), got {len(labels)}")
+    rhos = parse_numbers(rho or [], "--rho")
+    if any(r < 0 for r in rhos):
+        raise InputError(f"--rho must be >= 0, got {min(rhos):g}")
+    if output.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"{output}: output must end in .png, .pdf or .svg")
+
+    from hfc_classify.kernels_figure import plot_kernels
+    from hfc_classify.smoothing import first_conv, smooth_kernels
+
+    archs = arch * len(checkpoint) if len(arch) == 1 else arch
+    panels = []
+    for i, (path, name) in enumerate(zip(checkpoint, archs, strict=True)):
+        weight = first_conv(load_classifier(name, path, "cpu")).weight.detach()
+        tag = labels[i] if labels else f"{path.name} ({name})"
+        panels.append((tag, weight))
+        panels += [
+            (f"{tag}, smoothed rho={r:g}", smooth_kernels(weight, r, rescale=rescale)) for r in rhos
+        ]
+    plot_kernels(panels, output, title="First-layer kernels (rows: input channels)")
+    typer.echo(f"wrote {output} ({len(panels)} panels)")

@@ -1,0 +1,130 @@
+"""What a training run is: every setting in one dataclass, validated, saved with the run.
+
+Defaults are the paper's vanilla set-up (Sec. 4): Adam, lr 1e-4, batch 100, 100 epochs, pixels
+in [0, 1], Xavier init, on the released code's ResNet without BatchNorm. Accuracy on the LFC and
+HFC of the training and test images is tracked at radii 4, 8, 12 and 16 on fixed seeded subsets
+of 1,000 training and 1,000 test images (0 means all images).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from hfc_classify.data.frequency_sets import PIXEL_MODES
+from hfc_detect.utils.errors import InputError
+
+OPTIMIZERS = ("sgd", "adam", "adagrad", "adadelta", "rmsprop")
+TRAIN_ON = ("original", "lfc", "hfc")
+#: Settings that may change between a run's checkpoint and its resumption.
+RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. ``test_data`` defaults to ``train_data`` (a set with both splits)."""
+
+    train_data: str = ""
+    test_data: str = ""
+    arch: str = "released_resnet"
+    num_classes: int = 10
+    epochs: int = 100
+    batch_size: int = 100
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    mixup_alpha: float = 0.0
+    batch_norm: bool | None = None
+    dropout: float = 0.0
+    shuffle_labels: bool = False
+    train_on: str = "original"
+    train_radius: float | None = None
+    augment: bool = False
+    adversarial: bool = False
+    adv_eps: float = 8 / 255
+    adv_steps: int = 10
+    adv_step_size: float | None = None
+    adv_random_start: bool = False
+    normalize: str = "max"
+    inclusive: bool = False
+    track_radii: list[float] = field(default_factory=lambda: [4.0, 8.0, 12.0, 16.0])
+    track_train: int = 1000
+    track_test: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    eval_batch_size: int = 1000
+    cache_dir: str | None = None
+    download: bool = False
+
+    @property
+    def step_size(self) -> float:
+        """The PGD step: ``adv_step_size`` or eps/10 (the released code's choice)."""
+        return self.adv_step_size if self.adv_step_size is not None else self.adv_eps / 10
+
+    def model_options(self) -> dict[str, Any]:
+        """Builder keyword arguments for the switches that were set."""
+        opts: dict[str, Any] = {}
+        if self.batch_norm is not None:
+            opts["batch_norm"] = self.batch_norm
+        if self.dropout:
+            opts["dropout"] = self.dropout
+        return opts
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
+        """Build and validate; unknown keys raise :class:`InputError` naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise InputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+        config = cls(**values)
+        config.validate(where)
+        return config
+
+    def validate(self, where: str = "config") -> TrainConfig:
+        """Raise :class:`InputError` on the first bad value; normalise types; return self."""
+
+        def bad(msg: str) -> InputError:
+            return InputError(f"{where}: {msg}")
+
+        if not self.train_data:
+            raise bad("no training data given")
+        self.test_data = self.test_data or self.train_data
+        self.optimizer = str(self.optimizer).lower()
+        if self.optimizer not in OPTIMIZERS:
+            raise bad(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.train_on not in TRAIN_ON:
+            raise bad(f"train_on must be one of {', '.join(TRAIN_ON)}, got {self.train_on!r}")
+        if self.train_on != "original" and not (self.train_radius or 0) > 0:
+            raise bad(f"training on {self.train_on} needs a radius > 0 (train_radius)")
+        if self.normalize not in PIXEL_MODES:
+            raise bad(f"normalize must be one of {', '.join(PIXEL_MODES)}, got {self.normalize!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "num_classes"):
+            if int(getattr(self, name)) < 1:
+                raise bad(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("track_train", "track_test", "adv_steps"):
+            if int(getattr(self, name)) < 0:
+                raise bad(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise bad(f"lr must be > 0, got {self.lr}")
+        if self.mixup_alpha < 0:
+            raise bad(f"mixup_alpha must be >= 0 (0: off), got {self.mixup_alpha}")
+        if not 0 <= self.dropout < 1:
+            raise bad(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.adversarial and not self.adv_eps > 0:
+            raise bad(f"adv_eps must be > 0, got {self.adv_eps}")
+        if self.adversarial and self.mixup_alpha:
+            raise bad("adversarial training and mixup cannot be combined")
+        if any(not float(r) > 0 for r in self.track_radii):
+            raise bad(f"track_radii must all be > 0, got {self.track_radii}")
+        self.track_radii = [float(r) for r in self.track_radii]
+        if self.train_radius is not None:
+            self.train_radius = float(self.train_radius)
+        return self

@@ -72,10 +72,16 @@ def wins_command(
             f"{result.num_scored} images (AP gain > {result.min_delta:g})"
         )
     )
-    for col in ("image_id", "file_name", f"AP {result.baseline}", f"AP {result.variant}", "gain"):
-        table.add_column(col, justify="left" if col == "file_name" else "right")
-    table.add_column(f"gained (score >= {result.score_threshold:g})")
+    table.add_column("image_id", justify="right")
+    table.add_column("file_name", overflow="fold")
+    for col in (f"AP {result.baseline}", f"AP {result.variant}", "gain"):
+        table.add_column(col, justify="right")
+    table.add_column("gained")
     table.add_column("lost")
+    table.caption = (
+        f"gained/lost: ground-truth objects found (IoU >= {result.iou_threshold:g}, score >= "
+        f"{result.score_threshold:g}) only by {result.variant} / only by {result.baseline}"
+    )
     for w in shown:
         table.add_row(
             str(w.image_id),
@@ -88,5 +94,5 @@ def wins_command(
         )
     console.print(table)
     if len(shown) < len(result.wins):
-        console.print(f"... {len(result.wins) - len(shown)} more in {csv_path}")
-    console.print(f"wrote {csv_path} and {json_path}")
+        console.print(f"... {len(result.wins) - len(shown)} more in {csv_path}", soft_wrap=True)
+    console.print(f"wrote {csv_path} and {json_path}", soft_wrap=True)

@@ -202,13 +202,16 @@ def histogram_png(comparison: Comparison, path: Path) -> None:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     base = comparison.column(f"ap_{comparison.baseline}")
-    bins = np.linspace(-1, 1, 81)
+    width = 0.025
+    bins = (np.arange(-40, 42) - 0.5) * width  # a bin centred on 0: "no change" stays apart
     for name in comparison.variant_names:
         if name == comparison.baseline:
             continue
         diff = comparison.column(f"ap_{name}") - base
         diff = diff[np.isfinite(diff)]
-        ax.hist(diff, bins=bins, histtype="step", lw=1.5, label=f"{name} ({diff.size} images)")
+        same = int((diff == 0).sum())
+        label = f"{name}: {diff.size} images, {(diff > 0).sum()} up, {same} equal"
+        ax.hist(diff, bins=bins, histtype="step", lw=1.5, label=label)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel(f"per-image AP(variant) - AP({comparison.baseline})")
     ax.set_ylabel("images")

@@ -7,7 +7,7 @@ app = make_app(__doc__)
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-classify --help`` stays fast.
 from hfc_classify.cli import kernels, robustness  # noqa: E402, F401
-from hfc_classify.cli import evaluate, train  # noqa: E402, F401
+from hfc_classify.cli import evaluate, examples, plot, sweep, train  # noqa: E402, F401
 
 
 def main() -> None:

@@ -1,0 +1,34 @@
+"""``hfc-classify plot``: accuracy curves (Fig. 3-6) and result tables (Table 1) of runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hfc_classify.cli.app import app
+
+
+@app.command(
+    "plot",
+    short_help="Fig. 3-6 style accuracy curves and a Table 1 style table of training runs.",
+    help="Read RUN folders (or sweep folders holding runs) and write OUTPUT/curves.<fmt> "
+    "(accuracy by epoch: train, test, LFC/HFC of training and test images per radius) and "
+    "OUTPUT/table.md + table.csv (final train/test accuracy per run, with what it trained on).",
+)
+def plot_command(
+    runs: list[Path] = typer.Argument(..., help="Run folders or sweep folders."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the figure and tables."),
+    format_: list[str] = typer.Option(["png", "svg"], "--format", help="png, svg, pdf."),
+) -> None:
+    from rich.console import Console
+
+    from hfc_classify.plots import find_runs, plot_curves, results_table, write_table
+
+    formats = [p.strip() for v in format_ for p in v.split(",") if p.strip()]
+    found = find_runs(runs)
+    written = plot_curves(found, output / "curves", formats)
+    written += write_table(results_table(found), output / "table")
+    console = Console(stderr=True)
+    for path in written:
+        console.print(f"wrote {path}")

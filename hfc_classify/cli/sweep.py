@@ -1,0 +1,65 @@
+"""``hfc-classify sweep``: run a YAML grid of training runs, skipping finished ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hfc_classify.cli.app import app
+
+
+@app.command(
+    "sweep",
+    short_help="Run a YAML grid of training runs (the paper's grids: configs/classify/).",
+    help="Expand the sweep file CONFIG (base settings, named runs, a grid) into training runs "
+    "under OUTPUT/NAME/RUN and run the unfinished ones: here one after another (local), one per "
+    "GPU in parallel (gpus), or as a Slurm array through submitit (slurm). Finished runs are "
+    "skipped; interrupted ones resume.",
+)
+def sweep_command(
+    config: Path = typer.Argument(..., help="Sweep YAML, e.g. configs/classify/table1.yaml."),
+    output: Path = typer.Option(Path("runs"), "--output", "-o", help="Root folder of the runs."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a base setting, key=value (e.g. train_data=data/cifar10)."
+    ),
+    launcher: str = typer.Option("local", "--launcher", help="local, gpus or slurm."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their state only."),
+    slurm_partition: str | None = typer.Option(None, "--slurm-partition"),
+    slurm_timeout_min: int = typer.Option(24 * 60, "--slurm-timeout-min"),
+    slurm_cpus: int = typer.Option(4, "--slurm-cpus"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hfc_classify.engine.train import CHECKPOINT, is_finished
+    from hfc_classify.sweep import load_sweep, parse_override, run_sweep
+
+    overrides = dict(parse_override(item) for item in set_)
+    runs = load_sweep(config, output, overrides)
+    console = Console(stderr=True)
+    if dry_run:
+        table = Table(title=f"{config} ({len(runs)} runs)")
+        table.add_column("run")
+        table.add_column("folder")
+        table.add_column("state")
+        for run in runs:
+            state = (
+                "finished"
+                if is_finished(run.run_dir)
+                else "partial"
+                if (run.run_dir / CHECKPOINT).is_file()
+                else "to do"
+            )
+            table.add_row(run.name, str(run.run_dir), state)
+        Console().print(table)
+        return
+    slurm = {"timeout_min": slurm_timeout_min, "cpus_per_task": slurm_cpus}
+    if slurm_partition:
+        slurm["slurm_partition"] = slurm_partition
+    status = run_sweep(runs, launcher=launcher, progress=progress, log=console.print, slurm=slurm)
+    counts = {s: list(status.values()).count(s) for s in sorted(set(status.values()))}
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if counts.get("failed"):
+        raise typer.Exit(1)

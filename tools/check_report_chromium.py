@@ -6,8 +6,9 @@ Checks, offline: the folder is self-contained (every ``src``/``href`` is a relat
 exists, nothing starts with http(s):// or //); Chromium renders the page with the summary,
 statistics, per-category table, histogram and gallery; no <img> fails to load (a copy of the
 page, in a temporary copy of the folder, counts images whose naturalWidth is 0 after load).
-Writes a full-page screenshot (default REPORT_DIR/../<name>_screenshot.png). Exit 0 if all
-checks pass, 1 otherwise (each failure on one line), 2 on bad arguments.
+One Chromium run dumps the DOM and writes a screenshot of the whole page (default
+REPORT_DIR/../<name>_screenshot.png). Exit 0 if all checks pass, 1 otherwise (each failure on
+one line), 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -94,43 +95,36 @@ def _chromium(binary: str, args: list[str], profile: Path, timeout: float) -> st
 def render_problems(
     report: Path, screenshot: Path, binary: str, *, width: int = 1400, timeout: float = 120
 ) -> list[str]:
-    """Render the page in headless Chromium: DOM checks, broken images, screenshot."""
+    """Render the page once in headless Chromium: DOM checks, broken images, screenshot."""
     problems = []
     with tempfile.TemporaryDirectory(prefix="hfc-chromium-") as tmp:
         tmp_path = Path(tmp)
         probe_dir = tmp_path / "report"
         shutil.copytree(report, probe_dir)
         page = probe_dir / "index.html"
-        page.write_text(
-            page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"),
-            encoding="utf-8",
-        )
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+        height = 1400 + 500 * text.count('class="win"')
         dom = _chromium(
             binary,
-            ["--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-            tmp_path / "profile-dom",
-            timeout,
-        )
-        problems += [f"rendered DOM lacks #{i}" for i in REQUIRED_IDS if f'id="{i}"' not in dom]
-        match = re.search(r'data-images="(\d+)"\s+data-broken="(\d+)"', dom)
-        if not match:
-            problems.append("image probe did not run (page did not finish loading)")
-        elif int(match.group(2)):
-            problems.append(f"{match.group(2)} of {match.group(1)} images failed to load")
-        else:
-            print(f"rendered: {match.group(1)} images loaded, none broken")
-        height = 1200 + 600 * dom.count('class="win"')
-        _chromium(
-            binary,
             [
-                f"--screenshot={screenshot.resolve()}",
-                f"--window-size={width},{height}",
                 "--virtual-time-budget=10000",
-                (report / "index.html").resolve().as_uri(),
+                f"--window-size={width},{height}",
+                f"--screenshot={screenshot.resolve()}",
+                "--dump-dom",
+                page.as_uri(),
             ],
-            tmp_path / "profile-shot",
+            tmp_path / "profile",
             timeout,
         )
+    problems += [f"rendered DOM lacks #{i}" for i in REQUIRED_IDS if f'id="{i}"' not in dom]
+    match = re.search(r'data-images="(\d+)"\s+data-broken="(\d+)"', dom)
+    if not match:
+        problems.append("image probe did not run (page did not finish loading)")
+    elif int(match.group(2)):
+        problems.append(f"{match.group(2)} of {match.group(1)} images failed to load")
+    else:
+        print(f"rendered: {match.group(1)} images loaded, none broken")
     if not screenshot.is_file() or screenshot.stat().st_size == 0:
         problems.append(f"no screenshot written to {screenshot}")
     return problems

@@ -289,7 +289,7 @@ def render_gallery_entry(
     baseline = panels["original"]
     base_dets = sources.image_dets(baseline, win.image_id) if baseline else []
     if image is None:
-        pictures = {k: placeholder(text=f"{win.file_name}: not found") for k in panels}
+        pictures = {k: placeholder(text=f"{win.file_name}: not available") for k in panels}
         scale = 1.0
     else:
         scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
@@ -340,7 +340,7 @@ def _gallery_html(
             f"lost: {_objects_list(w.lost or [], names)}"
         )
         if entry.missing:
-            caption += ' <span class="warning">(image file not found: placeholder)</span>'
+            caption += ' <span class="warning">(image missing or unreadable: placeholder)</span>'
         panels = "".join(
             f'<div><img src="{_e(rel)}" alt="{_e(label)}"><br>{_e(label)}</div>'
             for label, rel in entry.panels
@@ -398,10 +398,13 @@ def write_html_report(
     for win in wins:
         image = None
         path = images_dir / win.file_name if images_dir is not None else None
-        if path is not None and path.is_file():
-            image = read_image(path)
-        else:
+        if path is None or not path.is_file():
             warnings.append(f"image {win.image_id}: {path or win.file_name} not found; placeholder")
+        else:
+            try:
+                image = read_image(path)
+            except InputError as exc:
+                warnings.append(f"image {win.image_id}: {exc}; placeholder")
         entries.append(
             render_gallery_entry(
                 win,

@@ -119,16 +119,21 @@ def test_html_ci_matches_bootstrap_api(report: Path, comparison: Path) -> None:
     assert f"[{ci.low:+.4f}, {ci.high:+.4f}]" in page and ci.low < ci.mean < ci.high
 
 
-def test_html_missing_image_gets_placeholder(comparison: Path, tmp_path: Path) -> None:
+def test_html_missing_or_corrupt_image_gets_placeholder(comparison: Path, tmp_path: Path) -> None:
     images = tmp_path / "images"
     shutil.copytree(comparison.parent / "data" / "images", images)
-    top = export(comparison, fmt="csv", top=1, output=tmp_path / "top.csv").path
-    first = next(csv.DictReader(top.open()))["file_name"]
+    top = export(comparison, fmt="csv", top=2, output=tmp_path / "top.csv").path
+    first, second = (r["file_name"] for r in csv.DictReader(top.open()))
     (images / first).unlink()
-    result = export(comparison, fmt="html", top=2, images=images, output=tmp_path / "r")
-    assert len(result.warnings) == 1 and first in result.warnings[0]
+    (images / second).write_bytes(b"not an image")
+    result = export(comparison, fmt="html", top=3, images=images, output=tmp_path / "r")
+    assert len(result.warnings) == 2
+    assert first in result.warnings[0] and "not found" in result.warnings[0]
+    assert second in result.warnings[1] and "cannot decode" in result.warnings[1]
     page = (tmp_path / "r" / "index.html").read_text()
-    assert "placeholder" in page and page.count('class="win"') == 2
+    assert page.count("image missing or unreadable: placeholder") == 2
+    assert page.count('class="win"') == 3
+    assert len(list((tmp_path / "r" / "images").glob("*.png"))) == 9
 
 
 def test_html_replaces_an_older_report_only(comparison: Path, tmp_path: Path) -> None:

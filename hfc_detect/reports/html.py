@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hfc_detect import __version__
+from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.draw import STYLES, draw_objects, placeholder
 from hfc_detect.reports.folder import Comparison
@@ -29,20 +30,6 @@ from hfc_detect.reports.wins import Win
 from hfc_detect.utils.errors import InputError
 
 DEFAULT_RADIUS = 128
-STAT_NAMES = (
-    "AP",
-    "AP50",
-    "AP75",
-    "APs",
-    "APm",
-    "APl",
-    "AR1",
-    "AR10",
-    "AR100",
-    "ARs",
-    "ARm",
-    "ARl",
-)
 
 
 def _e(value: Any) -> str:
@@ -279,10 +266,11 @@ def render_gallery_entry(
     panels: dict[str, str | None],
     radius: float,
     score_threshold: float,
-    images_out: Path,
+    out_dir: Path,
     pixel_mode: str | None = None,
 ) -> GalleryEntry:
-    """Compute the LFC/HFC split of ``image`` (decoded pixels), draw boxes, write the PNGs."""
+    """Compute the LFC/HFC split of ``image`` (decoded pixels), draw boxes, write the PNGs
+    into ``out_dir/images``."""
     from hfc_detect.frequency import split
 
     gts = sources.image_gts(win.image_id)
@@ -320,7 +308,7 @@ def render_gallery_entry(
                 category_names=sources.category_names,
             )
         rel = f"images/{win.image_id}_{kind}.png"
-        (images_out.parent / rel).write_bytes(_png_bytes(drawn))
+        (out_dir / rel).write_bytes(_png_bytes(drawn))
         image_label = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
         label = f"{image_label}: boxes of {name}" if name else f"{image_label}: no detections"
         files.append((label, rel))
@@ -388,8 +376,7 @@ def write_html_report(
 
     warnings: list[str] = []
     pixel_mode = comparison.summary.get("pixel_mode")
-    images_out = out_dir / "images"
-    images_out.mkdir(parents=True, exist_ok=True)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
     histogram_png(comparison, out_dir / "histogram.png")
     cis = bootstrap_all(comparison, resamples=resamples, seed=seed)
     panels = panel_variants(comparison, radius)
@@ -413,7 +400,7 @@ def write_html_report(
                 panels=panels,
                 radius=radius,
                 score_threshold=score_threshold,
-                images_out=images_out,
+                out_dir=out_dir,
                 pixel_mode=pixel_mode,
             )
         )

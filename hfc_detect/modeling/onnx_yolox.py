@@ -71,6 +71,7 @@ class OnnxYoloxDetector:
         score_threshold: float = 0.001,
         nms_threshold: float = 0.65,
         max_detections: int = 100,
+        threads: int = 0,
     ) -> None:
         ort = require("onnxruntime", purpose="the onnx-yolox backend", install=ONNXRUNTIME_HINT)
         path = Path(weights)
@@ -81,14 +82,20 @@ class OnnxYoloxDetector:
                 "onnx-yolox: need 0 <= score_threshold < 1, 0 < nms_threshold <= 1, "
                 f"max_detections >= 1 (got {score_threshold}, {nms_threshold}, {max_detections})"
             )
+        if threads < 0:
+            raise InputError(f"onnx-yolox: threads must be >= 0, got {threads}")
         providers = ["CPUExecutionProvider"]
         wanted = torch.device(device) if device is not None else None
         if (wanted is None or wanted.type == "cuda") and (
             "CUDAExecutionProvider" in ort.get_available_providers()
         ):
             providers.insert(0, "CUDAExecutionProvider")
+        session_options = ort.SessionOptions()
+        if threads > 0:  # one thread, no spinning: kind to machines shared with other jobs
+            session_options.intra_op_num_threads = threads
+            session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), providers=providers)
+            self.session = ort.InferenceSession(str(path), session_options, providers=providers)
         except Exception as exc:
             raise InputError(f"cannot load ONNX model {path}: {exc}".splitlines()[0]) from None
         (model_input,) = self.session.get_inputs()
@@ -156,13 +163,15 @@ def build_onnx_yolox(
     score_threshold: float = 0.001,
     nms_threshold: float = 0.65,
     max_detections: int = 100,
+    threads: int = 0,
     config_file: str | None = None,
     overrides: tuple[str, ...] | list[str] = (),
 ) -> OnnxYoloxDetector:
     """Build the onnx-yolox backend; ``weights`` (the ``.onnx`` file) is required.
 
-    ``overrides`` may set ``score_threshold``, ``nms_threshold`` and ``max_detections``
-    (``--set score_threshold=0.01``).
+    ``overrides`` may set ``score_threshold``, ``nms_threshold``, ``max_detections`` and
+    ``threads`` (onnxruntime's intra-op threads without spinning; 0: its default), e.g.
+    ``--set score_threshold=0.01``.
     """
     if weights is None:
         raise InputError("the onnx-yolox backend needs --weights PATH.onnx (no default download)")
@@ -172,6 +181,7 @@ def build_onnx_yolox(
         "score_threshold": score_threshold,
         "nms_threshold": nms_threshold,
         "max_detections": max_detections,
+        "threads": threads,
     }
     for key, value in parse_overrides(overrides):
         if key not in options:

@@ -94,36 +94,45 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
         | (gt_areas[None, :] < AREA_RANGES[:, :1])
         | (gt_areas[None, :] > AREA_RANGES[:, 1:])
     )
+    # Whole-set order: per category, images in id order, then stable by score (as accumulate
+    # concatenates and sorts); the matching writes its flags straight into that order.
+    dt_cat = dt_key % n_cat
+    by_cat = np.lexsort((-dt_scores, dt_cat))
+    cat_pos = np.empty_like(by_cat)
+    cat_pos[by_cat] = np.arange(len(by_cat))
+    cat_start = np.searchsorted(dt_cat[by_cat], np.arange(n_cat + 1))
+    rank_c = dt_rank[by_cat]
     matched, ignored = match_detections(
         dt_key, dt_boxes, dt_areas, gt_key, gt.ann_boxes[g_order], gt_crowd, gt_ignore,
-        gt.ann_ids[g_order],
+        gt.ann_ids[g_order], out_index=cat_pos,
     )  # fmt: skip
-    tps = matched & ~ignored  # (A, T, D)
+    tps = matched & ~ignored  # (A, T, D), whole-set order
     fps = ~matched & ~ignored
 
-    ap, ap50, ap75 = _per_image_ap(n_img, n_cat, dt_key, tps[0], fps[0], gt_key, gt_ignore[0])
+    ap, ap50, ap75 = _per_image_ap(
+        n_img, n_cat, dt_key, cat_pos, tps[0], fps[0], gt_key, gt_ignore[0]
+    )
 
     precision = -np.ones((n_thr, n_rec, n_cat, n_area, n_max))
     recall = -np.ones((n_thr, n_cat, n_area, n_max))
     npig = np.stack([np.bincount(gt_key[~ig] % n_cat, minlength=n_cat) for ig in gt_ignore], 1)
-    dt_cat = dt_key % n_cat
-    by_cat = np.lexsort((-dt_scores, dt_cat))  # stable: ties keep (image, rank) order
-    cat_start = np.searchsorted(dt_cat[by_cat], np.arange(n_cat + 1))
     for k in range(n_cat):
         areas = np.flatnonzero(npig[k] > 0)
         if len(areas) == 0:
             continue
-        in_cat = by_cat[cat_start[k] : cat_start[k + 1]]
+        first, last = cat_start[k], cat_start[k + 1]
         for m, max_det in enumerate(MAX_DETS):
-            sel = in_cat[dt_rank[in_cat] < max_det]
-            for chunk in _row_chunks(areas, n_thr * len(sel)):
-                rows_tp = tps[chunk][:, :, sel].reshape(len(chunk) * n_thr, len(sel))
-                rows_fp = fps[chunk][:, :, sel].reshape(len(chunk) * n_thr, len(sel))
+            sel = np.flatnonzero(rank_c[first:last] < max_det) + first
+            if len(sel) == last - first:
+                sel = slice(first, last)
+            n = last - first if isinstance(sel, slice) else len(sel)
+            for chunk in _row_chunks(areas, n_thr * n):
+                rows_tp = _rows(tps, chunk, sel, n_area).reshape(len(chunk) * n_thr, n)
+                rows_fp = _rows(fps, chunk, sel, n_area).reshape(len(chunk) * n_thr, n)
                 rows_npig = np.repeat(npig[k, chunk], n_thr)
-                q, rc = _precision_at_recalls(rows_tp, rows_fp, rows_npig, len(sel))
-                precision[:, :, k, chunk, m] = q.reshape(len(chunk), n_thr, n_rec).transpose(
-                    1, 2, 0
-                )
+                q, rc = _precision_at_recalls(rows_tp, rows_fp, rows_npig, n)
+                q = q.reshape(len(chunk), n_thr, n_rec)
+                precision[:, :, k, chunk, m] = q.transpose(1, 2, 0)
                 recall[:, k, chunk, m] = rc.reshape(len(chunk), n_thr).T
 
     counts = np.bincount(preds.image, minlength=n_img)
@@ -138,6 +147,12 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
         recall=recall,
         category_ids=gt.category_ids,
     )
+
+
+def _rows(flags: np.ndarray, areas: np.ndarray, sel: slice | np.ndarray, n_area: int):
+    """``flags[areas][:, :, sel]`` with as few copies as possible."""
+    part = flags[:, :, sel] if isinstance(sel, slice) else np.take(flags, sel, axis=2)
+    return part if len(areas) == n_area else np.take(part, areas, axis=0)
 
 
 def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
@@ -178,63 +193,100 @@ def _precision_at_recalls(
     """
     rows, width = tps.shape
     nd = np.broadcast_to(np.asarray(nd), (rows,))
+    n_rec = len(REC_THRESHOLDS)
     if width == 0:
-        return np.zeros((rows, len(REC_THRESHOLDS))), np.zeros(rows)
-    tp = np.cumsum(tps, axis=1, dtype=np.float64)
-    fp = np.cumsum(fps, axis=1, dtype=np.float64)
-    pr = tp / (fp + tp + np.spacing(1))
-    # Precision envelope: running maximum from the right (padding repeats the last value).
-    envelope = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-    final_recall = np.where(nd > 0, tp[:, -1] / npig, 0.0)
+        return np.zeros((rows, n_rec)), np.zeros(rows)
+    # Precision only matters at true positives: between two of them it can only fall, and the
+    # first rank reaching a recall threshold is the rank of the k-th true positive (or rank 0).
+    ri, di = np.nonzero(tps)
+    n_tp = np.bincount(ri, minlength=rows)
+    k = np.arange(len(ri)) - np.repeat(np.cumsum(n_tp) - n_tp, n_tp) + 1
+    fp = np.cumsum(fps, axis=1, dtype=np.int32)[ri, di]
+    tp = k.astype(np.float64)
+    pr = tp / (fp.astype(np.float64) + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
+    table = np.zeros((rows, max(int(n_tp.max()), 1)))
+    table[ri, k - 1] = pr
+    envelope = np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
 
-    # First rank whose recall reaches each threshold: rank of the k-th true positive.
     uniq, inverse = np.unique(npig, return_inverse=True)
     k_min = np.stack([_min_tp_for_recall(int(n)) for n in uniq])[inverse.ravel()]
-    kth = np.full((rows, width + 2), width, dtype=np.int64)
-    kth[:, 0] = 0
-    ri, di = np.nonzero(tps)
-    kth[ri, tp[ri, di].astype(np.int64)] = di
-    idx = np.take_along_axis(kth, np.minimum(k_min, width + 1), axis=1)
-    inside = idx < nd[:, None]
-    q = np.where(inside, np.take_along_axis(envelope, np.minimum(idx, width - 1), axis=1), 0.0)
+    at = np.take_along_axis(envelope, np.clip(k_min - 1, 0, table.shape[1] - 1), axis=1)
+    q = np.where((k_min <= n_tp[:, None]) & (nd[:, None] > 0), at, 0.0)
+    final_recall = np.where(nd > 0, n_tp / npig, 0.0)
     return q, final_recall
+
+
+@lru_cache(maxsize=4096)
+def _thresholds_per_tp_count(npig: int) -> np.ndarray:
+    """How many recall thresholds are first reached at k true positives, k = 0 .. npig."""
+    return np.bincount(_min_tp_for_recall(npig), minlength=npig + 1)
+
+
+def _segment_suffix_max(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Running maximum from the right within runs of equal ``segment`` (log-step doubling)."""
+    out = values.copy()
+    shift = 1
+    while shift < len(out):
+        same = segment[:-shift] == segment[shift:]
+        if not same.any():
+            break
+        out[:-shift] = np.where(same, np.maximum(out[:-shift], out[shift:]), out[:-shift])
+        shift *= 2
+    return out
 
 
 def _per_image_ap(
     n_img: int,
     n_cat: int,
     dt_key: np.ndarray,
+    flag_pos: np.ndarray,
     tps: np.ndarray,
     fps: np.ndarray,
     gt_key: np.ndarray,
     gt_ignore: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AP, AP50, AP75 of each image alone (area all, maxDets 100); NaN without valid gt."""
+    """AP, AP50, AP75 of each image alone (area all, maxDets 100); NaN without valid gt.
+
+    ``dt_key`` is in (image, category, rank) order; the flags of detection ``i`` sit in column
+    ``flag_pos[i]`` of ``tps``/``fps`` (T, D). Only groups with valid ground truth count, and
+    only their true positives: the interpolated precision at a recall threshold is the precision
+    envelope at the k-th true positive, so each true positive adds its envelope value times the
+    number of thresholds first reached there (all flat, no padding).
+    """
     n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)
     valid_keys, npig = np.unique(gt_key[~gt_ignore], return_counts=True)
     n_valid_cats = np.bincount(valid_keys // n_cat, minlength=n_img)
-    total = np.zeros((n_img, n_thr))  # sum over categories and recall thresholds
+    total = np.zeros(n_img * n_thr)  # sum over categories and recall thresholds, per (image, t)
 
-    # Groups with valid ground truth and at least one detection; the others add zeros.
-    d_start = np.searchsorted(dt_key, valid_keys, side="left")
-    nd = np.searchsorted(dt_key, valid_keys, side="right") - d_start
-    has = np.flatnonzero(nd > 0)
-    has = has[np.argsort(nd[has], kind="stable")]  # similar widths share a chunk
-    step = max(1, _CHUNK // (n_thr * MAX_DETS[-1]))
-    for i in range(0, len(has), step):
-        grp = has[i : i + step]
-        width = int(nd[grp].max())
-        col = np.arange(width)
-        inside = col[None, :] < nd[grp, None]
-        idx = np.where(inside, d_start[grp, None] + col[None, :], 0)
-        rows_tp = (tps[:, idx] & inside[None]).transpose(1, 0, 2).reshape(-1, width)
-        rows_fp = (fps[:, idx] & inside[None]).transpose(1, 0, 2).reshape(-1, width)
-        q, _ = _precision_at_recalls(
-            rows_tp, rows_fp, np.repeat(npig[grp], n_thr), np.repeat(nd[grp], n_thr)
-        )
-        per_thr = q.sum(axis=1).reshape(len(grp), n_thr)
-        np.add.at(total, valid_keys[grp] // n_cat, per_thr)
+    pos = np.minimum(np.searchsorted(valid_keys, dt_key), max(len(valid_keys) - 1, 0))
+    sel = np.flatnonzero(valid_keys[pos] == dt_key) if len(valid_keys) else np.zeros(0, int)
+    if len(sel):
+        group = pos[sel]  # nondecreasing: detections are in group order
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        run = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(group)]))
+        cols = flag_pos[sel]
+        tp, fp = np.take(tps, cols, axis=1), np.take(fps, cols, axis=1)
+        zero = np.zeros((n_thr, 1), np.int32)
+        tp_before = np.concatenate([zero, np.cumsum(tp, axis=1, dtype=np.int32)], axis=1)
+        fp_before = np.concatenate([zero, np.cumsum(fp, axis=1, dtype=np.int32)], axis=1)
+        ti, di = np.nonzero(tp)
+        first = starts[run[di]]
+        k = tp_before[ti, di + 1] - tp_before[ti, first]  # k-th true positive of its group
+        n_fp = fp_before[ti, di + 1] - fp_before[ti, first]
+        k_f = k.astype(np.float64)
+        pr = k_f / (n_fp.astype(np.float64) + k_f + np.spacing(1))
+        envelope = _segment_suffix_max(pr, ti * len(starts) + run[di])
 
+        run_npig = npig[group[starts]]
+        uniq, which = np.unique(run_npig, return_inverse=True)
+        tables = [_thresholds_per_tp_count(int(n)) for n in uniq]
+        offset = np.cumsum([0] + [len(t) for t in tables])[:-1][which.ravel()][run[di]]
+        flat = np.concatenate(tables)
+        weight = flat[offset + k] + np.where(k == 1, flat[offset], 0)
+        image = valid_keys[group[starts]][run[di]] // n_cat
+        total += np.bincount(image * n_thr + ti, weights=weight * envelope, minlength=len(total))
+
+    total = total.reshape(n_img, n_thr)
     with np.errstate(invalid="ignore", divide="ignore"):
         denom = n_valid_cats.astype(np.float64)
         ap = total.sum(axis=1) / (denom * n_thr * n_rec)

@@ -64,6 +64,7 @@ def match_detections(
     gt_crowd: np.ndarray,
     gt_ignore: np.ndarray,
     gt_ids: np.ndarray,
+    out_index: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Match detections to ground truth for every area range and IoU threshold.
 
@@ -72,8 +73,11 @@ def match_detections(
     ``gt_ignore`` is (A, G): crowd or area outside range A.
 
     Returns ``(matched, ignored)``, both (A, T, D) bool: ``matched`` is pycocotools'
-    ``dtMatches != 0`` and ``ignored`` its ``dtIgnore``.
+    ``dtMatches != 0`` and ``ignored`` its ``dtIgnore``; detection ``i`` is written at column
+    ``out_index[i]`` (default ``i``), so callers get the order they need without a copy.
     """
+    if out_index is None:
+        out_index = np.arange(len(dt_key))
     n_area, n_thr = len(AREA_RANGES), len(IOU_THRESHOLDS)
     matched = np.zeros((n_area, n_thr, len(dt_key)), bool)
     ignored = np.zeros((n_area, n_thr, len(dt_key)), bool)
@@ -84,17 +88,19 @@ def match_detections(
     if len(common):
         _match_groups(
             d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos],
-            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, matched, ignored,
+            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, out_index, matched, ignored,
         )  # fmt: skip
 
-    outside = (dt_areas[None, :] < AREA_RANGES[:, :1]) | (dt_areas[None, :] > AREA_RANGES[:, 1:])
+    areas = np.empty_like(dt_areas)
+    areas[out_index] = dt_areas
+    outside = (areas[None, :] < AREA_RANGES[:, :1]) | (areas[None, :] > AREA_RANGES[:, 1:])
     ignored |= ~matched & outside[:, None, :]
     return matched, ignored
 
 
 def _match_groups(
     d_start, d_count, g_start, g_count, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-    matched, ignored,
+    out_index, matched, ignored,
 ) -> None:  # fmt: skip
     """Greedy matching for the groups holding both detections and ground truth (in place)."""
     # Every (detection, ground truth) pair of each group; keep those that can ever match.
@@ -121,7 +127,7 @@ def _match_groups(
         dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
         gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
         _greedy(dt_tab, nd[sel], gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-                matched, ignored)  # fmt: skip
+                out_index, matched, ignored)  # fmt: skip
 
 
 def _unique_with_group(items: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,8 +151,9 @@ def _last_argmax(values: np.ndarray) -> np.ndarray:
 
 
 def _greedy(
-    dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, matched, ignored
-) -> None:
+    dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, out_index, matched,
+    ignored,
+) -> None:  # fmt: skip
     """Advance all groups of one bucket one detection rank at a time (groups sorted by nd desc)."""
     n_groups, width = gt_tab.shape
     valid = gt_tab >= 0
@@ -172,5 +179,5 @@ def _greedy(
         gj = m[gi, ai, ti]
         taken[gi, ai, ti, gj] = True
         g = gt_tab[gi, gj]
-        matched[ai, ti, d[gi]] = gt_nonzero[g]
-        ignored[ai, ti, d[gi]] = gt_ignore[ai, g]
+        matched[ai, ti, out_index[d[gi]]] = gt_nonzero[g]
+        ignored[ai, ti, out_index[d[gi]]] = gt_ignore[ai, g]

@@ -6,5 +6,6 @@ from hfc_detect.modeling.registry import build_detector, list_backends, register
 register_backend("detectron2", "hfc_detect.modeling.detectron2_backend", "build_detectron2")
 register_backend("torchvision", "hfc_detect.modeling.torchvision_backend", "build_torchvision")
 register_backend("onnx-yolox", "hfc_detect.modeling.onnx_yolox", "build_onnx_yolox")
+register_backend("demo", "hfc_detect.modeling.demo_detector", "build_demo_detector")
 
 __all__ = ["Detections", "Detector", "build_detector", "list_backends", "register_backend"]

@@ -1,0 +1,140 @@
+"""Benchmark: what does ``hfc-detect eval`` (original + LFC + HFC, scored) cost compared with one
+plain inference pass of the same model over the same images?
+
+The plain pass is the least a user could run: DataLoader workers decode each image, the model
+detects on it, the detections are dropped. The full run is ``run_eval`` with three variants:
+decode, one FFT per image, three inference passes, the progress log, the predictions files and
+per-image scoring. The target is a ratio <= 3.1. Each side is timed ``--repeats`` times,
+alternating, and the fastest of each is used (the machine may be shared).
+
+    python tools/bench_eval.py                          # torchvision RetinaNet, random weights
+    python tools/bench_eval.py --model demo --images 32 # the bundled demo detector
+    python tools/bench_eval.py --device cuda --min-size 800 --max-size 1333 --images 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hfc_detect.data.demo import CATEGORY_IDS, make_demo_dataset
+from hfc_detect.engine.dataset import (
+    DecodedImages,
+    EvalDataset,
+    load_coco,
+    make_loader,
+)
+from hfc_detect.engine.evaluate import run_eval
+from hfc_detect.modeling.base import Detections
+
+
+def build(args):
+    """The model under test: torchvision RetinaNet R50-FPN (random weights, every detection
+    kept so scoring sees a realistic 100 per image) or the bundled demo detector."""
+    if args.model == "demo":
+        from hfc_detect.modeling import build_detector
+
+        return build_detector("demo", device=args.device)
+    from torchvision.models.detection import retinanet_resnet50_fpn
+
+    from hfc_detect.modeling.torchvision_backend import TorchvisionDetector
+
+    torch.manual_seed(0)
+    model = retinanet_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=len(CATEGORY_IDS) + 1,
+        min_size=args.min_size, max_size=args.max_size, score_thresh=0.0, detections_per_img=100,
+    )  # fmt: skip
+    return DemoLabels(TorchvisionDetector(model, args.device))
+
+
+class DemoLabels:
+    """A random-weight RetinaNet with one label per demo category (label k -> k-th demo id)."""
+
+    channel_order = "RGB"
+
+    def __init__(self, inner):
+        self.inner, self.device = inner, inner.device
+
+    def detect(self, images):
+        out = self.inner.detect(images)
+        ids = np.array((0, *CATEGORY_IDS))
+        return [Detections(d.boxes, d.scores, ids[d.category_ids]) for d in out]
+
+
+def plain_pass(detector, ds, args) -> float:
+    """Seconds for decode + detect on the originals, nothing written or scored."""
+    images = DecodedImages(ds.images, detector.channel_order)
+    loader = make_loader(images, range(len(images)), args.batch_size, args.num_workers)
+    start = time.perf_counter()
+    for batch in loader:
+        pixels = [it.pixels.to(detector.device).to(torch.float32) for it in batch]
+        detector.detect(pixels)
+    if torch.device(detector.device).type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def full_eval(detector, ann, img, out: Path, args) -> tuple[float, dict]:
+    """Seconds for ``run_eval`` with original, LFC, HFC at ``--radius``, scoring included."""
+    start = time.perf_counter()
+    result = run_eval([args.radius], out, annotations=ann, images=img, detector=detector,
+                      batch_size=args.batch_size, num_workers=args.num_workers,
+                      pixel_mode="raw", progress=False)  # fmt: skip
+    return time.perf_counter() - start, result.summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["retinanet", "demo"], default="retinanet")
+    parser.add_argument("--images", type=int, default=12, help="demo images to run on")
+    parser.add_argument("--radius", type=float, default=128)
+    parser.add_argument("--min-size", type=int, default=256, help="RetinaNet test size")
+    parser.add_argument("--max-size", type=int, default=342)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_eval_") as tmp:
+        tmp = Path(tmp)
+        ann, img = make_demo_dataset(tmp / "data", num_images=args.images)
+        ds = load_coco(ann, img)
+        detector = build(args)
+        plain_pass(detector, EvalDataset(ds.annotations, ds.images_dir, ds.images[:1]), args)
+        plains, fulls, summary = [], [], {}
+        for i in range(args.repeats):
+            plains.append(plain_pass(detector, ds, args))
+            seconds, summary = full_eval(detector, ann, img, tmp / f"out{i}", args)
+            fulls.append(seconds)
+    plain, full = min(plains), min(fulls)
+    device = torch.device(detector.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    size = f"min_size {args.min_size}" if args.model == "retinanet" else "shipped weights"
+    print(f"model: {args.model} ({size}), {args.images} demo images 384x512, "
+          f"device {device} ({name}), "
+          f"torch threads {torch.get_num_threads()}, workers {args.num_workers}, "
+          f"batch {args.batch_size}")  # fmt: skip
+    print(
+        f"plain inference pass (original only): {plain:.2f} s  (runs: "
+        f"{', '.join(f'{s:.2f}' for s in plains)})"
+    )
+    print(
+        f"eval original+LFC+HFC, scored:        {full:.2f} s  (runs: "
+        f"{', '.join(f'{s:.2f}' for s in fulls)})"
+    )
+    print(f"stage seconds of the last eval run: {json.dumps(summary['timings'])}")
+    print(f"ratio eval / plain = {full / plain:.2f}  (target <= 3.1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,7 @@ import numpy as np
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, write_text_atomic
 
-DEMO_VERSION = "demo-v1"
+DEMO_VERSION = "demo-v1"  # names the cache folder: bump it whenever rendering changes
 IMAGE_HEIGHT, IMAGE_WIDTH = 384, 512
 EVAL_SEED = 0  # held-out images: what ``hfc-detect eval`` scores
 TRAIN_SEED = 1  # training images: never evaluated on

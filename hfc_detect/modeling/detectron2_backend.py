@@ -15,6 +15,7 @@ Detectron2 is imported only when this backend is built.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.optional import require
 
 DEFAULT_CONFIG = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"
+#: Its model zoo checkpoint (37.4 box AP on val2017), as ``model_zoo.get_checkpoint_url`` gives it.
+DEFAULT_WEIGHTS = (
+    "https://dl.fbaipublicfiles.com/detectron2/COCO-Detection/retinanet_R_50_FPN_1x/"
+    "190397773/model_final_bfca0b.pkl"
+)
 INSTALL_HINT = (
     "install it with pip install 'git+https://github.com/facebookresearch/detectron2.git' "
     "(see its INSTALL.md), or use --backend torchvision, --backend onnx-yolox, "
@@ -117,17 +123,62 @@ class Detectron2Detector:
         return results
 
 
-def _config_path(config_file: str, model_zoo: Any) -> tuple[str, bool]:
+def _model_zoo() -> Any | None:
+    """``detectron2.model_zoo``, or None where it cannot be imported because it needs
+    ``pkg_resources``, which setuptools >= 81 no longer ships."""
+    try:
+        import detectron2.model_zoo as model_zoo
+    except ImportError as exc:
+        if exc.name == "pkg_resources":
+            return None
+        _import("detectron2.model_zoo")  # raises the one-line error
+    return model_zoo
+
+
+def zoo_config_file(name: str) -> str | None:
+    """The installed model zoo config ``name`` (e.g. ``COCO-Detection/...yaml``), or None."""
+    model_zoo = _model_zoo()
+    if model_zoo is not None:
+        try:
+            return model_zoo.get_config_file(name)
+        except RuntimeError:
+            return None
+    package = importlib.util.find_spec("detectron2")
+    for folder in package.submodule_search_locations if package else []:
+        path = Path(folder) / "model_zoo" / "configs" / name
+        if path.is_file():
+            return str(path)
+    return None
+
+
+def zoo_checkpoint_url(name: str) -> str:
+    """The URL of the model zoo checkpoint trained with config ``name``."""
+    model_zoo = _model_zoo()
+    if model_zoo is not None:
+        try:
+            return model_zoo.get_checkpoint_url(name)
+        except RuntimeError:
+            pass
+    elif name.removesuffix(".yaml") == DEFAULT_CONFIG.removesuffix(".yaml"):
+        return DEFAULT_WEIGHTS
+    raise InputError(
+        f"no model zoo weights known for {name} (detectron2.model_zoo "
+        f"{'lists none' if model_zoo else 'needs pkg_resources: pip install setuptools<81'}); "
+        "pass --weights PATH or URL"
+    )
+
+
+def _config_path(config_file: str) -> tuple[str, bool]:
     """A local config file, or a model zoo name; returns (path, is_zoo)."""
     if Path(config_file).is_file():
         return config_file, False
-    try:
-        return model_zoo.get_config_file(config_file), True
-    except RuntimeError:
+    path = zoo_config_file(config_file)
+    if path is None:
         raise InputError(
             f"--config-file {config_file!r} is neither a file nor a Detectron2 model zoo config "
             "(e.g. COCO-Detection/retinanet_R_50_FPN_1x.yaml)"
-        ) from None
+        )
+    return path, True
 
 
 def _fetch_weights(weights: str) -> None:
@@ -168,11 +219,10 @@ def build_detectron2(
     unavailable, the CPU. ``dataset``: whose metadata maps classes to category ids.
     """
     config = _import("detectron2.config")
-    model_zoo = _import("detectron2.model_zoo")
     modeling = _import("detectron2.modeling")
     checkpoint = _import("detectron2.checkpoint")
 
-    path, is_zoo = _config_path(config_file or DEFAULT_CONFIG, model_zoo)
+    path, is_zoo = _config_path(config_file or DEFAULT_CONFIG)
     cfg = config.get_cfg()
     try:
         cfg.merge_from_file(path)
@@ -186,12 +236,7 @@ def build_detectron2(
     if weights is not None:
         cfg.MODEL.WEIGHTS = str(weights)
     elif is_zoo and "MODEL.WEIGHTS" not in {key for key, _ in pairs}:
-        try:
-            cfg.MODEL.WEIGHTS = model_zoo.get_checkpoint_url(config_file or DEFAULT_CONFIG)
-        except RuntimeError:
-            raise InputError(
-                f"no model zoo weights for {config_file}; pass --weights PATH (or URL)"
-            ) from None
+        cfg.MODEL.WEIGHTS = zoo_checkpoint_url(config_file or DEFAULT_CONFIG)
     if device is not None:
         cfg.MODEL.DEVICE = str(device)
     elif cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():

@@ -7,7 +7,8 @@ Conventions of :func:`read_image`:
   ``keep_gray=True`` (what ``hfc-detect decompose`` uses, so a gray image stays gray);
 - an alpha channel is dropped (not composited: the colour values are returned as stored);
 - the dtype is the stored one, ``uint8`` or ``uint16`` (16-bit PNG), never rescaled;
-- pixels are in stored order: EXIF orientation tags are ignored (``cv2.IMREAD_UNCHANGED``).
+- pixels are in stored order: EXIF orientation tags are ignored (``cv2.IMREAD_UNCHANGED``);
+- a file that does not decode, or a JPEG cut off before its end marker, is an InputError.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from hfc_detect.utils.errors import InputError
+
+
+def _is_truncated_jpeg(data: bytes) -> bool:
+    """OpenCV decodes a cut-off JPEG with grey rows and only a warning: look for the end-of-image
+    marker after the last start-of-scan (0xFF bytes inside scans are always escaped)."""
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    last_scan = data.rfind(b"\xff\xda")
+    return last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0
 
 
 def read_image(path: str | os.PathLike, *, keep_gray: bool = False) -> np.ndarray:
@@ -35,6 +45,8 @@ def read_image(path: str | os.PathLike, *, keep_gray: bool = False) -> np.ndarra
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InputError(f"cannot decode image {path}: not a readable JPEG/PNG or corrupt")
+    if _is_truncated_jpeg(data.tobytes()):
+        raise InputError(f"cannot decode image {path}: truncated JPEG (no end marker)")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] == 2:  # gray + alpha

@@ -66,16 +66,25 @@ def _truncated_png(path, rng):
     path.write_bytes(path.read_bytes()[:60])
 
 
+def _truncated_jpeg(path, rng):
+    """OpenCV alone decodes this one (grey rows and a warning)."""
+    ok, buf = cv2.imencode(".jpg", rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8))
+    data = buf.tobytes()[:-300]
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+    path.write_bytes(data)
+
+
 @pytest.mark.parametrize(
     "make",
     [
         lambda p, rng: p.write_bytes(b"this is not an image"),
         lambda p, rng: p.write_bytes(b""),
         _truncated_png,
+        _truncated_jpeg,
         lambda p, rng: None,  # missing
         lambda p, rng: p.mkdir(),
     ],
-    ids=["garbage", "empty", "truncated-png", "missing", "directory"],
+    ids=["garbage", "empty", "truncated-png", "truncated-jpeg", "missing", "directory"],
 )
 def test_unreadable_file_is_a_one_line_input_error(tmp_path, rng, make):
     path = tmp_path / "bad.png"

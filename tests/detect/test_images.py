@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hfc_detect.data.images import read_image
+from hfc_detect.data.images import _is_truncated_jpeg, read_image
 from hfc_detect.utils.errors import InputError
 
 
@@ -67,11 +67,19 @@ def _truncated_png(path, rng):
 
 
 def _truncated_jpeg(path, rng):
-    """OpenCV alone decodes this one (grey rows and a warning)."""
-    ok, buf = cv2.imencode(".jpg", rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8))
-    data = buf.tobytes()[:-300]
-    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
-    path.write_bytes(data)
+    _, buf = cv2.imencode(".jpg", rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8))
+    path.write_bytes(buf.tobytes()[:-300])
+
+
+def test_truncated_jpeg_is_detected_without_opencv():
+    """OpenCV 4 decodes a cut-off JPEG with grey rows and only a warning: our own check."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    _, buf = cv2.imencode(".jpg", np.stack([xx * 4, yy * 4, xx + yy], 2).astype(np.uint8))
+    data = buf.tobytes()
+    assert not _is_truncated_jpeg(data)
+    for cut in (2, 100, len(data) // 2):
+        assert _is_truncated_jpeg(data[:-cut])
+    assert not _is_truncated_jpeg(b"\x89PNG\r\n\x1a\n")
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,36 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hfc_classify.smoothing import high_frequency_energy
+from hfc_classify.models import build_model, load_weights, read_state_dict
+from hfc_classify.smoothing import first_conv, high_frequency_energy
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path
 
 FORMATS = ("png", "pdf", "svg")
+
+
+def first_layer_weight(arch: str, checkpoint: str | os.PathLike) -> torch.Tensor:
+    """The first convolution's weights in ``checkpoint``, which must load strictly into
+    ``arch`` built with the checkpoint's input channels, BatchNorm on or off (whichever fits,
+    so run checkpoints of either setting work without saying which)."""
+    probe = build_model(arch)
+    conv = first_conv(probe)
+    key = next(n for n, m in probe.named_modules() if m is conv) + ".weight"
+    weight = read_state_dict(checkpoint).get(key)
+    if weight is None or weight.ndim != 4:
+        raise InputError(f"{checkpoint}: checkpoint does not fit architecture {arch}: no {key}")
+    first_error = None
+    for options in ({}, {"batch_norm": False}, {"batch_norm": True}):
+        try:
+            model = build_model(arch, in_channels=weight.shape[1], **options)
+            load_weights(model, checkpoint, arch=arch)
+        except TypeError:  # the architecture has no BatchNorm switch
+            continue
+        except InputError as exc:
+            first_error = first_error or exc
+            continue
+        return first_conv(model).weight.detach()
+    raise first_error or InputError(f"{checkpoint}: checkpoint does not fit architecture {arch}")
 
 
 def kernel_mosaic(weight: torch.Tensor, gap: int = 1) -> np.ndarray:
@@ -70,8 +95,7 @@ def plot_kernels(
         squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
-    cmap = matplotlib.colormaps["RdBu_r"].copy()
-    cmap.set_bad("white")
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
     try:
         for ax, (label, weight), mosaic in zip(axes[:, 0], panels, mosaics, strict=True):
             limit = float(np.nanmax(np.abs(mosaic))) or 1.0

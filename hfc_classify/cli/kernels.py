@@ -51,7 +51,7 @@ def kernels_command(
     ),
 ) -> None:
     """Draw first-layer kernels of trained models, optionally smoothed."""
-    from hfc_classify.cli.robustness import load_classifier, parse_numbers
+    from hfc_classify.cli.robustness import parse_numbers
     from hfc_detect.utils.errors import InputError
 
     if not checkpoint:
@@ -71,13 +71,13 @@ def kernels_command(
     if output.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError(f"{output}: output must end in .png, .pdf or .svg")
 
-    from hfc_classify.kernels_figure import plot_kernels
-    from hfc_classify.smoothing import first_conv, smooth_kernels
+    from hfc_classify.kernels_figure import first_layer_weight, plot_kernels
+    from hfc_classify.smoothing import smooth_kernels
 
     archs = arch * len(checkpoint) if len(arch) == 1 else arch
     panels = []
     for i, (path, name) in enumerate(zip(checkpoint, archs, strict=True)):
-        weight = first_conv(load_classifier(name, path, "cpu")).weight.detach()
+        weight = first_layer_weight(name, path)
         tag = labels[i] if labels else f"{path.name} ({name})"
         panels.append((tag, weight))
         panels += [

@@ -29,51 +29,6 @@ def parse_names(values: list[str]) -> list[str]:
     return [p.strip().lower() for v in values for p in v.split(",") if p.strip()]
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` where available, else ``cpu``; other names are checked."""
-    import torch
-
-    from hfc_detect.utils.errors import InputError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"--device: unknown device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available here")
-    return name
-
-
-def load_classifier(arch: str, checkpoint: Path, device: str):
-    """``build_model(arch)`` with ``checkpoint`` loaded, in eval mode on ``device``."""
-    from hfc_classify.models import build_model, load_weights
-
-    model = build_model(arch)
-    load_weights(model, checkpoint, arch=arch)
-    return model.eval().to(device)
-
-
-def check_fits(model, x, y, where: str, arch: str) -> None:
-    """Raise :class:`InputError` unless ``model`` takes images like ``x`` and has an output for
-    every label in ``y``."""
-    import torch
-
-    from hfc_detect.utils.errors import InputError
-
-    device = next(iter(model.parameters())).device
-    try:
-        with torch.no_grad():
-            classes = model(x[:1].to(device)).shape[1]
-    except RuntimeError:
-        raise InputError(
-            f"{where}: images of shape {tuple(x.shape[1:])} do not fit {arch}"
-        ) from None
-    if int(y.max()) >= classes:
-        raise InputError(f"{where}: label {int(y.max())} but {arch} has {classes} classes")
-
-
 @app.command(
     "robustness",
     short_help="Table 2: accuracy under FGSM/PGD vs first-layer kernel smoothing.",
@@ -155,23 +110,25 @@ def robustness_command(
     rhos, epsilons = parse_numbers(rho, "--rho"), parse_numbers(eps, "--eps")
     attacks = parse_names(attack)
 
+    import numpy as np
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
     from hfc_classify.data import load_split
+    from hfc_classify.engine.evaluation import resolve_device
+    from hfc_classify.engine.loading import load_classifier
     from hfc_classify.robustness import evaluate_robustness, pgd_settings
     from hfc_detect.utils.files import write_text_atomic
 
     pgd_settings(mode, pgd_steps, pgd_alpha)  # validate before the slow part
     dev = resolve_device(device)
-    model = load_classifier(arch, checkpoint, dev)
     images = load_split(data, "test")
     if limit is not None:
-        images = images.subset(slice(0, limit))
+        images = images.subset(np.arange(min(limit, len(images))))
+    model = load_classifier(arch, checkpoint, images).to(dev)
     x, y = images.tensor(), torch.from_numpy(images.labels)
-    check_fits(model, x, y, f"{data}", arch)
 
     err = Console(stderr=True)
     columns = [

@@ -172,7 +172,8 @@ def decompose_files(
     figure: bool = False,
     on_image: Callable[[Path], None] | None = None,
 ) -> DecomposeOutcome:
-    """Decompose every image into ``output``; an unreadable image is recorded, not raised.
+    """Decompose every image into ``output``; an unreadable image, or an output that cannot be
+    written (disk full, permissions), is recorded in ``failed`` and the next image is tried.
 
     Raises :class:`InputError` for a bad radius, no images, an output that is a file, or two
     inputs with the same stem (checked before anything is written).
@@ -189,11 +190,15 @@ def decompose_files(
             outcome.failed[path] = str(exc)
         else:
             written = []
-            for name, content in files.items():
-                with atomic_path(out_dir / name) as tmp:
-                    tmp.write_bytes(content)
-                written.append(out_dir / name)
-            outcome.written[path] = written
+            try:
+                for name, content in files.items():
+                    with atomic_path(out_dir / name) as tmp:
+                        tmp.write_bytes(content)
+                    written.append(out_dir / name)
+            except OSError as exc:
+                outcome.failed[path] = f"cannot write {out_dir / name}: {exc.strerror or exc}"
+            else:
+                outcome.written[path] = written
         if on_image is not None:
             on_image(path)
     return outcome

@@ -18,8 +18,8 @@ from hfc_detect.cli.app import app
     "clipped), at the image's bit depth (alpha dropped); with --npy the exact float64 arrays "
     "(H, W, 3) RGB or (H, W) gray; with --figure one panel original | LFC | HFC (stretched) | "
     "log-magnitude spectrum with the disk. With --inclusive names end in <R>i. Exit code 0 if "
-    "all images were decomposed, 1 if some could not be read (each named on one line, the "
-    "others are still written), 2 on bad arguments. Files are written atomically.",
+    "all images were decomposed, 1 if some could not be read or written (each named on one "
+    "line, the others are still written), 2 on bad arguments. Files are written atomically.",
 )
 def decompose_command(
     images: list[Path] = typer.Argument(

@@ -107,6 +107,14 @@ def test_corrupt_image_is_named_others_are_written_exit_1(images, tmp_path):
     )  # and no temporary files left behind
 
 
+def test_unwritable_output_is_reported_exit_1(images, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    result = _run([images["gray"], "-r", "3", "-o", blocker / "out"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot write ") and str(blocker) in result.stderr
+
+
 def test_clashing_names_and_bad_output_exit_2(images, tmp_path):
     other = tmp_path / "colour.png"
     cv2.imwrite(str(other), np.zeros((4, 4, 3), np.uint8))

@@ -1,7 +1,7 @@
 """torchvision's RetinaNet ResNet-50 FPN as a :class:`~hfc_detect.modeling.Detector`.
 
 torchvision's COCO detection models predict 91 labels whose index *is* the COCO category id
-(index 0 is the background, indices of the 11 ids COCO never used are named ``"N/A"``), so labels
+(index 0 is the background, the 10 ids COCO never used are named ``"N/A"``), so labels
 pass through unchanged; the test suite checks this against the weights' ``categories`` and the
 COCO annotation files.
 """

@@ -80,7 +80,7 @@ def test_cifar_folder(tmp_path):
         for split in ("train", "test"):
             data = load_split(root, split)
             assert np.array_equal(data.images, np.concatenate([i for i, _ in expected[split]]))
-            assert data.labels.tolist() == sum((lab for _, lab in expected[split]), [])
+            assert data.labels.tolist() == [x for _, lab in expected[split] for x in lab]
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no CIFAR-10 batches"):
         load_split(tmp_path / "empty", "train")

@@ -16,7 +16,7 @@ OURS = ["released_resnet", "resnet18", "lenet", "alexnet", "vgg11", "vgg16"]
 
 
 def test_registered():
-    assert set(OURS + ["resnet20", "resnet32", "resnet44", "resnet56"]) <= set(list_models())
+    assert {*OURS, "resnet20", "resnet32", "resnet44", "resnet56"} <= set(list_models())
     with pytest.raises(InputError, match="unknown architecture 'resnet999'"):
         build_model("resnet999")
 

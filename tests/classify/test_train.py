@@ -1,0 +1,176 @@
+"""Training: learning on real CIFAR images, exact resume, seeded label shuffling, options."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from hfc_classify.cli.app import app
+from hfc_classify.data import frequency_sets, load_npz
+from hfc_classify.engine import TrainConfig, Trainer, label_permutation, train
+from hfc_classify.engine.train import TIME_COLUMNS
+from hfc_detect.utils.errors import InputError
+
+TINY = dict(
+    arch="lenet",
+    epochs=2,
+    batch_size=16,
+    lr=1e-3,
+    track_train=16,
+    track_test=16,
+    track_radii=[4, 8],
+    eval_batch_size=64,
+    device="cpu",
+)
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, images=images, labels=np.arange(48) % 10)
+    return str(path)
+
+
+def _config(data, tmp_path, **kw):
+    return TrainConfig(train_data=data, cache_dir=str(tmp_path / "cache"), **{**TINY, **kw})
+
+
+def _metrics(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return [
+            {k: v for k, v in row.items() if k not in TIME_COLUMNS} for row in csv.DictReader(f)
+        ]
+
+
+def test_defaults_are_the_vanilla_set_up():
+    c = TrainConfig(train_data="x.npz").validate()
+    assert (c.arch, c.optimizer, c.lr, c.batch_size, c.epochs) == (
+        "released_resnet",
+        "adam",
+        1e-4,
+        100,
+        100,
+    )
+    assert c.track_radii == [4, 8, 12, 16] and (c.track_train, c.track_test) == (1000, 1000)
+    assert c.step_size == pytest.approx(8 / 255 / 10) and not c.adv_random_start
+
+
+def test_resume_equals_uninterrupted(tiny_data, tmp_path):
+    kw = dict(mixup_alpha=1.0, augment=True, dropout=0.3, epochs=3)
+    train(_config(tiny_data, tmp_path, **kw), tmp_path / "full", progress=False, log=lambda _: None)
+    # "killed" after epoch 1, then the same command again
+    part = train(
+        _config(tiny_data, tmp_path, **kw),
+        tmp_path / "cut",
+        progress=False,
+        log=lambda _: None,
+        stop_after=1,
+    )
+    assert part == {"finished": False, "epochs": 1}
+    assert not (tmp_path / "cut" / "summary.json").exists()
+    train(_config(tiny_data, tmp_path, **kw), tmp_path / "cut", progress=False, log=lambda _: None)
+    assert _metrics(tmp_path / "full") == _metrics(tmp_path / "cut")
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = _metrics(tmp_path / "full")
+    assert len(rows) == 3 and {"train_lfc_r4", "train_hfc_r8", "test_lfc_r8", "test_hfc_r4"} <= set(
+        rows[0]
+    )
+
+
+def test_changed_settings_refuse_to_resume(tiny_data, tmp_path):
+    train(
+        _config(tiny_data, tmp_path, epochs=1), tmp_path / "run", progress=False, log=lambda _: None
+    )
+    with pytest.raises(InputError, match=r"other settings.*lr"):
+        train(_config(tiny_data, tmp_path, lr=0.5), tmp_path / "run", progress=False)
+
+
+def test_shuffled_labels_are_one_seeded_permutation(tiny_data, tmp_path):
+    perm = label_permutation(48, seed=3)
+    assert np.array_equal(perm, label_permutation(48, seed=3))
+    assert sorted(perm) == list(range(48)) and not np.array_equal(perm, np.arange(48))
+    assert not np.array_equal(perm, label_permutation(48, seed=4))
+    config = _config(tiny_data, tmp_path, shuffle_labels=True, seed=3, epochs=1)
+    train(config, tmp_path / "run", progress=False, log=lambda _: None)
+    saved = np.load(tmp_path / "run" / "label_permutation.npy")
+    assert np.array_equal(saved, perm)
+    trainer = Trainer(config, tmp_path / "other", log=lambda _: None)
+    assert np.array_equal(trainer.train_y.numpy(), (np.arange(48) % 10)[perm])
+
+
+def test_train_on_hfc_uses_the_cached_component(tiny_data, tmp_path):
+    config = _config(tiny_data, tmp_path, train_on="hfc", train_radius=8, normalize="clip")
+    trainer = Trainer(config, tmp_path / "run")
+    expected = frequency_sets(load_npz(tiny_data).images, [8], mode="clip")[("hfc", 8.0)]
+    assert torch.allclose(trainer.train_x, expected)
+
+
+def test_adversarial_training_calls_pgd(tiny_data, tmp_path, monkeypatch):
+    attacks = importlib.import_module("hfc_classify.attacks")
+    calls = []
+
+    def fake_pgd(model, x, y, eps, alpha, steps, random_start=False):
+        calls.append((eps, alpha, steps, random_start, model.training))
+        return x
+
+    monkeypatch.setattr(attacks, "pgd", fake_pgd)
+    config = _config(tiny_data, tmp_path, adversarial=True, adv_steps=3, epochs=1)
+    train(config, tmp_path / "run", progress=False, log=lambda _: None)
+    assert len(calls) == 3  # 48 images in batches of 16
+    assert calls[0][:4] == (pytest.approx(8 / 255), pytest.approx(8 / 2550), 3, False)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'"),
+        (dict(arch="resnet999"), "unknown architecture"),
+        (dict(train_on="lfc"), "needs a radius"),
+        (dict(arch="resnet20", batch_norm=False), "does not take"),
+        (dict(num_classes=5), "out of range for 5 classes"),
+    ],
+)
+def test_bad_settings(tiny_data, tmp_path, kw, message):
+    with pytest.raises(InputError, match=message):
+        train(_config(tiny_data, tmp_path, **kw), tmp_path / "run", progress=False)
+
+
+def test_cli_bad_input_is_one_line_exit_2(tiny_data, tmp_path):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    for args in (
+        ["--data", str(tmp_path / "missing"), "--output", str(tmp_path / "o")],
+        ["--data", tiny_data, "--output", str(tmp_path / "o"), "--optimizer", "nag"],
+        ["--data", tiny_data, "--output", str(tmp_path / "o"), "--arch", "nope"],
+    ):
+        result = runner.invoke(app, ["train", *args])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+def test_a_few_steps_on_real_cifar_beat_chance(shared_dir, tmp_path):
+    data = shared_dir / "data" / "cifar10"
+    config = TrainConfig(
+        train_data=str(data / "train_first4000.npz"),
+        test_data=str(data / "test_first1000.npz"),
+        arch="lenet",
+        epochs=1,
+        batch_size=50,
+        lr=2e-3,
+        track_train=100,
+        track_test=100,
+        track_radii=[4],
+        device="cpu",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    summary = train(config, tmp_path / "run", progress=False, log=lambda _: None)
+    assert summary["final"]["test_acc"] > 0.2  # chance: 0.1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -20,6 +23,7 @@ from hfc_detect.engine.variants import VariantMaker, plan_variants
 from hfc_detect.frequency import split, to_pixels
 from hfc_detect.modeling.base import Detections
 from hfc_detect.utils.errors import InputError
+from tests.conftest import REPO_ROOT
 
 SIZES = [(40, 48), (40, 48), (36, 52), (40, 48), (40, 48)]  # (H, W); one odd size out
 
@@ -332,3 +336,24 @@ def test_cli_runs_a_user_detector_class(coco, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["backend"] == BACKEND and summary["num_workers"] == 1
+
+
+def test_without_coco_eval_runs_the_bundled_demo_loudly(tmp_path):
+    """``hfc-detect eval --radius 128`` on a machine without COCO: the demo, with a notice."""
+    env = {**os.environ, "HFC_CACHE": str(tmp_path / "cache"),
+           "DETECTRON2_DATASETS": str(tmp_path / "no_datasets"), "COLUMNS": "120"}  # fmt: skip
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "hfc_detect", "eval", "--radius", "128", "--limit", "3",
+           "--output", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    notice = " ".join(proc.stderr.split())
+    assert "DEMO RUN, NOT COCO" in notice and "coco_2017_val" in notice
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["backend"] == "demo" and summary["dataset"] == "demo"
+    assert summary["demo_fallback"] is True and summary["num_images"] == 3
+    assert [v["name"] for v in summary["variants"]] == ["original", "lfc", "hfc"]
+    assert summary["variants"][0]["stats"]["AP"] > 0.1  # the demo detector really detects
+    assert len((out / "per_image.csv").read_text().splitlines()) == 1 + 3
+    wins = CliRunner().invoke(app, ["wins", str(out), "--no-objects"])
+    assert wins.exit_code == 0, wins.output

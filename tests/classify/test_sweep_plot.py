@@ -1,0 +1,113 @@
+"""Sweeps (grid expansion, finished runs skipped, shipped grids valid) and plots/tables."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hfc_classify.cli.app import app
+from hfc_classify.plots import find_runs, results_table
+from hfc_classify.sweep import load_sweep, run_sweep
+from hfc_detect.utils.errors import InputError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "classify"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A finished two-run sweep on generated data (trained once for the module)."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp / "d.npz",
+        images=rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
+        labels=np.arange(32) % 10,
+    )
+    (tmp / "grid.yaml").write_text(
+        "name: demo\n"
+        f"base: {{train_data: {tmp / 'd.npz'}, arch: lenet, epochs: 2, batch_size: 16,\n"
+        f"       track_train: 8, track_test: 8, track_radii: [4, 8], device: cpu,\n"
+        f"       cache_dir: {tmp / 'cache'}}}\n"
+        "grid:\n  train_on: [lfc, hfc]\n  train_radius: [4]\n"
+    )
+    result = runner.invoke(
+        app, ["sweep", str(tmp / "grid.yaml"), "-o", str(tmp / "runs"), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    return tmp
+
+
+def test_sweep_runs_then_skips_finished(swept):
+    runs = load_sweep(swept / "grid.yaml", swept / "runs")
+    assert [r.name for r in runs] == ["train_on-lfc_train_radius-4", "train_on-hfc_train_radius-4"]
+    assert all((r.run_dir / "summary.json").is_file() for r in runs)
+    assert runs[1].config.train_on == "hfc" and runs[1].config.train_radius == 4.0
+    before = [(r.run_dir / "checkpoint.pt").stat().st_mtime_ns for r in runs]
+    status = run_sweep(runs, progress=False, log=lambda _: None)
+    assert status == {r.name: "skipped" for r in runs}
+    assert before == [(r.run_dir / "checkpoint.pt").stat().st_mtime_ns for r in runs]
+    result = runner.invoke(
+        app, ["sweep", str(swept / "grid.yaml"), "-o", str(swept / "runs"), "--dry-run"]
+    )
+    assert result.exit_code == 0 and result.output.count("finished") == 2
+
+
+def test_plot_writes_curves_and_tables(swept, tmp_path):
+    result = runner.invoke(app, ["plot", str(swept / "runs" / "demo"), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("curves.png", "curves.svg", "table.md", "table.csv"):
+        assert (tmp_path / name).stat().st_size > 100
+    runs = find_runs([swept / "runs" / "demo"])
+    with open(tmp_path / "table.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == results_table(runs)
+    with open(runs[0].path / "metrics.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    assert float(rows[0]["test_acc"]) == pytest.approx(float(last["test_acc"]), abs=1e-4)
+    assert [(r["train_on"], r["radius"]) for r in rows] == [("hfc", "4"), ("lfc", "4")]
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_grids_are_valid(path, tmp_path):
+    runs = load_sweep(path, tmp_path)
+    assert runs and len({r.name for r in runs}) == len(runs)
+
+
+def test_shipped_grids_cover_the_paper():
+    def names(stem):
+        return [r.name for r in load_sweep(CONFIGS / f"{stem}.yaml", "runs")]
+
+    assert len(names("table1")) == 8
+    heur = {r.name: r.config for r in load_sweep(CONFIGS / "heuristics.yaml", "runs")}
+    assert set(heur) == {"vanilla", "dropout", "mixup", "batchnorm", "adversarial"}
+    assert heur["adversarial"].adversarial and heur["adversarial"].adv_steps == 10
+    shuffled = {r.name: r.config for r in load_sweep(CONFIGS / "shuffled_labels.yaml", "runs")}
+    assert shuffled["shuffled"].shuffle_labels and shuffled["shuffled"].epochs == 300
+    assert len(names("optimizers")) == 5
+
+
+def test_bad_sweeps_and_plots(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: {train_data: x.npz}\nbogus: 1\n")
+    with pytest.raises(InputError, match="unknown top-level"):
+        load_sweep(tmp_path / "a.yaml", tmp_path)
+    (tmp_path / "b.yaml").write_text("base: {train_data: x.npz, optimiser: adam}\n")
+    with pytest.raises(InputError, match=r"unknown setting.*optimiser"):
+        load_sweep(tmp_path / "b.yaml", tmp_path)
+    result = runner.invoke(app, ["sweep", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+    result = runner.invoke(app, ["plot", str(tmp_path / "norun"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "run folder not found" in result.output
+
+
+@pytest.mark.skipif(importlib.util.find_spec("submitit") is not None, reason="submitit present")
+def test_slurm_without_submitit_says_how_to_install(tmp_path):
+    (tmp_path / "s.yaml").write_text(f"base: {{train_data: {tmp_path / 'x.npz'}}}\n")
+    runs = load_sweep(tmp_path / "s.yaml", tmp_path)
+    with pytest.raises(InputError, match="pip install submitit"):
+        run_sweep(runs, launcher="slurm", log=lambda _: None)

@@ -22,6 +22,7 @@ import torch
 from hfc_detect.data.images import read_image
 from hfc_detect.modeling import build_detector
 
+pytestmark = pytest.mark.slow
 pytest.importorskip("onnxruntime")
 COCO = pytest.importorskip("pycocotools.coco").COCO
 COCOeval = pytest.importorskip("pycocotools.cocoeval").COCOeval

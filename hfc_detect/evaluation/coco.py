@@ -8,6 +8,7 @@ area is ``w * h``, ground truth keeps its own ``area`` field and ``iscrowd`` fla
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections.abc import Sequence
@@ -70,6 +71,8 @@ class Predictions:
 def _read_json(path: Path, what: str) -> Any:
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}")
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # parsing creates millions of containers; collecting meanwhile costs minutes
     try:
         with path.open("rb") as fh:
             return json.load(fh)
@@ -79,6 +82,9 @@ def _read_json(path: Path, what: str) -> Any:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what} file ({exc})") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _is_int(value: Any) -> bool:

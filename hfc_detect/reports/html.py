@@ -24,7 +24,6 @@ from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.draw import STYLES, draw_objects, placeholder
 from hfc_detect.reports.folder import Comparison
-from hfc_detect.reports.objects import object_diff
 from hfc_detect.reports.sources import ObjectSources
 from hfc_detect.reports.wins import Win
 from hfc_detect.utils.errors import InputError
@@ -275,7 +274,6 @@ def render_gallery_entry(
 
     gts = sources.image_gts(win.image_id)
     baseline = panels["original"]
-    base_dets = sources.image_dets(baseline, win.image_id) if baseline else []
     if image is None:
         pictures = {k: placeholder(text=f"{win.file_name}: not available") for k in panels}
         scale = 1.0
@@ -294,8 +292,8 @@ def render_gallery_entry(
         if image is not None:
             dets = sources.image_dets(name, win.image_id) if name else []
             diff = (
-                object_diff(gts, base_dets, dets, score_threshold=score_threshold)
-                if name and kind != "original"
+                sources.object_diff(win.image_id, baseline, name, score_threshold=score_threshold)
+                if name and baseline and kind != "original"
                 else None
             )
             drawn = draw_objects(

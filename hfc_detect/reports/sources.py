@@ -15,6 +15,7 @@ import numpy as np
 
 from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.reports.folder import Comparison
+from hfc_detect.reports.objects import ObjectDiff, found_mask
 from hfc_detect.utils.errors import InputError
 
 
@@ -46,30 +47,40 @@ class ObjectSources:
         i = int(np.searchsorted(self.gt.image_ids, image_id))
         return i if i < self.gt.num_images and self.gt.image_ids[i] == image_id else None
 
-    def image_gts(self, image_id: int) -> list[dict[str, Any]]:
-        """Annotations of ``image_id`` (file order): id, category_id, bbox, iscrowd."""
+    def gt_rows(self, image_id: int) -> np.ndarray:
+        """Indices into the ``gt.ann_*`` arrays of the annotations of ``image_id`` (file order)."""
         i = self._image_index(image_id)
         if i is None:
-            return []
+            return np.zeros(0, dtype=np.int64)
         order, starts = self._group("", self.gt.ann_image)
-        cats = self.gt.category_ids
-        return [
-            {
-                "id": int(self.gt.ann_ids[k]),
-                "category_id": int(cats[self.gt.ann_category[k]]),
-                "bbox": self.gt.ann_boxes[k].tolist(),
-                "iscrowd": int(self.gt.ann_crowd[k]),
-            }
-            for k in order[starts[i] : starts[i + 1]]
-        ]
+        return order[starts[i] : starts[i + 1]]
 
-    def image_dets(self, variant: str, image_id: int) -> list[dict[str, Any]]:
-        """Detections of ``variant`` on ``image_id`` (file order): category_id, bbox, score."""
+    def det_rows(self, variant: str, image_id: int) -> np.ndarray:
+        """Indices into ``preds[variant]`` of its detections on ``image_id`` (file order)."""
         i = self._image_index(image_id)
         preds = self.preds.get(variant)
         if i is None or preds is None:
-            return []
+            return np.zeros(0, dtype=np.int64)
         order, starts = self._group(f"dets:{variant}", preds.image)
+        return order[starts[i] : starts[i + 1]]
+
+    def gt_record(self, row: int) -> dict[str, Any]:
+        """Annotation ``row`` as a COCO-style dict: id, category_id, bbox, iscrowd."""
+        return {
+            "id": int(self.gt.ann_ids[row]),
+            "category_id": int(self.gt.category_ids[self.gt.ann_category[row]]),
+            "bbox": self.gt.ann_boxes[row].tolist(),
+            "iscrowd": int(self.gt.ann_crowd[row]),
+        }
+
+    def image_gts(self, image_id: int) -> list[dict[str, Any]]:
+        """Annotations of ``image_id`` as COCO-style dicts (file order)."""
+        return [self.gt_record(k) for k in self.gt_rows(image_id)]
+
+    def image_dets(self, variant: str, image_id: int) -> list[dict[str, Any]]:
+        """Detections of ``variant`` on ``image_id`` as dicts (file order): category_id, bbox,
+        score."""
+        preds = self.preds.get(variant)
         cats = self.gt.category_ids
         return [
             {
@@ -77,8 +88,35 @@ class ObjectSources:
                 "bbox": preds.boxes[k].tolist(),
                 "score": float(preds.scores[k]),
             }
-            for k in order[starts[i] : starts[i + 1]]
+            for k in self.det_rows(variant, image_id)
         ]
+
+    def found(self, variant: str, image_id: int, **kw: Any) -> np.ndarray:
+        """Which annotations of ``image_id`` (in :meth:`gt_rows` order) ``variant`` finds;
+        keywords as :func:`~hfc_detect.reports.objects.found_mask`."""
+        rows = self.gt_rows(image_id)
+        dets = self.det_rows(variant, image_id)
+        preds = self.preds[variant]
+        cats = self.gt.category_ids
+        return found_mask(
+            self.gt.ann_boxes[rows],
+            cats[self.gt.ann_category[rows]],
+            self.gt.ann_crowd[rows],
+            preds.boxes[dets],
+            cats[preds.category[dets]],
+            preds.scores[dets],
+            **kw,
+        )
+
+    def object_diff(self, image_id: int, baseline: str, variant: str, **kw: Any) -> ObjectDiff:
+        """Objects of ``image_id`` that ``variant`` gains / loses against ``baseline``."""
+        rows = self.gt_rows(image_id)
+        base = self.found(baseline, image_id, **kw)
+        var = self.found(variant, image_id, **kw)
+        return ObjectDiff(
+            gained=[self.gt_record(k) for k in rows[var & ~base]],
+            lost=[self.gt_record(k) for k in rows[base & ~var]],
+        )
 
 
 def load_sources(comparison: Comparison, variants: list[str]) -> ObjectSources:

@@ -18,7 +18,6 @@ from hfc_detect.reports.folder import Comparison, load_comparison
 from hfc_detect.reports.objects import (
     DEFAULT_IOU_THRESHOLD,
     DEFAULT_SCORE_THRESHOLD,
-    object_diff,
 )
 from hfc_detect.reports.sources import ObjectSources, load_sources
 from hfc_detect.utils.errors import InputError
@@ -94,12 +93,7 @@ def attach_objects(
     """``wins`` with the ground-truth objects ``variant`` gains and loses against ``baseline``."""
     out = []
     for w in wins:
-        diff = object_diff(
-            sources.image_gts(w.image_id),
-            sources.image_dets(baseline, w.image_id),
-            sources.image_dets(variant, w.image_id),
-            score_threshold=score_threshold,
-        )
+        diff = sources.object_diff(w.image_id, baseline, variant, score_threshold=score_threshold)
         out.append(replace(w, gained=diff.gained, lost=diff.lost))
     return out
 

@@ -58,11 +58,31 @@ def test_found_objects_iou_threshold_and_crowd() -> None:
     assert not found_objects([], [_det(1, [0, 0, 10, 10], 0.9)]).any()
 
 
-def test_found_objects_counts_only_top_100_detections() -> None:
+def test_found_objects_iou_tie_goes_to_the_later_object(tmp_path: Path) -> None:
+    gts = [_gt(1, 1, [0, 0, 10, 10]), _gt(2, 1, [2, 0, 10, 10])]
+    # The first detection overlaps both equally (IoU 0.818): COCOeval gives it the later one,
+    # which leaves the first object to the second detection (IoU 0.54 with it, 0.33 with gt 2).
+    dets = [_det(1, [1, 0, 10, 10], 0.9), _det(1, [-3, 0, 10, 10], 0.8)]
+    assert found_objects(gts, dets).tolist() == [True, True]
+    gt_path, pred_path = tmp_path / "gt.json", tmp_path / "dets.json"
+    images = [{"id": 1, "file_name": "a.png", "height": 20, "width": 20}]
+    anns = [{**g, "image_id": 1, "area": 100.0} for g in gts]
+    gt_path.write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": CATEGORIES})
+    )
+    pred_path.write_text(json.dumps([{**d, "image_id": 1} for d in dets]))
+    assert _cocoeval_found(gt_path, pred_path, 0.5) == {1: {1, 2}}
+
+
+def test_found_objects_counts_top_100_detections_per_category() -> None:
     gt = [_gt(1, 1, [0, 0, 10, 10])]
-    far = [_det(2, [50, 50, 5, 5], 0.9)] * 100
-    assert not found_objects(gt, [*far, _det(1, [0, 0, 10, 10], 0.8)]).any()
-    assert found_objects(gt, [*far[:99], _det(1, [0, 0, 10, 10], 0.8)]).all()
+    same_cat = [_det(1, [50, 50, 5, 5], 0.9)] * 100
+    other_cat = [_det(2, [50, 50, 5, 5], 0.9)] * 150
+    # As COCOeval's maxDets: the 101st detection of a category is dropped ...
+    assert not found_objects(gt, [*same_cat, _det(1, [0, 0, 10, 10], 0.8)]).any()
+    assert found_objects(gt, [*same_cat[:99], _det(1, [0, 0, 10, 10], 0.8)]).all()
+    # ... while detections of other categories do not count against it.
+    assert found_objects(gt, [*other_cat, _det(1, [0, 0, 10, 10], 0.8)]).all()
 
 
 def test_object_diff_gained_and_lost() -> None:
@@ -252,6 +272,89 @@ def test_wins_objects_gained_and_lost(comparison: Path) -> None:
     for w in losses.wins:
         for obj in (w.gained or []) + (w.lost or []):
             assert anns[obj["id"]]["image_id"] == w.image_id and not anns[obj["id"]]["iscrowd"]
+
+
+def _cocoeval_found(gt_path: Path, pred_path: Path, score_threshold: float) -> dict[int, set]:
+    """Reference: the ground-truth ids pycocotools' COCOeval matches at IoU 0.5 (area all,
+    maxDets 100) with the detections of score >= the threshold, per image."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    dets = [d for d in json.loads(pred_path.read_text()) if d["score"] >= score_threshold]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        dt = gt.loadRes(dets)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.params.iouThrs = np.array([0.5])
+        ev.evaluate()
+    found: dict[int, set] = {i: set() for i in gt.getImgIds()}
+    for e in ev.evalImgs:
+        if e is None or e["aRng"] != ev.params.areaRng[0]:
+            continue
+        for gid, match, ignore in zip(e["gtIds"], e["gtMatches"][0], e["gtIgnore"], strict=True):
+            if match > 0 and not ignore:
+                found[e["image_id"]].add(gid)
+    return found
+
+
+@pytest.mark.parametrize("score_threshold", [0.0, 0.5, 0.8])
+def test_found_objects_equal_cocoeval_matches(comparison: Path, score_threshold: float) -> None:
+    from hfc_detect.reports.folder import load_comparison
+    from hfc_detect.reports.sources import load_sources
+
+    data = comparison.parent / "data"
+    sources = load_sources(load_comparison(comparison), ["original", "lfc", "hfc"])
+    total = 0
+    for variant in ("original", "lfc", "hfc"):
+        expected = _cocoeval_found(data / "gt.json", data / f"{variant}.json", score_threshold)
+        total += sum(map(len, expected.values()))
+        for image_id, ids in expected.items():
+            gts = sources.image_gts(image_id)
+            dets = sources.image_dets(variant, image_id)
+            mask = found_objects(gts, dets, score_threshold=score_threshold)
+            assert {g["id"] for g, f in zip(gts, mask, strict=True) if f} == ids
+            array_mask = sources.found(variant, image_id, score_threshold=score_threshold)
+            assert array_mask.tolist() == mask.tolist()
+    assert total > 10  # the data must make the test meaningful
+
+
+def test_found_objects_equal_cocoeval_on_crowded_images(tmp_path: Path) -> None:
+    """Hard cases against pycocotools: > 100 detections of a category, tied scores and IoUs,
+    overlapping objects, crowd regions."""
+    rng = np.random.default_rng(5)
+    images, anns, dets = [], [], []
+    for image_id in range(1, 9):
+        images.append({"id": image_id, "file_name": f"{image_id}.png", "height": 60, "width": 60})
+        for _ in range(12):
+            box = [float(v) for v in rng.integers(0, 40, 2)] + [10.0, 10.0]
+            anns.append(
+                {
+                    **_gt(len(anns) + 1, int(rng.choice([1, 2])), box, int(rng.random() < 0.1)),
+                    "image_id": image_id,
+                    "area": 100.0,
+                }
+            )
+        for _ in range(260):
+            box = [float(v) for v in rng.integers(0, 45, 2)] + [10.0, float(rng.choice([8, 10]))]
+            score = float(rng.choice([0.3, 0.6, 0.6, 0.9]))
+            dets.append({"image_id": image_id, **_det(int(rng.choice([1, 2])), box, score)})
+    gt_path, pred_path = tmp_path / "gt.json", tmp_path / "dets.json"
+    gt_path.write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": CATEGORIES})
+    )
+    pred_path.write_text(json.dumps(dets))
+    for threshold in (0.0, 0.5):
+        expected = _cocoeval_found(gt_path, pred_path, threshold)
+        assert sum(map(len, expected.values())) > 20
+        for image_id, ids in expected.items():
+            gts = [a for a in anns if a["image_id"] == image_id]
+            mask = found_objects(
+                gts, [d for d in dets if d["image_id"] == image_id], score_threshold=threshold
+            )
+            assert {g["id"] for g, f in zip(gts, mask, strict=True) if f} == ids
 
 
 def test_wins_cli_writes_csv_and_json(comparison: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import sys
@@ -178,6 +179,8 @@ def main() -> None:
         f"synthetic set: {args.images} images, {n_gt} objects, {len(VARIANTS)} variants, "
         f"{n_dets} detections (seed {args.seed})"
     )
+    gc.collect()
+    gc.freeze()  # the data set is long-lived: keep the collector from rescanning it on both sides
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         gt_path = tmp / "gt.json"

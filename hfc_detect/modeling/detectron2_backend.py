@@ -24,7 +24,12 @@ import numpy as np
 import torch
 
 from hfc_detect.modeling.base import Detections
-from hfc_detect.modeling.common import COCO_CATEGORY_IDS, as_exact_uint8, parse_overrides
+from hfc_detect.modeling.common import (
+    COCO_CATEGORY_IDS,
+    as_exact_uint8,
+    parse_overrides,
+    resolve_device,
+)
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.optional import require
 
@@ -215,8 +220,9 @@ def build_detectron2(
     ``overrides``: ``KEY=VALUE`` config changes applied with ``merge_from_list`` (``--set``).
     ``weights``: a local checkpoint or URL; by default the model zoo checkpoint of a zoo config
     (unless ``--set MODEL.WEIGHTS=...``), else the config's ``MODEL.WEIGHTS``; ``""`` gives
-    random weights. ``device``: overrides ``MODEL.DEVICE``; when neither is given and CUDA is
-    unavailable, the CPU. ``dataset``: whose metadata maps classes to category ids.
+    random weights. ``device``: overrides ``MODEL.DEVICE`` unless ``--set MODEL.DEVICE`` names
+    another device type (``--set MODEL.DEVICE=cpu`` on a GPU machine); when neither is given
+    and CUDA is unavailable, the CPU. ``dataset``: whose metadata maps classes to category ids.
     """
     config = _import("detectron2.config")
     modeling = _import("detectron2.modeling")
@@ -237,8 +243,11 @@ def build_detectron2(
         cfg.MODEL.WEIGHTS = str(weights)
     elif is_zoo and "MODEL.WEIGHTS" not in {key for key, _ in pairs}:
         cfg.MODEL.WEIGHTS = zoo_checkpoint_url(config_file or DEFAULT_CONFIG)
-    if device is not None:
-        cfg.MODEL.DEVICE = str(device)
+    set_device = dict(pairs).get("MODEL.DEVICE")
+    if device is not None and (
+        set_device is None or resolve_device(cfg.MODEL.DEVICE).type == resolve_device(device).type
+    ):
+        cfg.MODEL.DEVICE = str(device)  # e.g. eval's cuda:<local rank> under torch.distributed
     elif cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
         cfg.MODEL.DEVICE = "cpu"
     cfg.freeze()

@@ -254,7 +254,8 @@ D2_SETTINGS = [
 def detectron2_detector():
     pytest.importorskip("detectron2.config", reason="detectron2 is not installed")
     torch.manual_seed(0)
-    return build_detector("detectron2", overrides=D2_SETTINGS)
+    # --set MODEL.DEVICE=cpu wins over eval's default device of another type
+    return build_detector("detectron2", overrides=D2_SETTINGS, device="cuda:0")
 
 
 def reference_detections(detector, path) -> dict:
@@ -283,6 +284,7 @@ def assert_same(result: Detections, expected: dict) -> None:
 def test_detectron2_equals_its_own_test_path(detectron2_detector, tmp_path):
     detector = detectron2_detector
     assert isinstance(detector, Detector) and detector.channel_order == "BGR"
+    assert detector.device == torch.device("cpu")
     assert list(detector.category_ids) == list(COCO_CATEGORY_IDS)
     path = tmp_path / "image.png"  # lossless, so both readers see the same pixels
     rgb = random_image(120, 200, seed=7)

@@ -84,6 +84,9 @@ def train_command(
     download: bool = typer.Option(
         False, "--download", help="Fetch CIFAR-10/MNIST via torchvision."
     ),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="Also log to OUTPUT/tensorboard."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     from rich.console import Console
@@ -122,6 +125,7 @@ def train_command(
             device=device,
             cache_dir=cache_dir,
             download=download,
+            tensorboard=tensorboard,
         ),
         where="train",
     )

@@ -18,7 +18,7 @@ from hfc_detect.utils.errors import InputError
 OPTIMIZERS = ("sgd", "adam", "adagrad", "adadelta", "rmsprop")
 TRAIN_ON = ("original", "lfc", "hfc")
 #: Settings that may change between a run's checkpoint and its resumption.
-RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size")
+RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard")
 
 
 @dataclass
@@ -57,6 +57,7 @@ class TrainConfig:
     eval_batch_size: int = 1000
     cache_dir: str | None = None
     download: bool = False
+    tensorboard: bool = False
 
     @property
     def step_size(self) -> float:

@@ -319,20 +319,32 @@ def train(
             np.save(f, trainer.permutation)
     start = time.perf_counter()
     done_now = 0
-    with _progress(progress) as bar:
-        task = bar.add_task("epochs", total=config.epochs, completed=len(trainer.history))
-        batches = bar.add_task("batches", total=trainer.batches_per_epoch())
-        for epoch in range(len(trainer.history), config.epochs):
-            if stop_after is not None and done_now >= stop_after:
-                return {"finished": False, "epochs": len(trainer.history)}
-            bar.reset(batches, total=trainer.batches_per_epoch())
-            row = trainer.epoch_metrics(epoch, lambda: bar.advance(batches))
-            trainer.history.append(row)
-            trainer.save()
-            done_now += 1
-            bar.update(
-                task, description=f"epoch {epoch + 1}: test acc {row['test_acc']:.3f}", advance=1
-            )
+    board = _tensorboard(run_dir) if config.tensorboard else None
+    try:
+        with _progress(progress) as bar:
+            task = bar.add_task("epochs", total=config.epochs, completed=len(trainer.history))
+            batches = bar.add_task("batches", total=trainer.batches_per_epoch())
+            for epoch in range(len(trainer.history), config.epochs):
+                if stop_after is not None and done_now >= stop_after:
+                    return {"finished": False, "epochs": len(trainer.history)}
+                bar.reset(batches, total=trainer.batches_per_epoch())
+                row = trainer.epoch_metrics(epoch, lambda: bar.advance(batches))
+                trainer.history.append(row)
+                trainer.save()
+                if board is not None:
+                    for key, value in row.items():
+                        if key != "epoch":
+                            board.add_scalar(key, value, epoch + 1)
+                    board.flush()
+                done_now += 1
+                bar.update(
+                    task,
+                    description=f"epoch {epoch + 1}: test acc {row['test_acc']:.3f}",
+                    advance=1,
+                )
+    finally:
+        if board is not None:
+            board.close()
     final = trainer.history[-1]
     summary = {
         "finished": True,
@@ -345,6 +357,17 @@ def train(
     }
     write_json_atomic(run_dir / SUMMARY, summary)
     return summary
+
+
+def _tensorboard(run_dir: Path):
+    """A TensorBoard writer logging to ``run_dir/tensorboard`` (needs the tensorboard package)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise InputError(
+            "tensorboard logging needs the tensorboard package: pip install tensorboard"
+        ) from None
+    return SummaryWriter(str(run_dir / "tensorboard"))
 
 
 def _progress(enabled: bool):

@@ -98,7 +98,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_box(box: Any, where: str) -> None:
-    if not isinstance(box, (list, tuple)) or len(box) != 4:
+    if not isinstance(box, (list, tuple, np.ndarray)) or len(box) != 4:
         raise InputError(f"{where}: 'bbox' must be a list [x, y, width, height], got {box!r}")
     if not all(_is_number(v) and math.isfinite(v) for v in box):
         raise InputError(f"{where}: 'bbox' must hold 4 finite numbers, got {box!r}")

@@ -49,7 +49,9 @@ def local_rank() -> int:
 def default_device() -> str | None:
     """The GPU this rank should use when several ranks share a machine (None: backend default)."""
     if is_distributed() and torch.cuda.is_available():
-        return f"cuda:{local_rank()}"
+        if "LOCAL_RANK" in os.environ:  # torchrun
+            return f"cuda:{local_rank()}"
+        return f"cuda:{torch.cuda.current_device()}"  # Detectron2's launch sets the device
     return None
 
 

@@ -50,7 +50,7 @@ from hfc_detect.modeling.demo_detector import (
     prepare,
     save_checkpoint,
 )
-from hfc_detect.utils.files import atomic_path, write_json_atomic
+from hfc_detect.utils.files import write_json_atomic
 
 ASSETS = Path(__file__).resolve().parents[1] / "hfc_detect" / "assets"
 
@@ -257,13 +257,13 @@ def main() -> None:
     torch.set_num_threads(args.eval_threads)
     args.output.mkdir(parents=True, exist_ok=True)
     weights = args.output / WEIGHTS_FILE
-    with atomic_path(weights) as tmp:
-        save_checkpoint(tmp, net, list(CATEGORY_IDS), args.width)
+    sha256 = save_checkpoint(weights, net, list(CATEGORY_IDS), args.width)
     detector = build_demo_detector(weights)  # evaluate exactly what ships (float16 weights)
     evaluation = evaluate(detector, args.eval_images)
     metadata = {
         "name": "demo_centernet",
         "weights": WEIGHTS_FILE,
+        "weights_sha256": sha256,
         "architecture": {
             "class": "hfc_detect.modeling.demo_detector.DemoNet",
             "width": args.width,

@@ -9,6 +9,8 @@ weights and their metadata (recipe, seeds, measured AP) ship in ``hfc_detect/ass
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,7 @@ from torch import nn
 
 from hfc_detect.modeling.base import Detections
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.files import atomic_path
 
 WEIGHTS_FILE = "demo_detector.pt"
 METADATA_FILE = "demo_detector.json"
@@ -163,10 +166,16 @@ def load_metadata() -> dict[str, Any]:
     return json.loads(_asset(METADATA_FILE).read_text(encoding="utf-8"))
 
 
-def save_checkpoint(path: str | Path, net: DemoNet, category_ids: list[int], width: int) -> None:
-    """Save weights as float16 (the file stays small) with what is needed to rebuild the net."""
+def save_checkpoint(path: str | Path, net: DemoNet, category_ids: list[int], width: int) -> str:
+    """Save weights as float16 (the file stays small) with what is needed to rebuild the net,
+    atomically; the same weights give the same bytes. Returns the file's SHA-256."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    torch.save({"state_dict": state, "category_ids": list(category_ids), "width": width}, path)
+    buffer = io.BytesIO()  # a fixed archive name inside the file, whatever the path
+    torch.save({"state_dict": state, "category_ids": list(category_ids), "width": width}, buffer)
+    data = buffer.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def build_demo_detector(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -148,6 +149,7 @@ def test_shipped_weights_are_small_and_documented():
     meta = load_metadata()
     weights = Path(demo.__file__).parents[1] / "assets" / WEIGHTS_FILE
     assert weights.stat().st_size < 3_000_000
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == meta["weights_sha256"]
     assert meta["categories"] == list(demo.CATEGORY_IDS)
     assert meta["training"]["dataset_seed"] == demo.TRAIN_SEED != demo.EVAL_SEED
     assert meta["evaluation"]["dataset_seed"] == demo.EVAL_SEED

@@ -109,6 +109,7 @@ def plot_curves(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if not runs:
         raise InputError("no runs to plot")
@@ -127,6 +128,7 @@ def plot_curves(
                 if radius in hfc:
                     ax.plot(epochs, hfc[radius], ":", color=color, label=f"HFC r={radius:g}")
             ax.set_ylim(0, 1)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             if row_i == 0:
                 ax.set_title(run.name, fontsize=10)

@@ -383,6 +383,10 @@ def _run(
     timings["write"] = time.perf_counter() - start
 
     scored_ann = ds.annotations
+    if len(failed) == len(image_ids):
+        raise InputError(
+            f"none of the {len(image_ids)} images could be read (first: {failed[0]['error']})"
+        )
     if limit is not None or failed:
         failed_ids = {f["image_id"] for f in failed}
         kept = [i for i in image_ids if i not in failed_ids]
@@ -407,6 +411,7 @@ def _run(
         "batch_size": batch_size,
         "num_workers": num_workers,
         "world_size": dist.world_size(),
+        "torch_threads": torch.get_num_threads(),
         "limit": limit,
         "images_evaluated_this_run": new_images,
         "versions": _versions(),

@@ -276,6 +276,14 @@ def test_corrupt_and_missing_images_are_listed_and_the_run_goes_on(coco, tmp_pat
     assert sorted(im["id"] for im in scored["images"]) == [10, 24, 38]
 
 
+def test_no_readable_image_is_an_error(coco, tmp_path):
+    for png in coco[1].glob("*.png"):
+        png.write_bytes(b"")
+    with pytest.raises(InputError, match="none of the 5 images could be read"):
+        _eval(coco, tmp_path / "out")
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
 def test_limit_scores_the_first_images_by_id(coco, tmp_path):
     out = tmp_path / "out"
     _eval(coco, out, limit=2)

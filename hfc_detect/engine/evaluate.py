@@ -292,27 +292,27 @@ def _run(
         "overrides": overrides,
     }
     folder = RunFolder(output)
-    # Rank 0 checks the output folder; every rank learns the outcome (an error stops them all).
-    state: tuple[str, Any]
+    # Rank 0 reads the output folder (an error stops every rank); all ranks learn which images
+    # are finished, only rank 0 keeps their detections.
+    done: dict[int, dict[str, Any]] = {}
+    state: tuple[str, Any] = ("ok", [])
     if is_main:
         try:
-            existing = folder.check_settings(settings, require_existing=resume)
-            done = folder.load_progress() if existing else {}
-            state = ("ok", done)
+            if folder.check_settings(settings, require_existing=resume):
+                done = folder.load_progress()
+            state = ("ok", [i for i, e in done.items() if e.get("ok")])
         except InputError as exc:
             state = ("error", str(exc))
-    else:
-        state = ("ok", None)
-    state = dist.broadcast(state if is_main else None)
+    state = dist.broadcast(state)
     if state[0] == "error":
         raise InputError(state[1])
-    done: dict[int, dict[str, Any]] = state[1]
+    finished_ids = set(state[1])
 
     if detector is None:
         from hfc_detect.modeling import build_detector
 
-        options = {"config_file": config_file, "weights": weights, "device": device}
-        options["device"] = device or dist.default_device()
+        options = {"config_file": config_file, "weights": weights,
+                   "device": device or dist.default_device()}  # fmt: skip
         options = {k: v for k, v in options.items() if v is not None}
         if overrides:
             options["overrides"] = overrides
@@ -322,10 +322,10 @@ def _run(
         if demo_fallback:
             _demo_notice(console)
         folder.start(settings)
-        finished = sum(1 for r in records if done.get(r.image_id, {}).get("ok"))
-        if finished:
-            console.print(f"resuming {output}: {finished} of {len(records)} images already done")
-    finished_ids = {i for i, e in done.items() if e.get("ok")}
+        if finished_ids:
+            console.print(
+                f"resuming {output}: {len(finished_ids)} of {len(records)} images already done"
+            )
     remaining = [i for i, r in enumerate(records) if r.image_id not in finished_ids]
     shard = remaining[dist.rank() :: dist.world_size()]
 

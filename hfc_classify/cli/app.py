@@ -6,8 +6,15 @@ app = make_app(__doc__)
 
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-classify --help`` stays fast.
-from hfc_classify.cli import kernels, robustness  # noqa: E402, F401
-from hfc_classify.cli import evaluate, examples, plot, sweep, train  # noqa: E402, F401
+from hfc_classify.cli import (  # noqa: E402, F401
+    evaluate,
+    examples,
+    kernels,
+    plot,
+    robustness,
+    sweep,
+    train,
+)
 
 
 def main() -> None:

@@ -38,7 +38,6 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
 
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
-_CHUNK = 1 << 21  # padded elements (rows x detections) per step: bounds memory
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,7 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
     dt_key, dt_rank = key_sorted[keep], rank[keep]
     dt_boxes, dt_scores = preds.boxes[dt_idx], preds.scores[dt_idx]
     dt_areas = dt_boxes[:, 2] * dt_boxes[:, 3]
+    outside = (dt_areas[None, :] < AREA_RANGES[:, :1]) | (dt_areas[None, :] > AREA_RANGES[:, 1:])
 
     # Ground truth: sort by group, file order within; ignore = crowd or area out of range.
     g_order = np.argsort(gt.ann_image * n_cat + gt.ann_category, kind="stable")
@@ -94,46 +94,46 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
         | (gt_areas[None, :] < AREA_RANGES[:, :1])
         | (gt_areas[None, :] > AREA_RANGES[:, 1:])
     )
-    # Whole-set order: per category, images in id order, then stable by score (as accumulate
-    # concatenates and sorts); the matching writes its flags straight into that order.
+    found = match_detections(
+        dt_key, dt_boxes, gt_key, gt.ann_boxes[g_order], gt_crowd, gt_ignore, gt.ann_ids[g_order]
+    )
+    # COCOeval's flags at a match: a true positive needs a nonzero gt id and a non-ignored gt;
+    # dtIgnore is the gt's flag, or'ed with "outside the area range" when the stored id is 0.
+    # Elsewhere a detection is ignored exactly when outside the range. ``delta`` is the change
+    # of the ignore flag that a match makes.
+    ev_out = outside[found.area, found.detection]
+    is_tp = found.gt_nonzero & ~found.gt_ignored
+    delta = np.where(found.gt_nonzero, found.gt_ignored.astype(np.int64) - ev_out,
+                     found.gt_ignored & ~ev_out).astype(np.int64)  # fmt: skip
+    useful = is_tp | (delta != 0)  # other matches leave the flags as if unmatched
+    ev = _Events(found.area[useful], found.threshold[useful], found.detection[useful],
+                 is_tp[useful], delta[useful])  # fmt: skip
+
+    ap, ap50, ap75 = _per_image_ap(n_img, n_cat, dt_key, dt_rank, outside[0], ev, gt_key,
+                                   gt_ignore[0])  # fmt: skip
+
+    # Whole set: per category, images in id order then stable by score (accumulate's order).
+    npig = np.stack([np.bincount(gt_key[~ig] % n_cat, minlength=n_cat) for ig in gt_ignore], 1)
     dt_cat = dt_key % n_cat
     by_cat = np.lexsort((-dt_scores, dt_cat))
     cat_pos = np.empty_like(by_cat)
     cat_pos[by_cat] = np.arange(len(by_cat))
-    cat_start = np.searchsorted(dt_cat[by_cat], np.arange(n_cat + 1))
-    rank_c = dt_rank[by_cat]
-    matched, ignored = match_detections(
-        dt_key, dt_boxes, dt_areas, gt_key, gt.ann_boxes[g_order], gt_crowd, gt_ignore,
-        gt.ann_ids[g_order], out_index=cat_pos,
-    )  # fmt: skip
-    tps = matched & ~ignored  # (A, T, D), whole-set order
-    fps = ~matched & ~ignored
-
-    ap, ap50, ap75 = _per_image_ap(
-        n_img, n_cat, dt_key, cat_pos, tps[0], fps[0], gt_key, gt_ignore[0]
-    )
-
+    cat_start = np.searchsorted(dt_cat[by_cat], np.arange(n_cat))
     precision = -np.ones((n_thr, n_rec, n_cat, n_area, n_max))
     recall = -np.ones((n_thr, n_cat, n_area, n_max))
-    npig = np.stack([np.bincount(gt_key[~ig] % n_cat, minlength=n_cat) for ig in gt_ignore], 1)
-    for k in range(n_cat):
-        areas = np.flatnonzero(npig[k] > 0)
-        if len(areas) == 0:
-            continue
-        first, last = cat_start[k], cat_start[k + 1]
-        for m, max_det in enumerate(MAX_DETS):
-            sel = np.flatnonzero(rank_c[first:last] < max_det) + first
-            if len(sel) == last - first:
-                sel = slice(first, last)
-            n = last - first if isinstance(sel, slice) else len(sel)
-            for chunk in _row_chunks(areas, n_thr * n):
-                rows_tp = _rows(tps, chunk, sel, n_area).reshape(len(chunk) * n_thr, n)
-                rows_fp = _rows(fps, chunk, sel, n_area).reshape(len(chunk) * n_thr, n)
-                rows_npig = np.repeat(npig[k, chunk], n_thr)
-                q, rc = _precision_at_recalls(rows_tp, rows_fp, rows_npig, n)
-                q = q.reshape(len(chunk), n_thr, n_rec)
-                precision[:, :, k, chunk, m] = q.transpose(1, 2, 0)
-                recall[:, k, chunk, m] = rc.reshape(len(chunk), n_thr).T
+    # Matches in (area, threshold, whole-set position) order: rows (area, threshold, category)
+    # come out contiguous and ascending, for every maxDets.
+    order = np.argsort(
+        (ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + cat_pos[ev.detection]
+    )
+    ev_sorted = _Events(*(getattr(ev, f)[order] for f in _Events.__dataclass_fields__))
+    for m, max_det in enumerate(MAX_DETS):
+        q, rc = _whole_set_precision(
+            max_det, dt_rank[by_cat], outside[:, by_cat], cat_start, cat_pos, dt_cat, ev_sorted,
+            npig,
+        )  # fmt: skip
+        precision[:, :, :, :, m] = q.transpose(1, 3, 2, 0)
+        recall[:, :, :, m] = rc.transpose(1, 2, 0)
 
     counts = np.bincount(preds.image, minlength=n_img)
     return Evaluation(
@@ -149,10 +149,15 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
     )
 
 
-def _rows(flags: np.ndarray, areas: np.ndarray, sel: slice | np.ndarray, n_area: int):
-    """``flags[areas][:, :, sel]`` with as few copies as possible."""
-    part = flags[:, :, sel] if isinstance(sel, slice) else np.take(flags, sel, axis=2)
-    return part if len(areas) == n_area else np.take(part, areas, axis=0)
+@dataclass(frozen=True)
+class _Events:
+    """The matched (area, threshold, detection) triples with their effect on the flags."""
+
+    area: np.ndarray
+    threshold: np.ndarray
+    detection: np.ndarray  # index in (image, category, rank) order
+    is_tp: np.ndarray  # bool
+    delta: np.ndarray  # int: ignored-at-match minus outside-the-area-range
 
 
 def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
@@ -165,12 +170,6 @@ def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
     return np.arange(n) - start_pos
 
 
-def _row_chunks(areas: np.ndarray, per_area: int) -> list[np.ndarray]:
-    """Split area indices so that each chunk's padded arrays stay under the memory bound."""
-    step = max(1, _CHUNK // max(per_area, 1))
-    return [areas[i : i + step] for i in range(0, len(areas), step)]
-
-
 @lru_cache(maxsize=4096)
 def _min_tp_for_recall(npig: int) -> np.ndarray:
     """Per recall threshold, the fewest true positives k with ``k / npig >= threshold``.
@@ -180,40 +179,6 @@ def _min_tp_for_recall(npig: int) -> np.ndarray:
     """
     rc = np.arange(npig + 1, dtype=np.float64) / npig
     return np.searchsorted(rc, REC_THRESHOLDS, side="left")
-
-
-def _precision_at_recalls(
-    tps: np.ndarray, fps: np.ndarray, npig: np.ndarray, nd: int | np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """COCOeval.accumulate's inner loop for many rows at once.
-
-    ``tps``/``fps`` are (rows, D) bool in score order, False beyond each row's ``nd``
-    detections; ``npig`` is the number of non-ignored ground truth per row. Returns the
-    interpolated precision at the 101 recall thresholds (rows, R) and the final recall (rows,).
-    """
-    rows, width = tps.shape
-    nd = np.broadcast_to(np.asarray(nd), (rows,))
-    n_rec = len(REC_THRESHOLDS)
-    if width == 0:
-        return np.zeros((rows, n_rec)), np.zeros(rows)
-    # Precision only matters at true positives: between two of them it can only fall, and the
-    # first rank reaching a recall threshold is the rank of the k-th true positive (or rank 0).
-    ri, di = np.nonzero(tps)
-    n_tp = np.bincount(ri, minlength=rows)
-    k = np.arange(len(ri)) - np.repeat(np.cumsum(n_tp) - n_tp, n_tp) + 1
-    fp = np.cumsum(fps, axis=1, dtype=np.int32)[ri, di]
-    tp = k.astype(np.float64)
-    pr = tp / (fp.astype(np.float64) + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
-    table = np.zeros((rows, max(int(n_tp.max()), 1)))
-    table[ri, k - 1] = pr
-    envelope = np.maximum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
-
-    uniq, inverse = np.unique(npig, return_inverse=True)
-    k_min = np.stack([_min_tp_for_recall(int(n)) for n in uniq])[inverse.ravel()]
-    at = np.take_along_axis(envelope, np.clip(k_min - 1, 0, table.shape[1] - 1), axis=1)
-    q = np.where((k_min <= n_tp[:, None]) & (nd[:, None] > 0), at, 0.0)
-    final_recall = np.where(nd > 0, n_tp / npig, 0.0)
-    return q, final_recall
 
 
 @lru_cache(maxsize=4096)
@@ -235,56 +200,79 @@ def _segment_suffix_max(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
     return out
 
 
+def _envelope_at_true_positives(
+    row: np.ndarray, pos: np.ndarray, outside_upto: np.ndarray, is_tp: np.ndarray,
+    delta: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """COCOeval's precision envelope, evaluated only at true positives.
+
+    Each row is one score-ordered detection list of accumulate (a category of an image, or of
+    the whole set, at one area range and threshold). Given the matched detections of all rows,
+    sorted by row and position (rows contiguous and, for callers that need it, ascending),
+    with their position in the row and how many detections up to there are outside the area
+    range, return for each true positive its row, k (it is the row's k-th) and the envelope
+    (max precision from it to the row's end). Precision between true positives only falls, so
+    this is all the interpolated precision needs: at a recall threshold first reached with k
+    true positives it is the envelope at the k-th (at k = 0, at the first).
+    """
+    first = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(row)), 0))
+    tp_upto = np.cumsum(is_tp)
+    tp_upto = tp_upto - (tp_upto[start] - is_tp[start])
+    ign_upto = np.cumsum(delta)
+    ign_upto = ign_upto - (ign_upto[start] - delta[start]) + outside_upto
+
+    row, k, pos, ign_upto = row[is_tp], tp_upto[is_tp], pos[is_tp], ign_upto[is_tp]
+    tp = k.astype(np.float64)
+    fp = (pos + 1 - k - ign_upto).astype(np.float64)
+    precision = tp / (fp + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
+    return row, k, _segment_suffix_max(precision, row)
+
+
 def _per_image_ap(
     n_img: int,
     n_cat: int,
     dt_key: np.ndarray,
-    flag_pos: np.ndarray,
-    tps: np.ndarray,
-    fps: np.ndarray,
+    dt_rank: np.ndarray,
+    outside: np.ndarray,
+    ev: _Events,
     gt_key: np.ndarray,
     gt_ignore: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AP, AP50, AP75 of each image alone (area all, maxDets 100); NaN without valid gt.
 
-    ``dt_key`` is in (image, category, rank) order; the flags of detection ``i`` sit in column
-    ``flag_pos[i]`` of ``tps``/``fps`` (T, D). Only groups with valid ground truth count, and
-    only their true positives: the interpolated precision at a recall threshold is the precision
-    envelope at the k-th true positive, so each true positive adds its envelope value times the
-    number of thresholds first reached there (all flat, no padding).
+    A row is (category of the image with non-crowd gt, threshold); each true positive adds its
+    envelope value times the number of recall thresholds first reached there.
     """
     n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)
     valid_keys, npig = np.unique(gt_key[~gt_ignore], return_counts=True)
     n_valid_cats = np.bincount(valid_keys // n_cat, minlength=n_img)
     total = np.zeros(n_img * n_thr)  # sum over categories and recall thresholds, per (image, t)
 
-    pos = np.minimum(np.searchsorted(valid_keys, dt_key), max(len(valid_keys) - 1, 0))
-    sel = np.flatnonzero(valid_keys[pos] == dt_key) if len(valid_keys) else np.zeros(0, int)
-    if len(sel):
-        group = pos[sel]  # nondecreasing: detections are in group order
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        run = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(group)]))
-        cols = flag_pos[sel]
-        tp, fp = np.take(tps, cols, axis=1), np.take(fps, cols, axis=1)
-        zero = np.zeros((n_thr, 1), np.int32)
-        tp_before = np.concatenate([zero, np.cumsum(tp, axis=1, dtype=np.int32)], axis=1)
-        fp_before = np.concatenate([zero, np.cumsum(fp, axis=1, dtype=np.int32)], axis=1)
-        ti, di = np.nonzero(tp)
-        first = starts[run[di]]
-        k = tp_before[ti, di + 1] - tp_before[ti, first]  # k-th true positive of its group
-        n_fp = fp_before[ti, di + 1] - fp_before[ti, first]
-        k_f = k.astype(np.float64)
-        pr = k_f / (n_fp.astype(np.float64) + k_f + np.spacing(1))
-        envelope = _segment_suffix_max(pr, ti * len(starts) + run[di])
-
-        run_npig = npig[group[starts]]
-        uniq, which = np.unique(run_npig, return_inverse=True)
+    on = ev.area == 0
+    d = ev.detection[on]
+    group = np.searchsorted(valid_keys, dt_key[d])
+    valid = group < len(valid_keys)
+    valid[valid] = valid_keys[group[valid]] == dt_key[d[valid]]
+    d, group, t = d[valid], group[valid], ev.threshold[on][valid]
+    if np.any(ev.is_tp[on][valid]):
+        # Detections outside the area range up to each position of its (image, category) list.
+        out_upto = np.cumsum(outside)
+        out_upto = out_upto[d] - (out_upto[d - dt_rank[d]] - outside[d - dt_rank[d]])
+        row, rank = group * n_thr + t, dt_rank[d]
+        order = np.argsort(row * MAX_DETS[-1] + rank)
+        row, k, envelope = _envelope_at_true_positives(
+            row[order], rank[order], out_upto[order], ev.is_tp[on][valid][order],
+            ev.delta[on][valid][order],
+        )  # fmt: skip
+        g = row // n_thr
+        uniq, which = np.unique(npig[g], return_inverse=True)
         tables = [_thresholds_per_tp_count(int(n)) for n in uniq]
-        offset = np.cumsum([0] + [len(t) for t in tables])[:-1][which.ravel()][run[di]]
+        offset = np.cumsum([0] + [len(c) for c in tables])[:-1][which.ravel()]
         flat = np.concatenate(tables)
         weight = flat[offset + k] + np.where(k == 1, flat[offset], 0)
-        image = valid_keys[group[starts]][run[di]] // n_cat
-        total += np.bincount(image * n_thr + ti, weights=weight * envelope, minlength=len(total))
+        index = (valid_keys[g] // n_cat) * n_thr + row % n_thr
+        total += np.bincount(index, weights=weight * envelope, minlength=len(total))
 
     total = total.reshape(n_img, n_thr)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -296,6 +284,57 @@ def _per_image_ap(
     for arr in (ap, ap50, ap75):
         arr[none] = np.nan
     return ap, ap50, ap75
+
+
+def _whole_set_precision(
+    max_det: int,
+    rank_c: np.ndarray,
+    outside_c: np.ndarray,
+    cat_start: np.ndarray,
+    cat_pos: np.ndarray,
+    dt_cat: np.ndarray,
+    ev: _Events,
+    npig: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated precision (A, T, K, R) and recall (A, T, K) at one maxDets, -1 without gt.
+
+    ``rank_c``/``outside_c`` are in whole-set order (category, then score, stable), ``ev`` in
+    (area, threshold, whole-set position) order; a row is (area range, threshold, category)
+    over the detections ranked below ``max_det``.
+    """
+    n_cat, n_area = npig.shape
+    n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)
+    kept = rank_c < max_det
+    kept_upto = np.r_[0, np.cumsum(kept)]  # kept detections before each whole-set position
+    out_upto = np.concatenate([np.zeros((n_area, 1), np.int64),
+                               np.cumsum(outside_c & kept, axis=1)], axis=1)  # fmt: skip
+
+    on = kept[cat_pos[ev.detection]]
+    c = cat_pos[ev.detection[on]]
+    k_cat, a, t = dt_cat[ev.detection[on]], ev.area[on], ev.threshold[on]
+    first = cat_start[k_cat]
+    pos = kept_upto[c] - kept_upto[first]
+    outs = out_upto[a, c + 1] - out_upto[a, first]
+    row, _, envelope = _envelope_at_true_positives(
+        (a * n_thr + t) * n_cat + k_cat, pos, outs, ev.is_tp[on], ev.delta[on]
+    )
+
+    n_rows = n_cat * n_area * n_thr
+    n_tp = np.bincount(row, minlength=n_rows)
+    first_tp = np.cumsum(n_tp) - n_tp
+    row_npig = np.repeat(npig.T, n_thr, axis=0).ravel()  # rows are (area, threshold, category)
+    has_gt = row_npig > 0
+    q = -np.ones((n_rows, n_rec))
+    uniq, which = np.unique(row_npig[has_gt], return_inverse=True)
+    if len(uniq):
+        k_min = np.stack([_min_tp_for_recall(int(n)) for n in uniq])[which.ravel()]
+        k_min = np.maximum(k_min, 1)  # k = 0 (threshold 0) reads the envelope at the first tp
+        reached = k_min <= n_tp[has_gt, None]
+        at = np.where(reached, first_tp[has_gt, None] + k_min - 1, 0)
+        q[has_gt] = np.where(reached, envelope[at] if len(envelope) else 0.0, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rc = np.where(has_gt, n_tp / np.maximum(row_npig, 1), -1.0)
+    return q.reshape(n_area, n_thr, n_cat, n_rec), rc.reshape(n_area, n_thr, n_cat)
 
 
 def _summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:

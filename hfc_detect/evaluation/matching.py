@@ -11,12 +11,14 @@ Rules reproduced exactly (``COCOeval.evaluateImg``): threshold ``min(t, 1 - 1e-1
 ``iou >= threshold``; among the candidates the best IoU wins and ties go to the later ground
 truth; non-ignored ground truth is preferred (pycocotools sorts ignored ground truth last and
 stops at it once it holds a non-ignored match); crowd ground truth can match many detections,
-other ground truth one; a match records the ground truth's ignore flag on the detection, and an
-unmatched detection outside the area range is ignored. A match to a ground truth with id 0 is
-stored as 0 in pycocotools' ``dtMatches`` and so counts as unmatched; kept here on purpose.
+other ground truth one. The result is the sparse list of matches with the matched ground
+truth's ignore flag and whether its id is nonzero (pycocotools stores the matched id in
+``dtMatches``, so a match to id 0 reads as none); ``cocoeval`` turns it into COCOeval's flags.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,54 +57,57 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sorted_keys[starts], starts, counts
 
 
+@dataclass(frozen=True)
+class Matches:
+    """Every match COCOeval's greedy rule makes, one entry per (area range, threshold, dt).
+
+    Unlisted (area range, threshold, detection) triples are unmatched. ``gt_nonzero`` is False
+    for a ground truth with id 0 (pycocotools then records the match as 0, i.e. none), and
+    ``gt_ignored`` is the matched ground truth's ignore flag in that area range.
+    """
+
+    area: np.ndarray  # (E,) area-range index
+    threshold: np.ndarray  # (E,) IoU-threshold index
+    detection: np.ndarray  # (E,) detection index
+    gt_nonzero: np.ndarray  # (E,) bool
+    gt_ignored: np.ndarray  # (E,) bool
+
+
 def match_detections(
     dt_key: np.ndarray,
     dt_boxes: np.ndarray,
-    dt_areas: np.ndarray,
     gt_key: np.ndarray,
     gt_boxes: np.ndarray,
     gt_crowd: np.ndarray,
     gt_ignore: np.ndarray,
     gt_ids: np.ndarray,
-    out_index: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Matches:
     """Match detections to ground truth for every area range and IoU threshold.
 
     Detections are sorted by group key, then by rank (score descending, stable), already cut
     to maxDets; ground truth is sorted by group key, file order within a group.
     ``gt_ignore`` is (A, G): crowd or area outside range A.
-
-    Returns ``(matched, ignored)``, both (A, T, D) bool: ``matched`` is pycocotools'
-    ``dtMatches != 0`` and ``ignored`` its ``dtIgnore``; detection ``i`` is written at column
-    ``out_index[i]`` (default ``i``), so callers get the order they need without a copy.
     """
-    if out_index is None:
-        out_index = np.arange(len(dt_key))
-    n_area, n_thr = len(AREA_RANGES), len(IOU_THRESHOLDS)
-    matched = np.zeros((n_area, n_thr, len(dt_key)), bool)
-    ignored = np.zeros((n_area, n_thr, len(dt_key)), bool)
-
+    parts: list[tuple[np.ndarray, ...]] = []
     d_keys, d_start, d_count = _runs(dt_key)
     g_keys, g_start, g_count = _runs(gt_key)
     common, d_pos, g_pos = np.intersect1d(d_keys, g_keys, assume_unique=True, return_indices=True)
     if len(common):
         _match_groups(
             d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos],
-            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, out_index, matched, ignored,
+            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, parts,
         )  # fmt: skip
-
-    areas = np.empty_like(dt_areas)
-    areas[out_index] = dt_areas
-    outside = (areas[None, :] < AREA_RANGES[:, :1]) | (areas[None, :] > AREA_RANGES[:, 1:])
-    ignored |= ~matched & outside[:, None, :]
-    return matched, ignored
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Matches(empty, empty, empty, empty.astype(bool), empty.astype(bool))
+    return Matches(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
 def _match_groups(
     d_start, d_count, g_start, g_count, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-    out_index, matched, ignored,
+    parts,
 ) -> None:  # fmt: skip
-    """Greedy matching for the groups holding both detections and ground truth (in place)."""
+    """Greedy matching for the groups holding both detections and ground truth."""
     # Every (detection, ground truth) pair of each group; keep those that can ever match.
     pairs = d_count * g_count
     group = np.repeat(np.arange(len(pairs)), pairs)
@@ -127,7 +132,7 @@ def _match_groups(
         dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
         gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
         _greedy(dt_tab, nd[sel], gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-                out_index, matched, ignored)  # fmt: skip
+                parts)  # fmt: skip
 
 
 def _unique_with_group(items: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,10 +155,7 @@ def _last_argmax(values: np.ndarray) -> np.ndarray:
     return values.shape[-1] - 1 - np.argmax(values[..., ::-1], axis=-1)
 
 
-def _greedy(
-    dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, out_index, matched,
-    ignored,
-) -> None:  # fmt: skip
+def _greedy(dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, parts) -> None:
     """Advance all groups of one bucket one detection rank at a time (groups sorted by nd desc)."""
     n_groups, width = gt_tab.shape
     valid = gt_tab >= 0
@@ -179,5 +181,4 @@ def _greedy(
         gj = m[gi, ai, ti]
         taken[gi, ai, ti, gj] = True
         g = gt_tab[gi, gj]
-        matched[ai, ti, out_index[d[gi]]] = gt_nonzero[g]
-        ignored[ai, ti, out_index[d[gi]]] = gt_ignore[ai, g]
+        parts.append((ai, ti, d[gi], gt_nonzero[g], gt_ignore[ai, g]))

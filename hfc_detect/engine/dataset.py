@@ -45,6 +45,7 @@ class EvalDataset:
     annotations: Path
     images_dir: Path
     images: list[ImageRecord]
+    category_ids: tuple[int, ...] = ()
     name: str | None = None  # the builtin/demo name it came from, if any
 
 
@@ -102,7 +103,11 @@ def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> 
     if not records:
         raise InputError(f"{annotations} lists no images")
     records.sort(key=lambda r: r.image_id)
-    return EvalDataset(annotations.resolve(), images_dir.resolve(), records)
+    try:
+        categories = tuple(int(c["id"]) for c in data["categories"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{annotations}: category entries need an integer id") from None
+    return EvalDataset(annotations.resolve(), images_dir.resolve(), records, categories)
 
 
 def write_subset_annotations(source: Path, image_ids: Sequence[int], destination: Path) -> Path:

@@ -16,7 +16,7 @@ import os
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -101,7 +101,7 @@ def resolve_dataset(
 
         ann, img = ensure_demo_dataset()
         ds = load_coco(ann, img)
-        return EvalDataset(ds.annotations, ds.images_dir, ds.images, "demo"), fallback
+        return replace(ds, name="demo"), fallback
     name = dataset or "coco_2017_val"
     ann, img = builtin_paths(name)
     if not ann.is_file() or not img.is_dir():
@@ -110,7 +110,7 @@ def resolve_dataset(
             "(set DETECTRON2_DATASETS to the folder holding coco/)"
         )
     ds = load_coco(ann, img)
-    return EvalDataset(ds.annotations, ds.images_dir, ds.images, name), False
+    return replace(ds, name=name), False
 
 
 def _sha256(path: Path) -> str:
@@ -379,7 +379,8 @@ def _run(
         if i in done and not done[i].get("ok")
     ]
     start = time.perf_counter()
-    predictions = folder.write_predictions(image_ids, done, [v.name for v in plan])
+    written = folder.write_predictions(image_ids, done, [v.name for v in plan])
+    predictions = {name: path for name, (path, _) in written.items()}
     timings["write"] = time.perf_counter() - start
 
     scored_ann = ds.annotations
@@ -420,8 +421,19 @@ def _run(
     from hfc_detect.evaluation import compare
 
     start = time.perf_counter()
+    # Score the results in memory: a variant may have no detection at all, and detections of
+    # categories the annotations lack are ignored, as COCOeval ignores them (counted below).
+    gt_categories = set(ds.category_ids)
+    scored = {
+        n: [r for r in res if r["category_id"] in gt_categories] for n, (_, res) in written.items()
+    }
+    extra["detections_outside_gt_categories"] = {
+        n: len(res) - len(scored[n]) for n, (_, res) in written.items()
+    }
     extra["timings"] = timings  # completed below, then the summary is rewritten once
-    summary = compare(scored_ann, dict(predictions), output, images_dir=ds.images_dir, extra=extra)
+    summary = compare(scored_ann, scored, output, images_dir=ds.images_dir, extra=extra)
+    for entry in summary["variants"]:  # name the files written, as if compare had read them
+        entry["predictions"] = str(predictions[entry["name"]].resolve())
     timings["scoring"] = time.perf_counter() - start
     timings["loop_wall"] = loop_wall
     timings["total"] = time.perf_counter() - start_wall

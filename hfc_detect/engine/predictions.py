@@ -133,9 +133,10 @@ class RunFolder:
 
     def write_predictions(
         self, image_ids: Sequence[int], done: dict[int, dict[str, Any]], variants: Sequence[str]
-    ) -> dict[str, Path]:
-        """Write ``predictions/<variant>.json`` (COCO results, images in ``image_ids`` order)."""
-        paths = {}
+    ) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
+        """Write ``predictions/<variant>.json`` (COCO results, images in ``image_ids`` order);
+        returns variant -> (path, results)."""
+        written = {}
         for name in variants:
             results: list[dict[str, Any]] = []
             for image_id in image_ids:
@@ -144,5 +145,5 @@ class RunFolder:
                     results.extend(rows_to_coco(image_id, entry["dets"][name]))
             path = self.predictions_dir / f"{name}.json"
             write_text_atomic(path, json.dumps(results, separators=(",", ":")) + "\n")
-            paths[name] = path
-        return paths
+            written[name] = (path, results)
+        return written

@@ -276,6 +276,36 @@ def test_corrupt_and_missing_images_are_listed_and_the_run_goes_on(coco, tmp_pat
     assert sorted(im["id"] for im in scored["images"]) == [10, 24, 38]
 
 
+class SparseDetector(TinyDetector):
+    """Nothing on dark images (HFC), plus a category the annotations lack on the others."""
+
+    def detect(self, images):
+        out = []
+        for image, d in zip(images, super().detect(images), strict=True):
+            if float(image.mean()) < 20:
+                out.append(Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=int)))
+            else:
+                cats = np.array([1, 99])
+                out.append(Detections(d.boxes, d.scores, cats))
+        return out
+
+
+def test_empty_variant_and_foreign_categories_are_scored_like_cocoeval(coco, tmp_path):
+    out = tmp_path / "out"
+    _eval(coco, out, SparseDetector())
+    summary = json.loads((out / "summary.json").read_text())
+    by_name = {v["name"]: v for v in summary["variants"]}
+    assert by_name["hfc"]["num_detections"] == 0 and by_name["hfc"]["stats"]["AP"] == 0
+    assert by_name["original"]["num_detections"] == len(SIZES)  # category 99 not scored
+    assert summary["detections_outside_gt_categories"] == {
+        "original": len(SIZES), "lfc": len(SIZES), "hfc": 0
+    }  # fmt: skip
+    written = json.loads((out / "predictions" / "original.json").read_text())
+    assert sorted({p["category_id"] for p in written}) == [1, 99]  # the file keeps them all
+    assert json.loads((out / "predictions" / "hfc.json").read_text()) == []
+    assert by_name["lfc"]["predictions"] == str((out / "predictions" / "lfc.json").resolve())
+
+
 def test_no_readable_image_is_an_error(coco, tmp_path):
     for png in coco[1].glob("*.png"):
         png.write_bytes(b"")

@@ -1,14 +1,14 @@
 """Time ``hfc_detect.frequency.split`` against the straightforward per-channel numpy computation.
 
-    python tools/bench_split.py [--repeats 15] [--radius 128] [--threads N]
+    python tools/bench_split.py [--repeats 15] [--radius 128] [--batch 256]
 
 Part 1, one 480x640x3 uint8 image, radius 128: two references, per channel
 ``fftshift(fft2)``, disk mask, ``ifft2(ifftshift(.)).real`` for the LFC only, and the paper's
 four equations literally (a second inverse for the HFC), against ``split`` (which returns both
-parts) with one FFT thread and with ``--threads`` (default: all CPUs).
-All run in shuffled order each round in the same process; prints medians of wall time and of
-the calling thread's CPU time (steadier on a shared machine), their ratios, and the largest
-difference from the references (it must be below 1e-6 on the 0..255 scale, else exit 1).
+parts), all on one thread, in shuffled order each round in the same process; prints medians
+of wall time and of the calling thread's CPU time (steadier on a shared machine), their
+ratios, and the largest difference from the references (it must be below 1e-6 on the 0..255
+scale, else the script exits 1).
 
 Part 2, CIFAR-sized batches (N, 32, 32, 3) uint8 at the paper's radii: ``split`` on the whole
 batch with numpy, with torch on CPU (channels-first), and the reference image by image.
@@ -83,7 +83,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--radius", type=float, default=128.0)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args()
 
@@ -98,8 +97,7 @@ def main() -> int:
     funcs = {
         "reference, LFC only": lambda: reference_low(image, r),
         "reference, LFC + HFC": lambda: reference_both(image, r),
-        "split, 1 thread": lambda: split(image, r, workers=1),
-        f"split, {args.threads} threads": lambda: split(image, r, workers=args.threads),
+        "split": lambda: split(image, r),
     }
     print(f"480x640x3 uint8, radius {r:g}, {args.repeats} rounds, {os.cpu_count()} CPUs")
     print(f"  max |split - reference| = {worst:.2e} (0..255 scale, LFC and HFC)")
@@ -114,10 +112,6 @@ def main() -> int:
                 f"    {name:<22} {med * 1e3:7.2f} ms (best {min(ts) * 1e3:6.2f})"
                 f"  ratio {ref_low_med / med:5.2f}x / {ref_both_med / med:5.2f}x"
             )
-        if clock_name == "wall":
-            print("  (thread CPU time below leaves out other processes; a second thread's work")
-            print("   is not counted, so the multi-threaded row is shown for wall time only)")
-            del funcs[f"split, {args.threads} threads"]
 
     import torch
 
@@ -131,7 +125,7 @@ def main() -> int:
         assert np.abs(got[:8] - ref).max() < 1e-6
         ts = time_alternating(
             {
-                "numpy": lambda radius=radius: split(batch, radius, workers=1),
+                "numpy": lambda radius=radius: split(batch, radius),
                 "torch32": lambda radius=radius: split(tensor, radius),
                 "torch64": lambda radius=radius: split(tensor.double(), radius),
                 "reference": lambda radius=radius: [reference_low(img, radius) for img in batch],

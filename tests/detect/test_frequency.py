@@ -270,16 +270,3 @@ def test_svd_split_layouts_and_torch():
     for bad in [-1, 1.5, "2", True]:
         with pytest.raises(InputError, match="k must be"):
             svd_split(x, bad)
-
-
-def test_threads_give_identical_results():
-    x = _image(np.random.default_rng(12), (300, 301, 3))  # large enough to use threads
-    one = split_radii(x, [5, 40], workers=1)
-    two = split_radii(x, [5, 40], workers=2)
-    for (low1, high1), (low2, high2) in zip(one, two, strict=True):
-        np.testing.assert_array_equal(low1, low2)
-        np.testing.assert_array_equal(high1, high2)
-    np.testing.assert_allclose(two[0][0], reference_split(x, 5)[0], rtol=0, atol=1e-6)
-    for bad in [0, -1, 1.5, True]:
-        with pytest.raises(InputError, match="workers"):
-            split(x, 5, workers=bad)

@@ -75,13 +75,15 @@ def kernels_command(
     from hfc_classify.smoothing import smooth_kernels
 
     archs = arch * len(checkpoint) if len(arch) == 1 else arch
+    suffix = " (rescaled)" if rescale else ""
     panels = []
     for i, (path, name) in enumerate(zip(checkpoint, archs, strict=True)):
         weight = first_layer_weight(name, path)
         tag = labels[i] if labels else f"{path.name} ({name})"
         panels.append((tag, weight))
         panels += [
-            (f"{tag}, smoothed rho={r:g}", smooth_kernels(weight, r, rescale=rescale)) for r in rhos
+            (f"{tag}, smoothed rho={r:g}{suffix}", smooth_kernels(weight, r, rescale=rescale))
+            for r in rhos
         ]
     plot_kernels(panels, output, title="First-layer kernels (rows: input channels)")
     typer.echo(f"wrote {output} ({len(panels)} panels)")

@@ -23,6 +23,7 @@ def _conv(cin: int, cout: int, k: int, batch_norm: bool) -> list[nn.Module]:
     ]
 
 
+@register_model("alexnet")
 class AlexNet(nn.Module):
     """AlexNet for 32x32 images."""
 
@@ -59,11 +60,3 @@ class AlexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
-
-
-@register_model("alexnet")
-def build_alexnet(
-    num_classes: int = 10, in_channels: int = 3, batch_norm: bool = False, dropout: float = 0.0
-) -> nn.Module:
-    """AlexNet, CIFAR variant (5x5/3x3 convolutions, 1024-wide dense layers)."""
-    return AlexNet(num_classes, in_channels, batch_norm, dropout)

@@ -14,6 +14,7 @@ from hfc_classify.models.registry import register_model
 from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
 
 
+@register_model("lenet")
 class LeNet(nn.Module):
     """LeNet-5 with ReLU activations."""
 
@@ -50,11 +51,3 @@ class LeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
-
-
-@register_model("lenet")
-def build_lenet(
-    num_classes: int = 10, in_channels: int = 3, batch_norm: bool = False, dropout: float = 0.0
-) -> nn.Module:
-    """LeNet-5 (ReLU, max pooling)."""
-    return LeNet(num_classes, in_channels, batch_norm, dropout)

@@ -38,6 +38,7 @@ class _Block(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
+@register_model("released_resnet")
 class ReleasedResNet(nn.Module):
     """6n+2-layer ResNet (n blocks a stage, widths 16/32/64) of the paper's released code."""
 
@@ -68,11 +69,3 @@ class ReleasedResNet(nn.Module):
         out = self.stages(F.relu(self.bn1(self.conv1(x))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
         return self.fc(self.dropout(out))
-
-
-@register_model("released_resnet")
-def build_released_resnet(
-    num_classes: int = 10, in_channels: int = 3, batch_norm: bool = False, dropout: float = 0.0
-) -> nn.Module:
-    """The released code's CIFAR ResNet (16/32/64, 5 blocks a stage, BatchNorm off by default)."""
-    return ReleasedResNet(num_classes, in_channels, 5, batch_norm, dropout)

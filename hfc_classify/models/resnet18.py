@@ -36,6 +36,7 @@ class _BasicBlock(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
+@register_model("resnet18")
 class ResNet18(nn.Module):
     """CIFAR-style ResNet-18."""
 
@@ -67,11 +68,3 @@ class ResNet18(nn.Module):
         out = self.stages(F.relu(self.bn1(self.conv1(x))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
         return self.fc(self.dropout(out))
-
-
-@register_model("resnet18")
-def build_resnet18(
-    num_classes: int = 10, in_channels: int = 3, batch_norm: bool = False, dropout: float = 0.0
-) -> nn.Module:
-    """ResNet-18, CIFAR variant (3x3 stem, no max pooling)."""
-    return ResNet18(num_classes, in_channels, batch_norm, dropout)

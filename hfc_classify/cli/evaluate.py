@@ -7,22 +7,14 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
+from hfc_detect.cli.common import parse_number_list
 
 
 def parse_radii(values: list[str], option: str = "--radius") -> list[float]:
     """Radii from repeated and/or comma-separated values; each must be a number > 0."""
-    from hfc_detect.utils.errors import InputError
+    from hfc_detect.frequency import check_radius
 
-    out = []
-    for item in (p.strip() for v in values for p in v.split(",") if p.strip()):
-        try:
-            r = float(item)
-        except ValueError:
-            raise InputError(f"{option}: not a number: {item!r}") from None
-        if not r > 0:
-            raise InputError(f"{option}: radius must be > 0, got {item}")
-        out.append(r)
-    return out
+    return [check_radius(r) for r in parse_number_list(values, option)]
 
 
 @app.command(

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
+from hfc_detect.cli.common import parse_number_list
 
 
 @app.command(
@@ -51,7 +52,6 @@ def kernels_command(
     ),
 ) -> None:
     """Draw first-layer kernels of trained models, optionally smoothed."""
-    from hfc_classify.cli.robustness import parse_numbers
     from hfc_detect.utils.errors import InputError
 
     if not checkpoint:
@@ -65,7 +65,7 @@ def kernels_command(
     labels = list(label or [])
     if labels and len(labels) != len(checkpoint):
         raise InputError(f"give one --label per checkpoint ({len(checkpoint)}), got {len(labels)}")
-    rhos = parse_numbers(rho or [], "--rho")
+    rhos = parse_number_list(rho or [], "--rho")
     if any(r < 0 for r in rhos):
         raise InputError(f"--rho must be >= 0, got {min(rhos):g}")
     if output.suffix.lower() not in (".png", ".pdf", ".svg"):

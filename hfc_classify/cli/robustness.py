@@ -7,21 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-
-
-def parse_numbers(values: list[str], option: str) -> list[float]:
-    """Numbers from repeated and/or comma-separated option values (``0,0.1 --rho 1``)."""
-    from hfc_detect.utils.errors import InputError
-
-    out = []
-    for item in (part.strip() for value in values for part in value.split(",")):
-        if not item:
-            continue
-        try:
-            out.append(float(item))
-        except ValueError:
-            raise InputError(f"{option}: not a number: {item!r}") from None
-    return out
+from hfc_detect.cli.common import parse_number_list
 
 
 def parse_names(values: list[str]) -> list[str]:
@@ -107,7 +93,7 @@ def robustness_command(
         raise InputError(f"--layers must be first or all, got {layers!r}")
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    rhos, epsilons = parse_numbers(rho, "--rho"), parse_numbers(eps, "--eps")
+    rhos, epsilons = parse_number_list(rho, "--rho"), parse_number_list(eps, "--eps")
     attacks = parse_names(attack)
 
     import numpy as np

@@ -23,6 +23,19 @@ class FriendlyErrorGroup(TyperGroup):
             raise typer.Exit(code=2) from None
 
 
+def parse_number_list(values: list[str], option: str) -> list[float]:
+    """Numbers from repeated and/or comma-separated option values (``--rho 0,0.1 --rho 1``)."""
+    numbers = []
+    for item in (part.strip() for value in values for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            numbers.append(float(item))
+        except ValueError:
+            raise InputError(f"{option}: not a number: {item!r}") from None
+    return numbers
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(__version__)

@@ -38,7 +38,12 @@ def train_command(
     test_data: str = typer.Option(
         "", "--test-data", help="Test data (default: --data's test split)."
     ),
-    arch: str = typer.Option("released_resnet", "--arch", help="Architecture (see `models`)."),
+    arch: str = typer.Option(
+        "released_resnet",
+        "--arch",
+        help="Architecture: released_resnet, resnet18, resnet20/32/44/56, lenet, alexnet, "
+        "vgg11, vgg16.",
+    ),
     epochs: int = typer.Option(100, "--epochs"),
     batch_size: int = typer.Option(100, "--batch-size"),
     optimizer: str = typer.Option(

@@ -11,6 +11,7 @@ from hfc_detect.cli.app import app
 
 @app.command(
     "compare",
+    short_help="Per-image and whole-set COCO AP of predictions files, exactly as pycocotools.",
     help="Score COCO results files against COCO annotations, per image and for the whole set, "
     "exactly as pycocotools' COCOeval (bbox) does; the first --predictions is the baseline. "
     "Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and DIR/summary.json.",

@@ -11,6 +11,7 @@ from hfc_detect.cli.app import app
 
 @app.command(
     "decompose",
+    short_help="Write the LFC and HFC of images as PNG (and .npy, a figure).",
     help="Split each IMAGE (JPEG/PNG; gray, RGB, RGBA, 8- or 16-bit) into its low- and "
     "high-frequency components with a centred disk of radius R in the shifted spectrum, and "
     "write to DIR: <stem>_r<R>_lfc.png (LFC rounded and clipped to the pixel range) and "

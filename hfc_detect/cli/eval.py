@@ -15,7 +15,9 @@ def default_output() -> Path:
     return Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S", time.gmtime())
 
 
-@app.command("eval")
+@app.command(
+    "eval", short_help="Run a detector on original, LFC and HFC images and score every image."
+)
 def eval_command(
     radius: list[float] = typer.Option(
         ...,

@@ -12,6 +12,7 @@ from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 @app.command(
     "export",
+    short_help="Export a comparison as csv, json, parquet or an offline HTML report.",
     help="Export the per-image table of DIR as csv, json or parquet, or write an HTML report "
     "folder that opens offline: AP per variant, the 12 COCO numbers, wins, per-category AP, a "
     "histogram of per-image AP differences, a paired bootstrap 95% CI of the mean difference, "

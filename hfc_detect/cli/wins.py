@@ -20,6 +20,7 @@ def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
 
 @app.command(
     "wins",
+    short_help="Images where a variant (LFC) beats the baseline, with objects gained/lost.",
     help="List the images where the variant's per-image AP beats the baseline's by more than "
     "--min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at "
     "IoU >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv "

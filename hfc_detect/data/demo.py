@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import cv2
 import numpy as np
 
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import atomic_path, write_text_atomic
+from hfc_detect.utils.files import atomic_dir, atomic_path, write_text_atomic
 
 DEMO_VERSION = "demo-v1"  # names the cache folder: bump it whenever rendering changes
 IMAGE_HEIGHT, IMAGE_WIDTH = 384, 512
@@ -321,15 +319,10 @@ def ensure_demo_dataset(cache_root: str | os.PathLike | None = None) -> tuple[Pa
         raise InputError(
             f"{target} exists but is not a complete demo dataset; delete it to regenerate"
         )
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_VERSION}.", suffix=".part", dir=root))
     try:
-        make_demo_dataset(tmp, num_images=DEMO_EVAL_IMAGES, seed=EVAL_SEED)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not ann.is_file():  # not a concurrent run that finished first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(target) as tmp:
+            make_demo_dataset(tmp, num_images=DEMO_EVAL_IMAGES, seed=EVAL_SEED)
+    except OSError:
+        if not ann.is_file():  # not a concurrent run that finished first
+            raise
     return ann, images

@@ -9,9 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import load_sources
 from hfc_detect.reports.wins import attach_objects, rank_wins
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import atomic_path
+from hfc_detect.utils.files import atomic_dir, atomic_path
 
 FORMATS = ("csv", "json", "parquet", "html")
 DEFAULT_GALLERY_SIZE = 12
@@ -108,17 +105,6 @@ def _check_html_target(target: Path) -> None:
         raise InputError(f"{target}: exists and is not an HTML report; choose another --output")
 
 
-def _replace_dir(built: Path, target: Path) -> None:
-    """Move ``built`` onto ``target``; an older report there is removed only after the swap."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(built, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export(
     directory: str | Path,
     *,
@@ -178,9 +164,7 @@ def export(
         name,
         score_threshold=score_threshold,
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
+    with atomic_dir(target, replace=True) as built:
         warnings = write_html_report(
             comparison,
             built,
@@ -195,9 +179,4 @@ def export(
             seed=seed,
             progress=progress,
         )
-        built.chmod(0o755)
-        _replace_dir(built, target)
-    finally:
-        if built.exists():
-            shutil.rmtree(built, ignore_errors=True)
     return ExportResult(path=target, warnings=warnings)

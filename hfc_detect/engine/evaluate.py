@@ -378,16 +378,16 @@ def _run(
         for i in image_ids
         if i in done and not done[i].get("ok")
     ]
+    if len(failed) == len(image_ids):
+        raise InputError(
+            f"none of the {len(image_ids)} images could be read (first: {failed[0]['error']})"
+        )
     start = time.perf_counter()
     written = folder.write_predictions(image_ids, done, [v.name for v in plan])
     predictions = {name: path for name, (path, _) in written.items()}
     timings["write"] = time.perf_counter() - start
 
     scored_ann = ds.annotations
-    if len(failed) == len(image_ids):
-        raise InputError(
-            f"none of the {len(image_ids)} images could be read (first: {failed[0]['error']})"
-        )
     if limit is not None or failed:
         failed_ids = {f["image_id"] for f in failed}
         kept = [i for i in image_ids if i not in failed_ids]

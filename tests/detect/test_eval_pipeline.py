@@ -312,6 +312,7 @@ def test_no_readable_image_is_an_error(coco, tmp_path):
     with pytest.raises(InputError, match="none of the 5 images could be read"):
         _eval(coco, tmp_path / "out")
     assert not (tmp_path / "out" / "summary.json").exists()
+    assert not (tmp_path / "out" / "predictions").exists()  # no empty results left behind
 
 
 def test_limit_scores_the_first_images_by_id(coco, tmp_path):

@@ -36,7 +36,9 @@ def train_command(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Run folder."),
     test_data: str = typer.Option(
-        "", "--test-data", help="Test data (default: --data's test split)."
+        "",
+        "--test-data",
+        help="Test data (default: --data's test split; required for an .npz --data).",
     ),
     arch: str = typer.Option(
         "released_resnet",

@@ -23,7 +23,8 @@ RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard")
 
 @dataclass
 class TrainConfig:
-    """One training run. ``test_data`` defaults to ``train_data`` (a set with both splits)."""
+    """One training run. ``test_data`` defaults to ``train_data`` when that names a set with both
+    splits (a CIFAR-10 folder, mnist:ROOT); an ``.npz`` file needs its own ``test_data``."""
 
     train_data: str = ""
     test_data: str = ""
@@ -95,6 +96,9 @@ class TrainConfig:
 
         if not self.train_data:
             raise bad("no training data given")
+        if not self.test_data and str(self.train_data).endswith(".npz"):
+            # An .npz file is one split: defaulting to it would test on the training images.
+            raise bad(f"{self.train_data}: an .npz file holds one split; give test_data too")
         self.test_data = self.test_data or self.train_data
         self.optimizer = str(self.optimizer).lower()
         if self.optimizer not in OPTIMIZERS:

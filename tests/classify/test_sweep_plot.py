@@ -31,7 +31,8 @@ def swept(tmp_path_factory):
     )
     (tmp / "grid.yaml").write_text(
         "name: demo\n"
-        f"base: {{train_data: {tmp / 'd.npz'}, arch: lenet, epochs: 2, batch_size: 16,\n"
+        f"base: {{train_data: {tmp / 'd.npz'}, test_data: {tmp / 'd.npz'}, arch: lenet,\n"
+        f"       epochs: 2, batch_size: 16,\n"
         f"       track_train: 8, track_test: 8, track_radii: [4, 8], device: cpu,\n"
         f"       cache_dir: {tmp / 'cache'}}}\n"
         "grid:\n  train_on: [lfc, hfc]\n  train_radius: [4]\n"
@@ -107,7 +108,9 @@ def test_bad_sweeps_and_plots(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("submitit") is not None, reason="submitit present")
 def test_slurm_without_submitit_says_how_to_install(tmp_path):
-    (tmp_path / "s.yaml").write_text(f"base: {{train_data: {tmp_path / 'x.npz'}}}\n")
+    (tmp_path / "s.yaml").write_text(
+        f"base: {{train_data: {tmp_path / 'x.npz'}, test_data: {tmp_path / 'x.npz'}}}\n"
+    )
     runs = load_sweep(tmp_path / "s.yaml", tmp_path)
     with pytest.raises(InputError, match="pip install submitit"):
         run_sweep(runs, launcher="slurm", log=lambda _: None)

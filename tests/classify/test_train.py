@@ -38,7 +38,8 @@ def tiny_data(tmp_path):
 
 
 def _config(data, tmp_path, **kw):
-    return TrainConfig(train_data=data, cache_dir=str(tmp_path / "cache"), **{**TINY, **kw})
+    kw = {"test_data": data, **TINY, **kw}
+    return TrainConfig(train_data=data, cache_dir=str(tmp_path / "cache"), **kw)
 
 
 def _metrics(run_dir):
@@ -49,7 +50,7 @@ def _metrics(run_dir):
 
 
 def test_defaults_are_the_vanilla_set_up():
-    c = TrainConfig(train_data="x.npz").validate()
+    c = TrainConfig(train_data="data/cifar10").validate()
     assert (c.arch, c.optimizer, c.lr, c.batch_size, c.epochs) == (
         "released_resnet",
         "adam",
@@ -136,6 +137,7 @@ def test_adversarial_training_calls_pgd(tiny_data, tmp_path, monkeypatch):
         (dict(train_on="lfc"), "needs a radius"),
         (dict(arch="resnet20", batch_norm=False), "does not take"),
         (dict(num_classes=5), "out of range for 5 classes"),
+        (dict(test_data=""), "an .npz file holds one split"),
     ],
 )
 def test_bad_settings(tiny_data, tmp_path, kw, message):

@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -159,31 +159,42 @@ def _summary(
 def _write_per_image(output: Path, columns: dict[str, list]) -> None:
     names = list(columns)
     rows = list(zip(*columns.values(), strict=True))
+    write_table_csv(output / f"{PER_IMAGE_STEM}.csv", names, rows)
+    lines = (json.dumps(dict(zip(names, row, strict=True))) for row in rows)
+    write_text_atomic(output / f"{PER_IMAGE_STEM}.jsonl", "".join(line + "\n" for line in lines))
+    parquet = output / f"{PER_IMAGE_STEM}.parquet"
+    try:
+        write_table_parquet(parquet, columns)
+    except ImportError:
+        parquet.unlink(missing_ok=True)  # never leave a stale table from an earlier run
 
+
+def write_table_csv(path: Path, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A per-image table as CSV (empty cell for an undefined value), written atomically."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(names)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
-    write_text_atomic(output / f"{PER_IMAGE_STEM}.csv", buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
 
-    lines = (json.dumps(dict(zip(names, row, strict=True))) for row in rows)
-    write_text_atomic(output / f"{PER_IMAGE_STEM}.jsonl", "".join(line + "\n" for line in lines))
 
-    parquet = output / f"{PER_IMAGE_STEM}.parquet"
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        parquet.unlink(missing_ok=True)  # never leave a stale table from an earlier run
-        return
-    fields = []
-    for name in names:
-        if name == "file_name":
-            fields.append(pa.field(name, pa.string()))
-        elif name in ("image_id", "num_gt") or name.startswith("num_dets_"):
-            fields.append(pa.field(name, pa.int64()))
-        else:
-            fields.append(pa.field(name, pa.float64()))
-    table = pa.table(columns, schema=pa.schema(fields))
-    with atomic_path(parquet) as tmp:
+def _arrow_type(column: str) -> Any:
+    import pyarrow as pa
+
+    if column == "file_name":
+        return pa.string()
+    if column in ("image_id", "num_gt") or column.startswith("num_dets_"):
+        return pa.int64()
+    return pa.float64()
+
+
+def write_table_parquet(path: Path, columns: Mapping[str, list]) -> None:
+    """A per-image table (column name -> values) as Parquet, written atomically; ImportError
+    without pyarrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(name, _arrow_type(name)) for name in columns])
+    table = pa.table(dict(columns), schema=schema)
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

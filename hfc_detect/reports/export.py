@@ -6,20 +6,19 @@ folder is built in a temporary folder beside the target, then renamed into place
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hfc_detect.evaluation.compare import write_table_csv, write_table_parquet
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from hfc_detect.reports.folder import Comparison, load_comparison
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import load_sources
 from hfc_detect.reports.wins import attach_objects, rank_wins
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import atomic_dir, atomic_path
+from hfc_detect.utils.files import atomic_dir, write_text_atomic
 
 FORMATS = ("csv", "json", "parquet", "html")
 DEFAULT_GALLERY_SIZE = 12
@@ -47,46 +46,18 @@ def table_rows(
     return scored[:top]
 
 
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def write_csv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([_csv_cell(r[c]) for c in columns] for r in rows)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
+    write_table_csv(path, columns, ([r[c] for c in columns] for r in rows))
 
 
 def write_json(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
     """A JSON array of row objects (``null`` for an undefined AP)."""
     text = json.dumps([{c: r[c] for c in columns} for r in rows], indent=1)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
-
-
-def _arrow_type(column: str) -> Any:
-    import pyarrow as pa
-
-    if column == "file_name":
-        return pa.string()
-    if column in ("image_id", "num_gt") or column.startswith("num_dets_"):
-        return pa.int64()
-    return pa.float64()
+    write_text_atomic(path, text + "\n")
 
 
 def write_parquet(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pa.schema([(c, _arrow_type(c)) for c in columns])
-    table = pa.table({c: [r[c] for r in rows] for c in columns}, schema=schema)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    write_table_parquet(path, {c: [r[c] for r in rows] for c in columns})
 
 
 _WRITERS = {"csv": write_csv, "json": write_json, "parquet": write_parquet}

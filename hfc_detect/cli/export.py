@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_detect.cli.app import app
+from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 
@@ -50,9 +51,12 @@ def export_command(
         help="html: draw detections with score >= this; they find objects at IoU >= 0.5.",
     ),
     resamples: int = typer.Option(
-        10_000, "--resamples", min=1, help="html: paired bootstrap resamples of the mean gain."
+        DEFAULT_RESAMPLES,
+        "--resamples",
+        min=1,
+        help="html: paired bootstrap resamples of the mean gain.",
     ),
-    seed: int = typer.Option(0, "--seed", help="html: seed of the bootstrap."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="html: seed of the bootstrap."),
 ) -> None:
     """Export a comparison folder as a table or an offline HTML report."""
     from rich.console import Console

@@ -21,6 +21,7 @@ import numpy as np
 
 from hfc_detect import __version__
 from hfc_detect.evaluation import STAT_NAMES
+from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.draw import STYLES, draw_objects, placeholder
 from hfc_detect.reports.folder import Comparison
@@ -68,8 +69,8 @@ def resolve_radius(
     one of several radii and must agree with a single one; without either, ``requested`` or 128.
     """
     summary = comparison.summary
-    if requested is not None and (not math.isfinite(requested) or requested <= 0):
-        raise InputError(f"--radius must be a number > 0, got {requested}")
+    if requested is not None:
+        requested = check_radius(requested)
     radii = [float(r) for r in summary.get("radii") or []]
     if summary.get("radius") is not None:
         radii = [float(summary["radius"])]

@@ -11,30 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hfc_classify.models.blocks import BasicBlock, PadShortcut
 from hfc_classify.models.layers import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from hfc_classify.models.registry import register_model
-
-
-class _BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.pad = planes - in_planes if (stride != 1 or in_planes != planes) else 0
-        self.stride = stride
-
-    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pad == 0 and self.stride == 1:
-            return x
-        x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
 
 
 class CifarResNet(nn.Module):
@@ -52,7 +31,9 @@ class CifarResNet(nn.Module):
         for planes, stride in ((16, 1), (32, 2), (64, 2)):
             blocks = []
             for i in range(n):
-                blocks.append(_BasicBlock(in_planes, planes, stride if i == 0 else 1))
+                s = stride if i == 0 else 1
+                shortcut = PadShortcut(planes - in_planes, s)
+                blocks.append(BasicBlock(in_planes, planes, s, True, shortcut))
                 in_planes = planes
             layers.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = layers

@@ -11,31 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hfc_classify.models.blocks import BasicBlock, PadShortcut
 from hfc_classify.models.registry import register_model
 from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
-
-
-class _Block(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int, batch_norm: bool) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=not batch_norm)
-        self.bn1 = norm_layer(planes, batch_norm)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=not batch_norm)
-        self.bn2 = norm_layer(planes, batch_norm)
-        self.stride = stride
-        self.extra = planes - in_planes
-
-    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride != 1:
-            x = F.avg_pool2d(x, self.stride, self.stride)
-        if self.extra:
-            x = F.pad(x, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
 
 
 @register_model("released_resnet")
@@ -57,7 +35,9 @@ class ReleasedResNet(nn.Module):
         for planes, stride in ((16, 1), (32, 2), (64, 2)):
             blocks = []
             for i in range(blocks_per_stage):
-                blocks.append(_Block(in_planes, planes, stride if i == 0 else 1, batch_norm))
+                s = stride if i == 0 else 1
+                shortcut = PadShortcut(planes - in_planes, s, pool=True)
+                blocks.append(BasicBlock(in_planes, planes, s, batch_norm, shortcut))
                 in_planes = planes
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)

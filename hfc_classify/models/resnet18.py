@@ -12,28 +12,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hfc_classify.models.blocks import BasicBlock
 from hfc_classify.models.registry import register_model
 from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
 
 
-class _BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int, batch_norm: bool) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=not batch_norm)
-        self.bn1 = norm_layer(planes, batch_norm)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=not batch_norm)
-        self.bn2 = norm_layer(planes, batch_norm)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride, bias=not batch_norm),
-                norm_layer(planes, batch_norm),
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+def _block(in_planes: int, planes: int, stride: int, batch_norm: bool) -> BasicBlock:
+    """A basic block with a 1x1-convolution shortcut where the shape changes."""
+    shortcut: nn.Module = nn.Identity()
+    if stride != 1 or in_planes != planes:
+        shortcut = nn.Sequential(
+            nn.Conv2d(in_planes, planes, 1, stride, bias=not batch_norm),
+            norm_layer(planes, batch_norm),
+        )
+    return BasicBlock(in_planes, planes, stride, batch_norm, shortcut)
 
 
 @register_model("resnet18")
@@ -54,8 +46,8 @@ class ResNet18(nn.Module):
         for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
             stages.append(
                 nn.Sequential(
-                    _BasicBlock(in_planes, planes, stride, batch_norm),
-                    _BasicBlock(planes, planes, 1, batch_norm),
+                    _block(in_planes, planes, stride, batch_norm),
+                    _block(planes, planes, 1, batch_norm),
                 )
             )
             in_planes = planes

@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,6 +38,8 @@ from hfc_detect.data.demo import (
     make_demo_dataset,
     render_demo_image,
 )
+from hfc_detect.data.images import read_image
+from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.frequency import split
 from hfc_detect.modeling.demo_detector import (
     METADATA_FILE,
@@ -210,8 +211,7 @@ def coco_ap(gt: COCO, results: list[dict]) -> dict[str, float]:
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    names = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
-    return {n: round(float(v), 4) for n, v in zip(names, ev.stats[:6], strict=False)}
+    return {n: round(float(v), 4) for n, v in zip(STAT_NAMES[:6], ev.stats[:6], strict=True)}
 
 
 def evaluate(detector: DemoDetector, num_images: int, radius: float = 128.0) -> dict:
@@ -223,8 +223,7 @@ def evaluate(detector: DemoDetector, num_images: int, radius: float = 128.0) -> 
         ids = sorted(gt.getImgIds())
         originals = []
         for i in ids:
-            bgr = cv2.imread(str(images_dir / gt.imgs[i]["file_name"]), cv2.IMREAD_COLOR)
-            rgb = np.ascontiguousarray(bgr[..., ::-1])
+            rgb = read_image(images_dir / gt.imgs[i]["file_name"])
             originals.append(torch.from_numpy(rgb).permute(2, 0, 1).float())
         t0 = time.perf_counter()
         res = detections_to_coco(detector, originals, ids)

@@ -7,18 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-
-
-def _radii(values: list[str]) -> list[float]:
-    from hfc_detect.utils.errors import InputError
-
-    out = []
-    for item in (p.strip() for v in values for p in v.split(",") if p.strip()):
-        try:
-            out.append(float(item))
-        except ValueError:
-            raise InputError(f"--track-radius: not a number: {item!r}") from None
-    return out
+from hfc_detect.cli.common import parse_number_list
 
 
 @app.command(
@@ -125,7 +114,7 @@ def train_command(
             adv_random_start=adv_random_start,
             normalize=normalize,
             inclusive=inclusive,
-            track_radii=_radii(track_radius),
+            track_radii=parse_number_list(track_radius, "--track-radius"),
             track_train=track_train,
             track_test=track_test,
             seed=seed,

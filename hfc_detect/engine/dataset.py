@@ -8,7 +8,6 @@ Builtin names follow Detectron2: ``coco_2017_val`` is
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hfc_detect.evaluation.coco import read_json
 from hfc_detect.utils.errors import InputError
 
 # name -> (annotations, images dir), relative to $DETECTRON2_DATASETS, as Detectron2 registers them
@@ -79,10 +79,7 @@ def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> 
         raise InputError(f"annotations file not found: {annotations}")
     if not images_dir.is_dir():
         raise InputError(f"images folder not found: {images_dir}")
-    try:
-        data = json.loads(annotations.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read annotations {annotations}: {exc}") from None
+    data = read_json(annotations, "annotations")
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise InputError(f"{annotations} is not COCO annotations (no 'images' list)")
     if not isinstance(data.get("annotations", []), list) or "categories" not in data:
@@ -114,7 +111,7 @@ def write_subset_annotations(source: Path, image_ids: Sequence[int], destination
     """Write ``source`` restricted to ``image_ids`` (same categories and info) atomically."""
     from hfc_detect.utils.files import write_json_atomic
 
-    data = json.loads(Path(source).read_text(encoding="utf-8"))
+    data = read_json(source, "annotations")
     keep = set(image_ids)
     data["images"] = [im for im in data["images"] if int(im["id"]) in keep]
     data["annotations"] = [a for a in data.get("annotations", []) if int(a["image_id"]) in keep]

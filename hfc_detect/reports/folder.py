@@ -7,7 +7,6 @@ The format is described in ``docs/reports.md``; this module only reads and valid
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hfc_detect.evaluation.coco import read_json
 from hfc_detect.utils.errors import InputError
 
 _INT_COLUMNS = ("image_id", "num_gt")
@@ -90,10 +90,7 @@ def load_comparison(directory: str | Path) -> Comparison:
     summary_path = root / "summary.json"
     if not summary_path.is_file():
         raise InputError(f"{summary_path}: missing (not a comparison folder written by compare)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{summary_path}: not valid JSON ({exc})") from None
+    summary = read_json(summary_path, "summary")
     if (
         not isinstance(summary, dict)
         or not isinstance(summary.get("variants"), list)

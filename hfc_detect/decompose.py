@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hfc_detect.data.images import read_image
+from hfc_detect.data.images import encode_png, read_image
 from hfc_detect.frequency import check_radius, split
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path
@@ -61,16 +61,6 @@ def display_hfc(high: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """HFC as a viewable image of ``dtype``: mid-grey + HFC, rounded, clipped to 0..peak."""
     peak = _peak(dtype)
     return np.clip(np.rint(high + (peak + 1) / 2), 0, peak).astype(dtype)
-
-
-def _png_bytes(image: np.ndarray) -> bytes:
-    import cv2
-
-    bgr = image[:, :, ::-1] if image.ndim == 3 else image
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
-    if not ok:
-        raise InputError(f"cannot encode a PNG of shape {image.shape}")
-    return buf.tobytes()
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -133,8 +123,8 @@ def decompose_image(
     low, high = split(image, radius, inclusive=inclusive)
     prefix = output_prefix(image_path, radius, inclusive)
     files = {
-        f"{prefix}_lfc.png": _png_bytes(display_lfc(low, image.dtype)),
-        f"{prefix}_hfc.png": _png_bytes(display_hfc(high, image.dtype)),
+        f"{prefix}_lfc.png": encode_png(display_lfc(low, image.dtype)),
+        f"{prefix}_hfc.png": encode_png(display_hfc(high, image.dtype)),
     }
     if npy:
         files[f"{prefix}_lfc.npy"] = _npy_bytes(low)

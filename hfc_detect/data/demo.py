@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hfc_detect.data.images import encode_png
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_dir, atomic_path, write_text_atomic
 
@@ -257,13 +258,8 @@ def make_demo_dataset(
     for index in range(num_images):
         rgb, objects = render_demo_image(seed, index)
         file_name = f"demo_s{seed}_{index:05d}.png"
-        ok, png = cv2.imencode(
-            ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 6]
-        )
-        if not ok:
-            raise RuntimeError(f"OpenCV could not encode {file_name} as PNG")
         with atomic_path(images_dir / file_name) as tmp:
-            tmp.write_bytes(png.tobytes())
+            tmp.write_bytes(encode_png(rgb, compression=6))
         image_id = index + 1
         images.append(
             {"id": image_id, "file_name": file_name, "height": IMAGE_HEIGHT, "width": IMAGE_WIDTH}

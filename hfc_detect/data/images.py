@@ -1,4 +1,5 @@
-"""Decode JPEG/PNG files into numpy arrays in RGB order, keeping the stored bit depth.
+"""Decode JPEG/PNG files into numpy arrays in RGB order, keeping the stored bit depth, and
+encode arrays as PNG (:func:`encode_png`).
 
 Conventions of :func:`read_image`:
 
@@ -56,3 +57,16 @@ def read_image(path: str | os.PathLike, *, keep_gray: bool = False) -> np.ndarra
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"cannot use image {path}: unsupported layout {image.shape}")
     return np.ascontiguousarray(image[:, :, 2::-1])
+
+
+def encode_png(image: np.ndarray, *, compression: int | None = None) -> bytes:
+    """PNG bytes of an ``(H, W, 3)`` RGB or ``(H, W)`` gray uint8/uint16 array; ``compression``
+    0..9 (None: OpenCV's default). InputError when OpenCV cannot encode it."""
+    import cv2
+
+    bgr = image[:, :, ::-1] if image.ndim == 3 else image
+    params = [] if compression is None else [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr), params)
+    if not ok:
+        raise InputError(f"cannot encode a PNG of shape {image.shape}")
+    return buf.tobytes()

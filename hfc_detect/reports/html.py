@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hfc_detect import __version__
+from hfc_detect.data.images import encode_png
 from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
@@ -232,17 +233,6 @@ def _display(x: np.ndarray, scale: float, pixel_mode: str | None) -> np.ndarray:
     return np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
 
 
-def _png_bytes(rgb: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(
-        ".png", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 6]
-    )
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
 @dataclass(frozen=True)
 class GalleryEntry:
     """One gallery row: the win, its panel files (label, relative path) and a missing flag."""
@@ -307,7 +297,7 @@ def render_gallery_entry(
                 category_names=sources.category_names,
             )
         rel = f"images/{win.image_id}_{kind}.png"
-        (out_dir / rel).write_bytes(_png_bytes(drawn))
+        (out_dir / rel).write_bytes(encode_png(drawn, compression=6))
         image_label = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
         label = f"{image_label}: boxes of {name}" if name else f"{image_label}: no detections"
         files.append((label, rel))

@@ -86,14 +86,21 @@ def find_runs(paths: Sequence[str | Path]) -> list[RunResult]:
     return runs
 
 
-def _save(fig, out: Path, formats: Sequence[str]) -> list[Path]:
-    written = []
+def parse_formats(values: Sequence[str]) -> list[str]:
+    """Figure formats from repeated and/or comma-separated option values (``--format png,svg``);
+    an unknown one raises :class:`InputError`, so a command can check before writing anything."""
+    formats = [p.strip() for v in values for p in v.split(",") if p.strip()]
     for fmt in formats:
         if fmt not in FIGURE_FORMATS:
             raise InputError(
                 f"figure format must be one of {', '.join(FIGURE_FORMATS)}, got {fmt!r}"
             )
-    for fmt in formats:
+    return formats
+
+
+def _save(fig, out: Path, formats: Sequence[str]) -> list[Path]:
+    written = []
+    for fmt in parse_formats(formats):
         target = out.with_suffix(f".{fmt}")
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")

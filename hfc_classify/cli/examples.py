@@ -40,7 +40,7 @@ def examples_command(
     from hfc_classify.data import PIXEL_MODES, default_cache_dir, load_split
     from hfc_classify.engine.evaluation import hfc_examples, resolve_device
     from hfc_classify.engine.loading import load_classifier
-    from hfc_classify.plots import class_names, plot_examples
+    from hfc_classify.plots import class_names, parse_formats, plot_examples
     from hfc_detect.frequency import check_radius
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
@@ -50,7 +50,7 @@ def examples_command(
         raise InputError(f"--normalize must be one of {', '.join(PIXEL_MODES)}, got {normalize!r}")
     if count < 1:
         raise InputError(f"--count must be >= 1, got {count}")
-    formats = [p.strip() for v in format_ for p in v.split(",") if p.strip()]
+    formats = parse_formats(format_)
     dev = resolve_device(device)
     images = load_split(data, "test")
     model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)

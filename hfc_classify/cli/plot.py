@@ -23,9 +23,9 @@ def plot_command(
 ) -> None:
     from rich.console import Console
 
-    from hfc_classify.plots import find_runs, plot_curves, results_table, write_table
+    from hfc_classify.plots import find_runs, parse_formats, plot_curves, results_table, write_table
 
-    formats = [p.strip() for v in format_ for p in v.split(",") if p.strip()]
+    formats = parse_formats(format_)
     found = find_runs(runs)
     written = plot_curves(found, output / "curves", formats)
     written += write_table(results_table(found), output / "table")

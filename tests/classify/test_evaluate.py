@@ -115,20 +115,25 @@ def _numpy_split(image: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarr
 
 
 def test_evaluate_api_matches_a_plain_loop(tmp_path):
-    torch.manual_seed(0)
+    """Original, LFC and HFC accuracies against plain numpy: split each image, divide by its own
+    maximum, predict. A linear model, whose predictions vary with the input, labelled by its own
+    HFC predictions so that the three accuracies differ."""
     from hfc_classify.data.datasets import ImageSet
-    from hfc_classify.models import build_model
 
-    rng = np.random.default_rng(1)
-    data = ImageSet(
-        rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), np.arange(20) % 10, "gen"
-    )
-    model = build_model("lenet").eval()
-    rows = evaluate_variants(model, data, [8], batch_size=7)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10)).eval()
+    images = np.random.default_rng(1).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    comps = [_numpy_split(im.astype(np.float64), 8) for im in images]
+    refs = [images / 255.0] + [np.stack([c[k] / c[k].max() for c in comps]) for k in (0, 1)]
     with torch.no_grad():
-        ref = float((model(data.tensor()).argmax(1).numpy() == data.labels).mean())
-    assert rows[0].variant == "original" and rows[0].accuracy == pytest.approx(ref)
-    assert [r.variant for r in rows] == ["original", "lfc", "hfc"]
+        preds = [model(torch.from_numpy(x).permute(0, 3, 1, 2).float()).argmax(1) for x in refs]
+    labels = preds[2].numpy()
+    data = ImageSet(images, labels, "gen")
+    rows = evaluate_variants(model, data, [8], batch_size=7)
+    assert [(r.variant, r.radius) for r in rows] == [("original", None), ("lfc", 8), ("hfc", 8)]
+    expected = [float((p.numpy() == labels).mean()) for p in preds]
+    assert expected[2] == 1 and expected[0] < 1 and expected[1] < 1
+    assert [r.accuracy for r in rows] == pytest.approx(expected)
 
 
 def _bad(tmp_path, real_ckpt=None, **changes):
@@ -163,3 +168,15 @@ def test_bad_input(tmp_path, shared_dir):
     assert "does not fit architecture resnet32" in _bad(
         tmp_path, resnet20, **{"--arch": "resnet32"}
     )
+
+
+def test_examples_bad_format_writes_nothing(tmp_path):
+    from hfc_classify.models import build_model
+
+    torch.save(build_model("lenet").state_dict(), tmp_path / "c.pt")
+    np.savez(tmp_path / "d.npz", images=np.zeros((4, 32, 32, 3), np.uint8), labels=np.arange(4))
+    args = ["--arch", "lenet", "--checkpoint", str(tmp_path / "c.pt"), "--data"]
+    args += [str(tmp_path / "d.npz"), "--output", str(tmp_path / "o"), "--format", "png,bmp"]
+    result = runner.invoke(app, ["examples", *args, "--device", "cpu"])
+    assert result.exit_code == 2 and "'bmp'" in result.output, result.output
+    assert not (tmp_path / "o").exists()

@@ -73,11 +73,6 @@ def broadcast(obj: Any) -> Any:
     return box[0]
 
 
-def barrier() -> None:
-    if is_distributed():
-        dist.barrier()
-
-
 def shutdown(created: bool) -> None:
     """Destroy the process group if :func:`init_from_env` created it."""
     if created and dist.is_initialized():

@@ -16,7 +16,7 @@ from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from hfc_detect.reports.folder import Comparison, load_comparison
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import load_sources
-from hfc_detect.reports.wins import attach_objects, rank_wins
+from hfc_detect.reports.wins import attach_objects, rank_wins, rows_by_gain
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_dir, write_text_atomic
 
@@ -40,10 +40,7 @@ def table_rows(
     AP gain of ``variant`` over the baseline (images with undefined AP left out)."""
     if top is None:
         return list(comparison.rows)
-    base, var = f"ap_{comparison.baseline}", f"ap_{variant}"
-    scored = [r for r in comparison.rows if r[base] is not None and r[var] is not None]
-    scored.sort(key=lambda r: (-(r[var] - r[base]), r["image_id"]))
-    return scored[:top]
+    return rows_by_gain(comparison, variant)[:top]
 
 
 def write_csv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> None:

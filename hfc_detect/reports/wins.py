@@ -64,22 +64,28 @@ def _check_finite(name: str, value: float) -> float:
     return value
 
 
+def rows_by_gain(comparison: Comparison, variant: str) -> list[dict[str, Any]]:
+    """Per-image rows whose AP is defined for both the baseline and ``variant``, largest AP gain
+    of ``variant`` first (ties by image id)."""
+    base, var = f"ap_{comparison.baseline}", f"ap_{variant}"
+    scored = [r for r in comparison.rows if r[base] is not None and r[var] is not None]
+    scored.sort(key=lambda r: (-(r[var] - r[base]), r["image_id"]))
+    return scored
+
+
 def rank_wins(
     comparison: Comparison, variant: str, *, min_delta: float = 0.0
 ) -> tuple[list[Win], int]:
     """Wins of ``variant`` sorted by gain (ties by image id), and the number of images whose AP
     is defined in both (the others are left out)."""
-    base_col, var_col = f"ap_{comparison.baseline}", f"ap_{variant}"
-    wins, scored = [], 0
-    for row in comparison.rows:
-        base, var = row[base_col], row[var_col]
-        if base is None or var is None:
-            continue
-        scored += 1
-        if var - base > min_delta:
-            wins.append(Win(row["image_id"], row["file_name"], row["num_gt"], base, var))
-    wins.sort(key=lambda w: (-w.delta, w.image_id))
-    return wins, scored
+    base, var = f"ap_{comparison.baseline}", f"ap_{variant}"
+    scored = rows_by_gain(comparison, variant)
+    wins = [
+        Win(r["image_id"], r["file_name"], r["num_gt"], r[base], r[var])
+        for r in scored
+        if r[var] - r[base] > min_delta
+    ]
+    return wins, len(scored)
 
 
 def attach_objects(

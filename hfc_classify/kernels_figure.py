@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hfc_classify.models import build_model, load_weights, read_state_dict
+from hfc_classify.models import build_model, read_state_dict
 from hfc_classify.smoothing import first_conv, high_frequency_energy
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path
@@ -26,26 +26,18 @@ FORMATS = ("png", "pdf", "svg")
 
 def first_layer_weight(arch: str, checkpoint: str | os.PathLike) -> torch.Tensor:
     """The first convolution's weights in ``checkpoint``, which must load strictly into
-    ``arch`` built with the checkpoint's input channels, BatchNorm on or off (whichever fits,
-    so run checkpoints of either setting work without saying which)."""
+    ``arch`` built with the checkpoint's input channels (BatchNorm and classes as
+    :func:`~hfc_classify.engine.loading.build_from_checkpoint` finds them)."""
+    from hfc_classify.engine.loading import build_from_checkpoint
+
     probe = build_model(arch)
     conv = first_conv(probe)
     key = next(n for n, m in probe.named_modules() if m is conv) + ".weight"
     weight = read_state_dict(checkpoint).get(key)
     if weight is None or weight.ndim != 4:
         raise InputError(f"{checkpoint}: checkpoint does not fit architecture {arch}: no {key}")
-    first_error = None
-    for options in ({}, {"batch_norm": False}, {"batch_norm": True}):
-        try:
-            model = build_model(arch, in_channels=weight.shape[1], **options)
-            load_weights(model, checkpoint, arch=arch)
-        except TypeError:  # the architecture has no BatchNorm switch
-            continue
-        except InputError as exc:
-            first_error = first_error or exc
-            continue
-        return first_conv(model).weight.detach()
-    raise first_error or InputError(f"{checkpoint}: checkpoint does not fit architecture {arch}")
+    model = build_from_checkpoint(arch, checkpoint, in_channels=weight.shape[1])
+    return first_conv(model).weight.detach()
 
 
 def kernel_mosaic(weight: torch.Tensor, gap: int = 1) -> np.ndarray:

@@ -180,3 +180,25 @@ def test_examples_bad_format_writes_nothing(tmp_path):
     result = runner.invoke(app, ["examples", *args, "--device", "cpu"])
     assert result.exit_code == 2 and "'bmp'" in result.output, result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_checkpoint_settings_found_without_options(tmp_path):
+    """A bare checkpoint with BatchNorm on loads without --batch-norm; a run checkpoint's class
+    count is taken from its config (for evaluate and for the kernels figure alike)."""
+    from hfc_classify.data.datasets import ImageSet
+    from hfc_classify.kernels_figure import first_layer_weight
+    from hfc_classify.models import build_model
+
+    torch.manual_seed(0)
+    with_bn = build_model("released_resnet", batch_norm=True)
+    torch.save(with_bn.state_dict(), tmp_path / "bn.pt")
+    five = build_model("lenet", num_classes=5)
+    config = {"arch": "lenet", "num_classes": 5, "batch_norm": None}
+    torch.save({"model": five.state_dict(), "config": config}, tmp_path / "run.pt")
+    data = ImageSet(np.zeros((2, 32, 32, 3), np.uint8), np.arange(2), "gen")
+    loaded = load_classifier("released_resnet", tmp_path / "bn.pt", data)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
+    assert load_classifier("lenet", tmp_path / "run.pt", data)(data.tensor()).shape == (2, 5)
+    assert torch.equal(
+        first_layer_weight("lenet", tmp_path / "run.pt"), five.features[0].weight.data
+    )

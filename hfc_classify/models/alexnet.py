@@ -11,16 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hfc_classify.models.layers import conv_norm_relu
 from hfc_classify.models.registry import register_model
-from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
-
-
-def _conv(cin: int, cout: int, k: int, batch_norm: bool) -> list[nn.Module]:
-    return [
-        nn.Conv2d(cin, cout, k, padding=k // 2, bias=not batch_norm),
-        norm_layer(cout, batch_norm),
-        nn.ReLU(inplace=True),
-    ]
+from hfc_classify.models.xavier import check_dropout, xavier_init
 
 
 @register_model("alexnet")
@@ -37,13 +30,13 @@ class AlexNet(nn.Module):
         super().__init__()
         p = check_dropout(dropout)
         self.features = nn.Sequential(
-            *_conv(in_channels, 64, 5, batch_norm),
+            *conv_norm_relu(in_channels, 64, 5, batch_norm),
             nn.MaxPool2d(3, 2),
-            *_conv(64, 192, 5, batch_norm),
+            *conv_norm_relu(64, 192, 5, batch_norm),
             nn.MaxPool2d(3, 2),
-            *_conv(192, 384, 3, batch_norm),
-            *_conv(384, 256, 3, batch_norm),
-            *_conv(256, 256, 3, batch_norm),
+            *conv_norm_relu(192, 384, 3, batch_norm),
+            *conv_norm_relu(384, 256, 3, batch_norm),
+            *conv_norm_relu(256, 256, 3, batch_norm),
             nn.MaxPool2d(3, 2, ceil_mode=True),
             nn.AdaptiveAvgPool2d(3),
         )

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from hfc_classify.models.xavier import norm_layer
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -24,3 +26,17 @@ class Normalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+def conv_norm_relu(
+    cin: int, cout: int, k: int, batch_norm: bool, *, padding: int | None = None
+) -> list[nn.Module]:
+    """A k x k convolution (biased only without BatchNorm), BatchNorm or identity, ReLU; padding
+    ``k // 2`` (same size) unless given."""
+    return [
+        nn.Conv2d(
+            cin, cout, k, padding=k // 2 if padding is None else padding, bias=not batch_norm
+        ),
+        norm_layer(cout, batch_norm),
+        nn.ReLU(inplace=True),
+    ]

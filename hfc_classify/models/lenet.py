@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hfc_classify.models.layers import conv_norm_relu
 from hfc_classify.models.registry import register_model
-from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
+from hfc_classify.models.xavier import check_dropout, xavier_init
 
 
 @register_model("lenet")
@@ -28,13 +29,9 @@ class LeNet(nn.Module):
         super().__init__()
         p = check_dropout(dropout)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5, bias=not batch_norm),
-            norm_layer(6, batch_norm),
-            nn.ReLU(inplace=True),
+            *conv_norm_relu(in_channels, 6, 5, batch_norm, padding=0),
             nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5, bias=not batch_norm),
-            norm_layer(16, batch_norm),
-            nn.ReLU(inplace=True),
+            *conv_norm_relu(6, 16, 5, batch_norm, padding=0),
             nn.MaxPool2d(2),
             nn.AdaptiveAvgPool2d(5),
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hfc_classify.models.layers import conv_norm_relu
 from hfc_classify.models.registry import register_model
-from hfc_classify.models.xavier import check_dropout, norm_layer, xavier_init
+from hfc_classify.models.xavier import check_dropout, xavier_init
 
 _CONFIGS = {
     11: (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
@@ -37,11 +38,7 @@ class VGG(nn.Module):
             if item == "M":
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
             else:
-                layers += [
-                    nn.Conv2d(cin, item, 3, padding=1, bias=not batch_norm),
-                    norm_layer(item, batch_norm),
-                    nn.ReLU(inplace=True),
-                ]
+                layers += conv_norm_relu(cin, item, 3, batch_norm)
                 cin = item
         layers.append(nn.AdaptiveAvgPool2d(1))
         self.features = nn.Sequential(*layers)

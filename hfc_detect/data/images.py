@@ -70,3 +70,12 @@ def encode_png(image: np.ndarray, *, compression: int | None = None) -> bytes:
     if not ok:
         raise InputError(f"cannot encode a PNG of shape {image.shape}")
     return buf.tobytes()
+
+
+def to_0_255(image: np.ndarray) -> np.ndarray:
+    """Pixels on the 0..255 scale detectors expect: uint8 as is, 16-bit rescaled to float32."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) * np.float32(255.0 / 65535.0)
+    return image.astype(np.float32)

@@ -128,14 +128,6 @@ class DecodedImage:
     seconds: float
 
 
-def _to_0_255(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype == np.uint16:  # 16-bit PNG: rescale onto the 0..255 scale models expect
-        return image.astype(np.float32) * np.float32(255.0 / 65535.0)
-    return image.astype(np.float32)
-
-
 class DecodedImages:
     """Map-style dataset: item ``i`` decodes ``records[i]`` once, in ``channel_order``."""
 
@@ -149,7 +141,7 @@ class DecodedImages:
         return len(self.records)
 
     def __getitem__(self, index: int) -> DecodedImage:
-        from hfc_detect.data.images import read_image
+        from hfc_detect.data.images import read_image, to_0_255
 
         start = time.perf_counter()
         try:
@@ -157,7 +149,7 @@ class DecodedImages:
         except (InputError, OSError) as exc:
             return DecodedImage(index, None, str(exc), time.perf_counter() - start)
         hwc = rgb[:, :, ::-1] if self.channel_order == "BGR" else rgb
-        chw = torch.from_numpy(np.ascontiguousarray(_to_0_255(hwc).transpose(2, 0, 1)))
+        chw = torch.from_numpy(np.ascontiguousarray(to_0_255(hwc).transpose(2, 0, 1)))
         return DecodedImage(index, chw, None, time.perf_counter() - start)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from hfc_detect import __version__
-from hfc_detect.data.images import encode_png
+from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
@@ -221,16 +221,15 @@ def bootstrap_all(comparison: Comparison, *, resamples: int, seed: int) -> dict[
     return out
 
 
-def _display(x: np.ndarray, scale: float, pixel_mode: str | None) -> np.ndarray:
-    """A split component as uint8 RGB for display: first mapped as the detector saw it
-    (``pixel_mode`` via :func:`~hfc_detect.frequency.to_pixels`; none or ``raw``: as is), then
-    rounded and clipped to 0..255 (only for display)."""
+def _display(x: np.ndarray, pixel_mode: str | None) -> np.ndarray:
+    """A split component (0..255 scale) as uint8 RGB for display: first mapped as the detector
+    saw it (``pixel_mode`` via :func:`~hfc_detect.frequency.to_pixels`; none or ``raw``: as is),
+    then rounded and clipped to 0..255 (only for display)."""
     from hfc_detect.frequency import to_pixels
 
     if pixel_mode not in (None, "raw"):
         x = to_pixels(x, pixel_mode)
-        scale = 1.0 if pixel_mode == "max" else scale  # "max" already maps to 0..255
-    return np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -267,14 +266,13 @@ def render_gallery_entry(
     baseline = panels["original"]
     if image is None:
         pictures = {k: placeholder(text=f"{win.file_name}: not available") for k in panels}
-        scale = 1.0
     else:
-        scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
-        low, high = split(image, radius)
+        pixels = to_0_255(image)  # what the detector saw: 16-bit images rescaled first
+        low, high = split(pixels, radius)
         pictures = {
-            "original": _display(image.astype(np.float64), scale, None),
-            "lfc": _display(low, scale, pixel_mode),
-            "hfc": _display(high, scale, pixel_mode),
+            "original": _display(pixels, None),
+            "lfc": _display(low, pixel_mode),
+            "hfc": _display(high, pixel_mode),
         }
     files = []
     for kind in ("original", "lfc", "hfc"):

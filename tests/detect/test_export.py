@@ -193,3 +193,25 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "10 images loaded, none broken" in proc.stdout  # histogram + 3 x 3 panels
     assert shot.stat().st_size > 10_000
+
+
+def test_html_gallery_of_16_bit_images_matches_8_bit_in_clip_mode(tmp_path: Path) -> None:
+    """The detector sees 16-bit images rescaled to 0..255 before the split and the pixel mode;
+    the gallery must show the same, not clip the 0..65535-scale components at 255."""
+    import cv2
+    import numpy as np
+
+    cmp = make_comparison(tmp_path, pixel_mode="clip")
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    for png in (tmp_path / "data" / "images").glob("*.png"):
+        bgr = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        cv2.imwrite(str(deep / png.name), bgr.astype(np.uint16) * 257)
+    eight = export(cmp, fmt="html", top=2, output=tmp_path / "r8").path
+    sixteen = export(cmp, fmt="html", top=2, images=deep, output=tmp_path / "r16").path
+    panels = sorted((eight / "images").glob("*.png"))
+    assert len(panels) == 6
+    for panel in panels:
+        a = cv2.imread(str(panel), cv2.IMREAD_UNCHANGED).astype(int)
+        b = cv2.imread(str(sixteen / "images" / panel.name), cv2.IMREAD_UNCHANGED).astype(int)
+        assert np.abs(a - b).max() <= 1, panel.name

@@ -15,8 +15,9 @@ Display mapping of the PNGs (the image's own bit depth: 8-bit in, 8-bit out; 16-
   ``log(1 + |fftshift(fft2)|)`` of the mean over channels.
 
 Files are named ``<stem>_r<radius>[i]_<part>.<ext>`` (``i`` when the disk is inclusive).
-Alpha channels are dropped. Every file is written atomically, and an image's files are all
-computed before the first one is written.
+Alpha channels are dropped. Every file is written atomically, an image's files are all
+computed before the first one is written, and if one cannot be written the others of that image
+are removed again.
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ def decompose_files(
                     written.append(out_dir / name)
             except OSError as exc:
                 outcome.failed[path] = f"cannot write {out_dir / name}: {exc.strerror or exc}"
+                for done in written:  # all of an image's files or none of them
+                    done.unlink(missing_ok=True)
             else:
                 outcome.written[path] = written
         if on_image is not None:

@@ -137,3 +137,13 @@ def test_figure_without_importing_torch(images, tmp_path):
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
     figure = cv2.imread(str(tmp_path / "out" / "colour_r3_figure.png"))
     assert figure is not None and figure.shape[1] == 1600 and figure.shape[0] > 300
+
+
+def test_failed_write_leaves_none_of_the_images_files(images, tmp_path):
+    from hfc_detect.decompose import decompose_files
+
+    out = tmp_path / "out"
+    (out / "gray_r3_hfc.png" / "occupied").mkdir(parents=True)  # the second file cannot land
+    outcome = decompose_files([images["gray"]], 3, out)
+    assert list(outcome.failed) == [images["gray"]] and "gray_r3_hfc.png" in str(outcome.failed)
+    assert sorted(p.name for p in out.iterdir()) == ["gray_r3_hfc.png"]  # only the blocker

@@ -125,6 +125,11 @@ class TrainConfig:
             raise bad(f"dropout must be in [0, 1), got {self.dropout}")
         if self.adversarial and not self.adv_eps > 0:
             raise bad(f"adv_eps must be > 0, got {self.adv_eps}")
+        if self.adversarial and not (self.adv_steps >= 1 and self.step_size > 0):
+            raise bad(
+                f"adversarial training needs adv_steps >= 1 and adv_step_size > 0, got "
+                f"{self.adv_steps} and {self.step_size:g}"
+            )
         if self.adversarial and self.mixup_alpha:
             raise bad("adversarial training and mixup cannot be combined")
         if any(not float(r) > 0 for r in self.track_radii):

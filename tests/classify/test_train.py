@@ -138,6 +138,8 @@ def test_adversarial_training_calls_pgd(tiny_data, tmp_path, monkeypatch):
         (dict(arch="resnet20", batch_norm=False), "does not take"),
         (dict(num_classes=5), "out of range for 5 classes"),
         (dict(test_data=""), "an .npz file holds one split"),
+        (dict(adversarial=True, adv_steps=0), "adv_steps >= 1"),
+        (dict(adversarial=True, adv_step_size=-0.1), "adv_step_size > 0"),
     ],
 )
 def test_bad_settings(tiny_data, tmp_path, kw, message):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -179,10 +180,19 @@ def save_checkpoint(path: str | Path, net: DemoNet, category_ids: list[int], wid
 
 
 def build_demo_detector(
-    weights: str | Path | None = None, device: str | torch.device = "cpu", **_ignored: Any
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    *,
+    config_file: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> DemoDetector:
     """Backend ``demo``: the shipped weights by default, or a checkpoint that
-    ``tools/train_demo_detector.py`` wrote. Other options (``config_file``...) are ignored."""
+    ``tools/train_demo_detector.py`` wrote. It has no config and no settings: ``config_file``
+    or ``overrides`` are refused rather than silently ignored."""
+    if config_file is not None:
+        raise InputError("--config-file applies to the detectron2 backend only")
+    if overrides:
+        raise InputError(f"--set {overrides[0]!r}: the demo backend has no settings")
     path = Path(weights) if weights is not None else _asset(WEIGHTS_FILE)
     if not path.is_file():
         raise InputError(f"demo detector weights not found: {path}")

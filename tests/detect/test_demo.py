@@ -216,3 +216,10 @@ def test_missing_weights_is_an_input_error(tmp_path):
     torch.save({"something": 1}, bad)
     with pytest.raises(InputError, match="not a demo detector checkpoint"):
         build_detector("demo", weights=bad)
+
+
+def test_options_the_demo_backend_lacks_are_refused():
+    with pytest.raises(InputError, match="no settings"):
+        build_detector("demo", overrides=["INPUT.MIN_SIZE_TEST=320"])
+    with pytest.raises(InputError, match="--config-file"):
+        build_detector("demo", config_file="cfg.yaml")

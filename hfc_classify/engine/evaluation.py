@@ -16,13 +16,11 @@ from hfc_detect.utils.errors import InputError
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto``: the first CUDA GPU where there is one, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r} (use auto, cpu, cuda, cuda:N)") from None
+    """``auto``: the first CUDA GPU where there is one, else the CPU; a CUDA device where there
+    is none raises :class:`InputError` (here, not at the first tensor moved)."""
+    from hfc_detect.modeling.common import resolve_device as torch_device
+
+    dev = torch_device(None if str(device) == "auto" else device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r}: CUDA is not available here")
     return dev

@@ -57,10 +57,6 @@ class ImageSet:
         """The images as float32 (N, C, H, W) in [0, 1]."""
         return pixels_to_tensor(self.images)
 
-    def fingerprint(self) -> str:
-        """A short content hash of the images, naming cached LFC/HFC versions of exactly them."""
-        return images_fingerprint(self.images)
-
 
 def pixels_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [0, 1]."""
@@ -68,6 +64,7 @@ def pixels_to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def images_fingerprint(images: np.ndarray) -> str:
+    """A short content hash of ``images``, naming cached LFC/HFC versions of exactly them."""
     digest = hashlib.sha1(str(images.shape).encode())
     digest.update(np.ascontiguousarray(images).data)
     return digest.hexdigest()[:16]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfc_detect.evaluation.coco import read_json
+from hfc_detect.evaluation.coco import load_annotations, read_json
 from hfc_detect.utils.errors import InputError
 
 # name -> (annotations, images dir), relative to $DETECTRON2_DATASETS, as Detectron2 registers them
@@ -73,37 +73,21 @@ def coco_val2017_available() -> bool:
 
 
 def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> EvalDataset:
-    """Read and check a COCO annotations file; InputError naming the file on any problem."""
+    """Read and check a COCO annotations file as scoring will read it
+    (:func:`~hfc_detect.evaluation.load_annotations`), so a malformed file fails before any image
+    is run; InputError naming the file on any problem."""
     annotations, images_dir = Path(annotations), Path(images_dir)
     if not annotations.is_file():
         raise InputError(f"annotations file not found: {annotations}")
     if not images_dir.is_dir():
         raise InputError(f"images folder not found: {images_dir}")
-    data = read_json(annotations, "annotations")
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise InputError(f"{annotations} is not COCO annotations (no 'images' list)")
-    if not isinstance(data.get("annotations", []), list) or "categories" not in data:
-        raise InputError(f"{annotations} is not COCO annotations (needs annotations, categories)")
+    gt = load_annotations(annotations)
     records = []
-    seen: set[int] = set()
-    for entry in data["images"]:
-        try:
-            image_id, file_name = int(entry["id"]), str(entry["file_name"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError(
-                f"{annotations}: image entry without id/file_name: {entry!r}"
-            ) from None
-        if image_id in seen:
-            raise InputError(f"{annotations}: image id {image_id} appears twice")
-        seen.add(image_id)
+    for image_id, file_name in zip(gt.image_ids.tolist(), gt.file_names, strict=True):
+        if not file_name:
+            raise InputError(f"{annotations}: image {image_id} has no file_name")
         records.append(ImageRecord(image_id, file_name, images_dir / file_name))
-    if not records:
-        raise InputError(f"{annotations} lists no images")
-    records.sort(key=lambda r: r.image_id)
-    try:
-        categories = tuple(int(c["id"]) for c in data["categories"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{annotations}: category entries need an integer id") from None
+    categories = tuple(gt.category_ids.tolist())
     return EvalDataset(annotations.resolve(), images_dir.resolve(), records, categories)
 
 

@@ -396,3 +396,13 @@ def test_without_coco_eval_runs_the_bundled_demo_loudly(tmp_path):
     assert len((out / "per_image.csv").read_text().splitlines()) == 1 + 3
     wins = CliRunner().invoke(app, ["wins", str(out), "--no-objects"])
     assert wins.exit_code == 0, wins.output
+
+
+def test_malformed_annotations_fail_before_any_image_is_run(coco, tmp_path):
+    ann, _ = coco
+    data = json.loads(ann.read_text())
+    data["annotations"][0]["bbox"] = [0, 0, -5, 10]  # scoring would reject it at the very end
+    ann.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"annotations\[0\].*'bbox'"):
+        _eval(coco, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

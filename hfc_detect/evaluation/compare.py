@@ -178,14 +178,18 @@ def write_table_csv(path: Path, names: Sequence[str], rows: Iterable[Sequence[An
     write_text_atomic(path, buf.getvalue())
 
 
+def is_integer_column(column: str) -> bool:
+    """Whether a per-image column holds integers (ids, counts); the others but ``file_name``
+    hold AP values (floats, or None where undefined)."""
+    return column in ("image_id", "num_gt") or column.startswith("num_dets_")
+
+
 def _arrow_type(column: str) -> Any:
     import pyarrow as pa
 
     if column == "file_name":
         return pa.string()
-    if column in ("image_id", "num_gt") or column.startswith("num_dets_"):
-        return pa.int64()
-    return pa.float64()
+    return pa.int64() if is_integer_column(column) else pa.float64()
 
 
 def write_table_parquet(path: Path, columns: Mapping[str, list]) -> None:

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from hfc_detect.evaluation.coco import read_json
+from hfc_detect.evaluation.compare import is_integer_column
 from hfc_detect.utils.errors import InputError
-
-_INT_COLUMNS = ("image_id", "num_gt")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def _parse_cell(column: str, value: str) -> Any:
         return value
     if value == "":
         return None
-    if column in _INT_COLUMNS or column.startswith("num_dets_"):
+    if is_integer_column(column):
         return int(value)
     return float(value)
 

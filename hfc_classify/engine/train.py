@@ -166,7 +166,7 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def save(self) -> None:
-        """Write checkpoint, metrics and (on the first epoch) the label permutation atomically."""
+        """Write metrics and checkpoint (with the label permutation), each atomically."""
         state = {
             "format": 1,
             "model": self.model.state_dict(),
@@ -178,9 +178,11 @@ class Trainer:
             if self.permutation is None
             else torch.from_numpy(self.permutation),
         }
+        # Metrics first: the checkpoint is the commit point, so a run killed between the two
+        # writes redoes (identically) the epoch instead of finishing with a row missing.
+        write_text_atomic(self.run_dir / METRICS, _metrics_csv(self.history))
         with atomic_path(self.run_dir / CHECKPOINT) as tmp:
             torch.save(state, tmp)
-        write_text_atomic(self.run_dir / METRICS, _metrics_csv(self.history))
 
     def restore(self) -> bool:
         """Load the run's checkpoint if there is one; False for a fresh run."""

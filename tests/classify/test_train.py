@@ -217,3 +217,32 @@ def test_tracked_columns_match_a_direct_computation(tmp_path):
                 expected[f"{split}_{variant}_r{r}"] = float((predict(comp) == labels).mean())
     assert expected["test_hfc_r8"] == 1 and sum(v == 1 for v in expected.values()) == 1
     assert measured == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("failing", ["metrics", "checkpoint"])
+def test_killed_while_saving_the_last_epoch_resumes_complete(tiny_data, tmp_path, failing):
+    """A run killed in either write of its last epoch ends, when run again, with the metrics of
+    an uninterrupted run (no row missing)."""
+    module = importlib.import_module("hfc_classify.engine.train")
+    quiet = dict(progress=False, log=lambda _: None)
+    train(_config(tiny_data, tmp_path), tmp_path / "full", **quiet)
+    writes = {"metrics": 0, "checkpoint": 0}
+    real_text, real_save = module.write_text_atomic, torch.save
+
+    def count(kind: str, real):
+        def wrapper(*args, **kwargs):
+            writes[kind] += 1
+            if kind == failing and writes[kind] == 2:  # the second epoch's write
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module, "write_text_atomic", count("metrics", real_text))
+        mp.setattr(torch, "save", count("checkpoint", real_save))
+        with pytest.raises(KeyboardInterrupt):
+            train(_config(tiny_data, tmp_path), tmp_path / "cut", **quiet)
+    train(_config(tiny_data, tmp_path), tmp_path / "cut", **quiet)
+    assert len(_metrics(tmp_path / "cut")) == 2
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "full")

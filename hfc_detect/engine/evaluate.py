@@ -39,10 +39,10 @@ from hfc_detect.engine.predictions import RunFolder, detections_to_rows
 from hfc_detect.engine.variants import (
     Variant,
     VariantMaker,
-    check_pixel_mode,
     check_radii,
     plan_variants,
 )
+from hfc_detect.frequency import check_pixel_mode
 from hfc_detect.modeling.base import Detector
 from hfc_detect.utils.errors import InputError
 

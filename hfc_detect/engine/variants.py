@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hfc_detect.frequency import PIXEL_MODES, check_radius, split_radii, to_pixels
+from hfc_detect.frequency import check_pixel_mode, check_radius, split_radii, to_pixels
 from hfc_detect.utils.errors import InputError
 
 KINDS = ("original", "lfc", "hfc")
@@ -68,13 +68,6 @@ def plan_variants(radii: Sequence[float], kinds: Sequence[str]) -> list[Variant]
                 name = kind if len(radii) == 1 else f"{kind}_r{radius_tag(r)}"
                 plan.append(Variant(name, kind, r))
     return plan
-
-
-def check_pixel_mode(mode: str) -> str:
-    """Validate ``--pixel-mode``."""
-    if mode not in PIXEL_MODES:
-        raise InputError(f"unknown pixel mode {mode!r}; choose from {', '.join(PIXEL_MODES)}")
-    return mode
 
 
 class VariantMaker:

@@ -6,11 +6,12 @@
 """
 
 from hfc_detect.frequency.fourier import check_radius, disk_mask, split, split_radii
-from hfc_detect.frequency.pixels import PIXEL_MODES, to_pixels
+from hfc_detect.frequency.pixels import PIXEL_MODES, check_pixel_mode, to_pixels
 from hfc_detect.frequency.svd import svd_split
 
 __all__ = [
     "PIXEL_MODES",
+    "check_pixel_mode",
     "check_radius",
     "disk_mask",
     "split",

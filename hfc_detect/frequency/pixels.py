@@ -21,6 +21,13 @@ def _image_axes(ndim: int, *, torch_layout: bool) -> tuple[int, ...]:
     return tuple(range(1, ndim)) if ndim == 4 else tuple(range(ndim))
 
 
+def check_pixel_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`PIXEL_MODES`, else InputError."""
+    if mode not in PIXEL_MODES:
+        raise InputError(f"unknown pixel mode {mode!r}; choose one of {', '.join(PIXEL_MODES)}")
+    return mode
+
+
 def to_pixels(x: Any, mode: str) -> Any:
     """Map split output to pixel values for a model, by ``mode``:
 
@@ -37,8 +44,7 @@ def to_pixels(x: Any, mode: str) -> Any:
     and (N, H, W, C) a batch, giving float64; torch (C, H, W) is one image and (N, C, H, W) a
     batch, giving the input's float dtype (float32 for integer input) on its device.
     """
-    if mode not in PIXEL_MODES:
-        raise InputError(f"unknown pixel mode {mode!r}; choose one of {', '.join(PIXEL_MODES)}")
+    check_pixel_mode(mode)
     if isinstance(x, np.ndarray):
         axes = _image_axes(x.ndim, torch_layout=False)
         img = x.astype(np.float64)

@@ -245,8 +245,7 @@ class Trainer:
                     c.step_size,
                     c.adv_steps,
                     random_start=c.adv_random_start,
-                )
-                self.model.train()
+                )  # in eval mode; pgd restores the training mode
             loss, correct = self._loss(x, y, rng)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -129,6 +129,17 @@ def test_adversarial_training_calls_pgd(tiny_data, tmp_path, monkeypatch):
     assert calls[0][:4] == (pytest.approx(8 / 255), pytest.approx(8 / 2550), 3, False)
 
 
+def test_adversarial_training_attacks_in_eval_mode_and_trains_in_train_mode(tiny_data, tmp_path):
+    config = _config(tiny_data, tmp_path, adversarial=True, adv_steps=2, batch_norm=True)
+    trainer = Trainer(config, tmp_path / "run", log=lambda _: None)
+    modes = []
+    trainer.model.register_forward_pre_hook(lambda m, _: modes.append(m.training))
+    trainer.train_epoch(0)
+    # per batch of 16 (3 in all): two PGD steps in eval mode, then the loss in train mode
+    assert modes == [False, False, True] * 3
+    assert trainer.model.training
+
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [

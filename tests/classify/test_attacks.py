@@ -11,23 +11,12 @@ from torch import nn
 from hfc_classify.attacks import fgsm, fgsm_min_eps, foolbox_fgsm_grid, pgd, pgd_min_eps
 from hfc_classify.models import build_model, load_weights
 from hfc_detect.utils.errors import InputError
+from tests.classify.reference import tiny_model
 
 torchattacks = pytest.importorskip("torchattacks")
 
 RESNET20 = "models/cifar10_resnet20-12fca82f.th"
 TEST_SET = "data/cifar10/test_first1000.npz"
-
-
-def tiny_model(seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(3, 6, 3, padding=1),
-        nn.BatchNorm2d(6),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(4),
-        nn.Flatten(),
-        nn.Linear(96, 10),
-    ).eval()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import torch
 
 from hfc_classify.data import frequency_sets, load_npz, load_split
 from hfc_detect.utils.errors import InputError
+from tests.classify.reference import max_scaled, numpy_split
 
 fs_module = importlib.import_module("hfc_classify.data.frequency_sets")
 
@@ -105,27 +106,11 @@ def test_mnist_through_torchvision(tmp_path):
         load_split(f"fashion-mnist:{tmp_path}", "test")
 
 
-def _numpy_reference(images: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Plain numpy: per channel fftshift(fft2), disk dist < r around (H/2, W/2), inverse, then
-    each image divided by its own maximum (the released code's scaling)."""
-    n, h, w, c = images.shape
-    yy, xx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
-    mask = np.sqrt(yy**2 + xx**2) < radius
-    low = np.empty((n, h, w, c))
-    for i in range(n):
-        for ch in range(c):
-            z = np.fft.fftshift(np.fft.fft2(images[i, :, :, ch].astype(float)))
-            low[i, :, :, ch] = np.fft.ifft2(np.fft.ifftshift(z * mask)).real
-    high = images - low
-    peak = lambda a: a.max(axis=(1, 2, 3), keepdims=True)  # noqa: E731
-    return low / peak(low), high / peak(high)
-
-
 def test_frequency_sets_match_numpy_and_are_cached(tmp_path, monkeypatch):
     images = _images(6)
     sets = frequency_sets(images, [4, 12], cache_dir=tmp_path)
     for r in (4.0, 12.0):
-        low, high = _numpy_reference(images, r)
+        low, high = map(max_scaled, numpy_split(images, r))
         assert np.allclose(sets[("lfc", r)].permute(0, 2, 3, 1).numpy(), low, atol=1e-5)
         assert np.allclose(sets[("hfc", r)].permute(0, 2, 3, 1).numpy(), high, atol=1e-5)
     assert len(list(tmp_path.glob("*.npy"))) == 4

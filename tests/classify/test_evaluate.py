@@ -13,6 +13,7 @@ from hfc_classify.cli.app import app
 from hfc_classify.data import load_npz
 from hfc_classify.engine import evaluate_variants
 from hfc_classify.engine.loading import load_classifier
+from tests.classify.reference import max_scaled, numpy_split
 
 runner = CliRunner()
 
@@ -94,7 +95,7 @@ def test_examples_are_right_on_original_and_hfc_wrong_on_lfc(real, tmp_path):
     model = load_classifier("resnet20", real["ckpt"], data)
     for row in rows[:3]:
         image = data.images[int(row["index"])].astype(np.float64)
-        low, high = _numpy_split(image, 12)
+        low, high = numpy_split(image, 12)
         preds = []
         for version in (image / 255, low / low.max(), high / high.max()):
             x = torch.from_numpy(version).permute(2, 0, 1)[None].float()
@@ -103,15 +104,6 @@ def test_examples_are_right_on_original_and_hfc_wrong_on_lfc(real, tmp_path):
         label = int(row["label"])
         assert preds[0] == label == preds[2] != preds[1]
         assert (int(row["original_pred"]), int(row["lfc_pred"])) == (preds[0], preds[1])
-
-
-def _numpy_split(image: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    h, w, _ = image.shape
-    yy, xx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
-    mask = (np.sqrt(yy**2 + xx**2) < radius)[..., None]
-    z = np.fft.fftshift(np.fft.fft2(image, axes=(0, 1)), axes=(0, 1))
-    low = np.fft.ifft2(np.fft.ifftshift(z * mask, axes=(0, 1)), axes=(0, 1)).real
-    return low, image - low
 
 
 def test_evaluate_api_matches_a_plain_loop(tmp_path):
@@ -123,8 +115,7 @@ def test_evaluate_api_matches_a_plain_loop(tmp_path):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10)).eval()
     images = np.random.default_rng(1).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
-    comps = [_numpy_split(im.astype(np.float64), 8) for im in images]
-    refs = [images / 255.0] + [np.stack([c[k] / c[k].max() for c in comps]) for k in (0, 1)]
+    refs = [images / 255.0, *map(max_scaled, numpy_split(images, 8))]
     with torch.no_grad():
         preds = [model(torch.from_numpy(x).permute(0, 3, 1, 2).float()).argmax(1) for x in refs]
     labels = preds[2].numpy()

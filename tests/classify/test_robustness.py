@@ -16,22 +16,11 @@ from hfc_classify.models import build_model
 from hfc_classify.robustness import evaluate_robustness
 from hfc_classify.smoothing import smooth_model
 from hfc_detect.utils.errors import InputError
+from tests.classify.reference import tiny_model
 
 RESNET20 = "models/cifar10_resnet20-12fca82f.th"
 TEST_SET = "data/cifar10/test_first1000.npz"
 runner = CliRunner()
-
-
-def tiny_model() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 6, 3, padding=1),
-        nn.BatchNorm2d(6),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(4),
-        nn.Flatten(),
-        nn.Linear(96, 10),
-    ).eval()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from hfc_classify.data import frequency_sets, load_npz
 from hfc_classify.engine import TrainConfig, Trainer, label_permutation, train
 from hfc_classify.engine.train import TIME_COLUMNS
 from hfc_detect.utils.errors import InputError
+from tests.classify.reference import max_scaled, numpy_split
 
 TINY = dict(
     arch="lenet",
@@ -191,17 +192,6 @@ def test_a_few_steps_on_real_cifar_beat_chance(shared_dir, tmp_path):
     assert summary["final"]["test_acc"] > 0.2  # chance: 0.1
 
 
-def _numpy_components(images: np.ndarray, radius: float) -> list[np.ndarray]:
-    """Plain numpy LFC and HFC, each image divided by its own maximum (N, H, W, C)."""
-    h, w = images.shape[1:3]
-    yy, xx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
-    mask = (np.sqrt(yy**2 + xx**2) < radius)[None, :, :, None]
-    z = np.fft.fftshift(np.fft.fft2(images.astype(np.float64), axes=(1, 2)), axes=(1, 2))
-    low = np.fft.ifft2(np.fft.ifftshift(z * mask, axes=(1, 2)), axes=(1, 2)).real
-    high = images - low
-    return [c / c.max(axis=(1, 2, 3), keepdims=True) for c in (low, high)]
-
-
 def test_tracked_columns_match_a_direct_computation(tmp_path):
     """Each column is the accuracy on its own split, component and radius: a linear model
     labelled by its predictions on the test HFC at r=8 scores 1 there and less elsewhere."""
@@ -217,14 +207,16 @@ def test_tracked_columns_match_a_direct_computation(tmp_path):
         with torch.no_grad():
             return model(torch.from_numpy(x).permute(0, 3, 1, 2).float()).argmax(1).numpy()
 
-    labels = predict(_numpy_components(images["test"], 8)[1])
+    labels = predict(max_scaled(numpy_split(images["test"], 8)[1]))
     splits = {s: ImageSet(im, labels, s) for s, im in images.items()}
     tracker = Tracker(splits, [4, 8], {"train": 0, "test": 0}, cache_dir=None)
     measured = tracker.measure(model)
     expected = {}
     for split, im in images.items():
         for r in (4, 8):
-            for variant, comp in zip(("lfc", "hfc"), _numpy_components(im, r), strict=True):
+            for variant, comp in zip(
+                ("lfc", "hfc"), map(max_scaled, numpy_split(im, r)), strict=True
+            ):
                 expected[f"{split}_{variant}_r{r}"] = float((predict(comp) == labels).mean())
     assert expected["test_hfc_r8"] == 1 and sum(v == 1 for v in expected.values()) == 1
     assert measured == pytest.approx(expected)

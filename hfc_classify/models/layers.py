@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -40,3 +41,12 @@ def conv_norm_relu(
         norm_layer(cout, batch_norm),
         nn.ReLU(inplace=True),
     ]
+
+
+def dense_head(sizes: Sequence[int], num_classes: int, dropout: float) -> nn.Sequential:
+    """Dense layers ``sizes[0] -> sizes[1] -> ... -> num_classes``, each hidden one followed by
+    ReLU and dropout ``p``."""
+    layers: list[nn.Module] = []
+    for cin, cout in itertools.pairwise(sizes):
+        layers += [nn.Linear(cin, cout), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+    return nn.Sequential(*layers, nn.Linear(sizes[-1], num_classes))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hfc_classify.models.layers import conv_norm_relu
+from hfc_classify.models.layers import conv_norm_relu, dense_head
 from hfc_classify.models.registry import register_model
 from hfc_classify.models.xavier import check_dropout, xavier_init
 
@@ -35,15 +35,7 @@ class LeNet(nn.Module):
             nn.MaxPool2d(2),
             nn.AdaptiveAvgPool2d(5),
         )
-        self.classifier = nn.Sequential(
-            nn.Linear(16 * 5 * 5, 120),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p),
-            nn.Linear(120, 84),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p),
-            nn.Linear(84, num_classes),
-        )
+        self.classifier = dense_head((16 * 5 * 5, 120, 84), num_classes, p)
         xavier_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

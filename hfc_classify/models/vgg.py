@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hfc_classify.models.layers import conv_norm_relu
+from hfc_classify.models.layers import conv_norm_relu, dense_head
 from hfc_classify.models.registry import register_model
 from hfc_classify.models.xavier import check_dropout, xavier_init
 
@@ -42,15 +42,7 @@ class VGG(nn.Module):
                 cin = item
         layers.append(nn.AdaptiveAvgPool2d(1))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Linear(512, 512),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p),
-            nn.Linear(512, 512),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p),
-            nn.Linear(512, num_classes),
-        )
+        self.classifier = dense_head((512, 512, 512), num_classes, p)
         xavier_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

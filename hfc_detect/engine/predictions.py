@@ -66,6 +66,8 @@ class RunFolder:
         if self.run_file.is_file():
             try:
                 stored = json.loads(self.run_file.read_text(encoding="utf-8"))["settings"]
+                if not isinstance(stored, dict):
+                    raise TypeError("settings is not an object")
             except (OSError, ValueError, KeyError, TypeError):
                 raise InputError(f"{self.run_file} is unreadable; use another --output") from None
             if stored != settings:

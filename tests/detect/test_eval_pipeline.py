@@ -406,3 +406,12 @@ def test_malformed_annotations_fail_before_any_image_is_run(coco, tmp_path):
     with pytest.raises(InputError, match=r"annotations\[0\].*'bbox'"):
         _eval(coco, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content", ["{", '{"format": 1}', '{"settings": ["radii"]}', "[]"])
+def test_unreadable_run_file_is_an_input_error(coco, tmp_path, content):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text(content)
+    with pytest.raises(InputError, match=r"run\.json is unreadable"):
+        _eval(coco, out)

@@ -130,6 +130,13 @@ class TrainConfig:
                 f"adversarial training needs adv_steps >= 1 and adv_step_size > 0, got "
                 f"{self.adv_steps} and {self.step_size:g}"
             )
+        if self.adversarial and self.train_on != "original" and self.normalize != "clip":
+            # max/raw components leave [0, 1] (negative ringing, HFC's negative half), which the
+            # attack refuses: fail here, not at the first batch.
+            raise bad(
+                f"adversarial training on {self.train_on} needs pixels in [0, 1]: "
+                "use normalize clip"
+            )
         if self.adversarial and self.mixup_alpha:
             raise bad("adversarial training and mixup cannot be combined")
         if any(not float(r) > 0 for r in self.track_radii):

@@ -151,6 +151,7 @@ def test_adversarial_training_attacks_in_eval_mode_and_trains_in_train_mode(tiny
         (dict(num_classes=5), "out of range for 5 classes"),
         (dict(test_data=""), "an .npz file holds one split"),
         (dict(adversarial=True, adv_steps=0), "adv_steps >= 1"),
+        (dict(adversarial=True, train_on="hfc", train_radius=8), "use normalize clip"),
         (dict(adversarial=True, adv_step_size=-0.1), "adv_step_size > 0"),
     ],
 )

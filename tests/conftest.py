@@ -17,3 +17,15 @@ def shared_dir() -> Path:
     if not (SHARED_DIR / "README.md").is_file():
         pytest.skip(f"real data not found at {SHARED_DIR} (only developer and CI machines have it)")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny forward passes on one thread: on a CPU shared with other jobs,
+    contended OpenMP threads make them many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

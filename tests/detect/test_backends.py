@@ -21,13 +21,7 @@ from hfc_detect.utils.errors import InputError
 SUBSET = "data/coco-val2017-subset"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny forward passes run faster on one thread than on contended OpenMP threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:

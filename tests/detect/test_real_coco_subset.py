@@ -32,12 +32,7 @@ EVAL_IMAGES = 60
 YOLOX_OPTIONS = ["threads=1"]  # onnxruntime without spinning threads: the machine is shared
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-from hfc_detect.cli.common import parse_number_list
-
-
-def parse_names(values: list[str]) -> list[str]:
-    """Names from repeated and/or comma-separated option values, lower-cased."""
-    return [p.strip().lower() for v in values for p in v.split(",") if p.strip()]
+from hfc_detect.cli.common import parse_number_list, split_option_list
 
 
 @app.command(
@@ -94,7 +89,7 @@ def robustness_command(
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     rhos, epsilons = parse_number_list(rho, "--rho"), parse_number_list(eps, "--eps")
-    attacks = parse_names(attack)
+    attacks = [name.lower() for name in split_option_list(attack)]
 
     import numpy as np
     import torch

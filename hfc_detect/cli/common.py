@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 from typer.core import TyperGroup
@@ -23,12 +24,15 @@ class FriendlyErrorGroup(TyperGroup):
             raise typer.Exit(code=2) from None
 
 
-def parse_number_list(values: list[str], option: str) -> list[float]:
+def split_option_list(values: Sequence[str]) -> list[str]:
+    """Items of repeated and/or comma-separated option values (``--x a,b --x c``), stripped."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def parse_number_list(values: Sequence[str], option: str) -> list[float]:
     """Numbers from repeated and/or comma-separated option values (``--rho 0,0.1 --rho 1``)."""
     numbers = []
-    for item in (part.strip() for value in values for part in value.split(",")):
-        if not item:
-            continue
+    for item in split_option_list(values):
         try:
             numbers.append(float(item))
         except ValueError:

@@ -243,20 +243,8 @@ def load_predictions(
             raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
 
     image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
-    img_index, img_known = _index_of(image_ids, gt.image_ids)
-    if not img_known.all():
-        bad = int(np.flatnonzero(~img_known)[0])
-        raise InputError(
-            f"{label}: detection {bad} names image_id {image_ids[bad]} that is not in "
-            f"{gt.source} ({int((~img_known).sum())} such detections)"
-        )
-    cat_index, cat_known = _index_of(category_ids, gt.category_ids)
-    if not cat_known.all():
-        bad = int(np.flatnonzero(~cat_known)[0])
-        raise InputError(
-            f"{label}: detection {bad} names category_id {category_ids[bad]} that is not in "
-            f"{gt.source} ({int((~cat_known).sum())} such detections)"
-        )
+    img_index = _known_index(image_ids, gt.image_ids, "image_id", label, gt.source)
+    cat_index = _known_index(category_ids, gt.category_ids, "category_id", label, gt.source)
     return Predictions(
         source=label,
         path=path.resolve() if path is not None else None,
@@ -321,6 +309,20 @@ def _explain_bad_detection(dets: Sequence[Any], label: str) -> NoReturn:
         if not _is_number(score) or not math.isfinite(score):
             raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")
     raise InputError(f"{label}: detections have inconsistent types")
+
+
+def _known_index(
+    ids: np.ndarray, known: np.ndarray, key: str, label: str, source: str
+) -> np.ndarray:
+    """Positions of ``ids`` in ``known``; InputError naming the first id that is not there."""
+    index, found = _index_of(ids, known)
+    if not found.all():
+        bad = int(np.flatnonzero(~found)[0])
+        raise InputError(
+            f"{label}: detection {bad} names {key} {ids[bad]} that is not in "
+            f"{source} ({int((~found).sum())} such detections)"
+        )
+    return index
 
 
 def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,10 +5,11 @@ Importing this package never loads torch (nor pycocotools).
 
 from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.evaluation.cocoeval import STAT_NAMES, Evaluation, evaluate
-from hfc_detect.evaluation.compare import compare
+from hfc_detect.evaluation.compare import Comparison, compare, score, write_comparison
 
 __all__ = [
     "STAT_NAMES",
+    "Comparison",
     "Evaluation",
     "GroundTruth",
     "Predictions",
@@ -16,4 +17,6 @@ __all__ = [
     "evaluate",
     "load_annotations",
     "load_predictions",
+    "score",
+    "write_comparison",
 ]

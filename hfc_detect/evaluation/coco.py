@@ -12,7 +12,7 @@ import gc
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -51,6 +51,25 @@ class GroundTruth:
     def num_gt_per_image(self) -> np.ndarray:
         """Non-crowd ground-truth objects per image, in ``image_ids`` order."""
         return np.bincount(self.ann_image[~self.ann_crowd], minlength=self.num_images)
+
+    def subset(self, image_ids: Sequence[int]) -> GroundTruth:
+        """The ground truth of the listed images only (in memory, same categories): what
+        :func:`load_annotations` gives for the file restricted to those images."""
+        keep_image = np.isin(self.image_ids, np.asarray(list(image_ids), dtype=np.int64))
+        new_index = np.cumsum(keep_image) - 1
+        keep_ann = keep_image[self.ann_image]
+        per_ann = {
+            f.name: np.asarray(getattr(self, f.name))[keep_ann]
+            for f in fields(self)
+            if f.name.startswith("ann_")
+        }
+        per_ann["ann_image"] = new_index[self.ann_image[keep_ann]]
+        return replace(
+            self,
+            image_ids=self.image_ids[keep_image],
+            file_names=[n for n, k in zip(self.file_names, keep_image, strict=True) if k],
+            **per_ann,
+        )
 
 
 @dataclass(frozen=True)
@@ -132,10 +151,12 @@ def _records(data: dict, key: str, source: str) -> list:
     return value
 
 
-def load_annotations(path: str | Path) -> GroundTruth:
-    """Read and validate a COCO ground-truth (instances) JSON file."""
+def load_annotations(path: str | Path, data: Any = None) -> GroundTruth:
+    """Read and validate a COCO ground-truth (instances) JSON file; ``data``: its content when
+    already parsed (so a caller that needs the raw JSON too parses the file once)."""
     path = Path(path)
-    data = read_json(path, "annotations")
+    if data is None:
+        data = read_json(path, "annotations")
     source = str(path)
     if not isinstance(data, dict):
         raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
@@ -220,9 +241,9 @@ def load_predictions(
     """Read and validate detections in COCO results format against ``gt``.
 
     ``source`` is a JSON file path or an in-memory list of dicts with ``image_id``,
-    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. A file must hold at least one
-    detection (an empty file is almost always a failed run); an in-memory list may be empty
-    (a detector that found nothing scores AP 0). Every image and category id must exist in ``gt``.
+    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. Either may be empty: a detector
+    that found nothing scores AP 0 on every image with ground truth (pycocotools' ``loadRes``
+    refuses an empty list; we do not). Every image and category id must exist in ``gt``.
     """
     if isinstance(source, (str, Path)):
         path: Path | None = Path(source)
@@ -233,8 +254,6 @@ def load_predictions(
                 f"{label}: expected a JSON list of detections (COCO results format), "
                 f"got a JSON {_kind(dets)}"
             )
-        if not dets:
-            raise InputError(f"{label}: the predictions file holds no detections (empty list)")
     else:
         path = None
         label = f"in-memory predictions {name!r}" if name else "in-memory predictions"

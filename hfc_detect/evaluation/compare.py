@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,23 +53,46 @@ def _check_name(name: str) -> None:
         )
 
 
-def compare(
-    annotations: str | Path,
-    predictions: Mapping[str, str | Path | Sequence[dict]],
-    output: str | Path,
-    *,
-    images_dir: str | Path | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict:
-    """Score each variant per image and for the whole set; write ``output``; return the summary.
+@dataclass(frozen=True)
+class Comparison:
+    """A scored comparison in memory: what :func:`write_comparison` writes."""
 
-    ``predictions`` maps variant names to COCO results files or in-memory lists of detections,
-    in order; the first is the baseline. ``extra`` adds keys to ``summary.json``.
+    gt: GroundTruth  # the (possibly subset) ground truth that was scored
+    predictions: dict[str, Predictions]  # in order; the first is the baseline
+    results: dict[str, Evaluation]  # same keys and order
+
+
+def score(
+    gt: GroundTruth, predictions: Mapping[str, Predictions | Sequence[dict] | str | Path]
+) -> Comparison:
+    """Score each variant per image and for the whole set (pure: reads files, writes nothing).
+
+    ``predictions`` maps variant names, in order (the first is the baseline), to loaded
+    :class:`Predictions`, COCO results files, or in-memory lists of detections (empty allowed).
     """
     if not predictions:
         raise InputError("no predictions given: pass at least one NAME=PATH")
     for name in predictions:
         _check_name(name)
+    loaded = {
+        name: src if isinstance(src, Predictions) else load_predictions(src, gt, name=name)
+        for name, src in predictions.items()
+    }
+    results = {name: evaluate(gt, preds) for name, preds in loaded.items()}
+    return Comparison(gt, loaded, results)
+
+
+def write_comparison(
+    output: str | Path,
+    comparison: Comparison,
+    *,
+    images_dir: str | Path | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
+    """Write ``per_image.*`` and ``summary.json`` (last) into ``output``; return the summary.
+
+    ``extra`` adds keys to ``summary.json`` after its own (it must not replace them).
+    """
     extra = dict(extra or {})
     clash = sorted(set(extra) & set(_CORE_KEYS))
     if clash:
@@ -78,17 +102,26 @@ def compare(
         raise InputError(f"--output {output} exists and is not a directory")
     if images_dir is not None and not Path(images_dir).is_dir():
         raise InputError(f"images directory not found: {images_dir}")
-
-    gt = load_annotations(annotations)
-    loaded = {name: load_predictions(src, gt, name=name) for name, src in predictions.items()}
-    results = {name: evaluate(gt, preds) for name, preds in loaded.items()}
-
-    columns = per_image_columns(gt, results)
-    summary = _summary(gt, loaded, results, images_dir, extra)
+    columns = per_image_columns(comparison.gt, comparison.results)
+    summary = _summary(comparison, images_dir, extra)
     output.mkdir(parents=True, exist_ok=True)
     _write_per_image(output, columns)
     write_json_atomic(output / SUMMARY_NAME, summary)
     return summary
+
+
+def compare(
+    annotations: str | Path,
+    predictions: Mapping[str, str | Path | Sequence[dict]],
+    output: str | Path,
+    *,
+    images_dir: str | Path | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
+    """Load the annotations, :func:`score` the predictions and :func:`write_comparison` them;
+    return the summary. Every input is read and checked before anything is written."""
+    comparison = score(load_annotations(annotations), predictions)
+    return write_comparison(output, comparison, images_dir=images_dir, extra=extra)
 
 
 def per_image_columns(gt: GroundTruth, results: Mapping[str, Evaluation]) -> dict[str, list]:
@@ -115,13 +148,8 @@ def _nullable(values: np.ndarray) -> list[float | None]:
     return [None if math.isnan(v) else v for v in values.tolist()]
 
 
-def _summary(
-    gt: GroundTruth,
-    loaded: Mapping[str, Predictions],
-    results: Mapping[str, Evaluation],
-    images_dir: str | Path | None,
-    extra: dict,
-) -> dict:
+def _summary(comparison: Comparison, images_dir: str | Path | None, extra: dict) -> dict:
+    gt, loaded, results = comparison.gt, comparison.predictions, comparison.results
     names = list(results)
     base = results[names[0]]
     variants = []

@@ -145,10 +145,57 @@ def test_compare_accepts_in_memory_lists_and_extra_keys(files, tmp_path):
         compare(gt_path, {"original": paths["original"]}, tmp_path / "o2", extra={"variants": 1})
 
 
+def test_an_empty_predictions_file_scores_ap_0_on_every_image_with_ground_truth(files, tmp_path):
+    """A variant without any detection (a high threshold, a blind detector on HFC images) is a
+    result: AP 0 wherever there is ground truth, no AP where there is none."""
+    gt_path, paths = files
+    empty = tmp_path / "hfc.json"
+    empty.write_text("[]\n")
+    out = tmp_path / "out"
+    result = run(gt_path, {"original": paths["original"], "hfc": empty}, out)
+    assert result.exit_code == 0, result.output
+    with (out / "per_image.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["num_gt"], r["ap_hfc"], r["num_dets_hfc"]) for r in rows] == [
+        ("2", "0.0", "0"), ("1", "0.0", "0"), ("0", "", "0")
+    ]  # fmt: skip
+    hfc = json.loads((out / "summary.json").read_text())["variants"][1]
+    assert hfc["num_detections"] == 0 and hfc["wins_over_baseline"] == 0
+    assert hfc["stats"]["AP"] == 0.0 and hfc["stats"]["AR100"] == 0.0
+
+
+def test_score_and_write_comparison_equal_compare(files, tmp_path):
+    from hfc_detect.evaluation import score, write_comparison
+
+    gt_path, paths = files
+    gt = load_annotations(gt_path)
+    comparison = score(gt, paths)
+    assert list(comparison.results) == ["original", "lfc", "hfc"]
+    assert not (tmp_path / "a").exists()  # scoring writes nothing
+    write_comparison(tmp_path / "a", comparison)
+    compare(gt_path, paths, tmp_path / "b")
+    for name in ("per_image.csv", "per_image.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_ground_truth_subset_equals_loading_the_subset_file(files, tmp_path):
+    gt_path, _ = files
+    data = json.loads(gt_path.read_text())
+    keep = {3, 9}
+    data["images"] = [im for im in data["images"] if im["id"] in keep]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    (tmp_path / "sub.json").write_text(json.dumps(data))
+    expected = load_annotations(tmp_path / "sub.json")
+    got = load_annotations(gt_path).subset([9, 3])
+    for field in ("image_ids", "category_ids", "ann_ids", "ann_image", "ann_category",
+                  "ann_boxes", "ann_areas", "ann_crowd"):  # fmt: skip
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))
+    assert got.file_names == expected.file_names == ["a.jpg", "empty.jpg"]
+
+
 BAD_PREDICTIONS = {
     "malformed": ('[{"image_id": 3,', "not valid JSON"),
     "not_a_list": ('{"image_id": 3}', "expected a JSON list"),
-    "empty": ("[]", "no detections"),
     "missing_key": ('[{"image_id": 3, "category_id": 1, "bbox": [0, 0, 1, 1]}]', "lacks 'score'"),
     "unknown_image": (
         '[{"image_id": 4, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]',

@@ -8,12 +8,15 @@ Conventions of :func:`read_image`:
   ``keep_gray=True`` (what ``hfc-detect decompose`` uses, so a gray image stays gray);
 - an alpha channel is dropped (not composited: the colour values are returned as stored);
 - the dtype is the stored one, ``uint8`` or ``uint16`` (16-bit PNG), never rescaled;
-- pixels are in stored order: EXIF orientation tags are ignored (``cv2.IMREAD_UNCHANGED``);
+- the EXIF orientation tag is applied as Detectron2's ``read_image`` applies it (PIL reads the
+  tag; the same transpose per orientation 2..8), so a phone photo stored sideways comes back
+  upright, with the size its annotations give;
 - a file that does not decode, or a JPEG cut off before its end marker, is an InputError.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -31,6 +34,30 @@ def _is_truncated_jpeg(data: bytes) -> bool:
     return last_scan < 0 or data.find(b"\xff\xd9", last_scan) < 0
 
 
+_EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the array operation equal to the PIL transpose Detectron2 applies
+_ORIENT = {
+    2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT
+    3: lambda a: a[::-1, ::-1],  # ROTATE_180
+    4: lambda a: a[::-1],  # FLIP_TOP_BOTTOM
+    5: lambda a: np.swapaxes(a, 0, 1),  # TRANSPOSE
+    6: lambda a: np.rot90(a, -1),  # ROTATE_270
+    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],  # TRANSVERSE
+    8: lambda a: np.rot90(a, 1),  # ROTATE_90
+}
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag of an encoded image (1, upright, when it has none)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # no EXIF, or a format PIL does not read: stored order, as Detectron2
+        return 1
+
+
 def read_image(path: str | os.PathLike, *, keep_gray: bool = False) -> np.ndarray:
     """Read the image at ``path`` as ``(H, W, 3)`` RGB (``(H, W)`` for gray if ``keep_gray``).
 
@@ -40,14 +67,18 @@ def read_image(path: str | os.PathLike, *, keep_gray: bool = False) -> np.ndarra
 
     path = Path(path)
     try:
-        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    data = np.frombuffer(raw, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InputError(f"cannot decode image {path}: not a readable JPEG/PNG or corrupt")
-    if _is_truncated_jpeg(data.tobytes()):
+    if _is_truncated_jpeg(raw):
         raise InputError(f"cannot decode image {path}: truncated JPEG (no end marker)")
+    orient = _ORIENT.get(exif_orientation(raw))
+    if orient is not None:
+        image = orient(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3 and image.shape[2] == 2:  # gray + alpha

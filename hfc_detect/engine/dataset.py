@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from hfc_detect.evaluation.coco import load_annotations, read_json
+from hfc_detect.evaluation.coco import GroundTruth, load_annotations, read_json
 from hfc_detect.utils.errors import InputError
 
 # name -> (annotations, images dir), relative to $DETECTRON2_DATASETS, as Detectron2 registers them
@@ -36,16 +36,19 @@ class ImageRecord:
     image_id: int
     file_name: str
     path: Path
+    size: tuple[int, int] | None = None  # (width, height) the annotations give, if they do
 
 
 @dataclass(frozen=True)
 class EvalDataset:
-    """An annotations file, its image folder and its images sorted by id."""
+    """An annotations file (parsed once: ``data`` as read, ``gt`` as scored), its image folder
+    and its images sorted by id."""
 
     annotations: Path
     images_dir: Path
     images: list[ImageRecord]
-    category_ids: tuple[int, ...] = ()
+    gt: GroundTruth
+    data: dict[str, Any]
     name: str | None = None  # the builtin/demo name it came from, if any
 
 
@@ -73,7 +76,7 @@ def coco_val2017_available() -> bool:
 
 
 def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> EvalDataset:
-    """Read and check a COCO annotations file as scoring will read it
+    """Read and check a COCO annotations file, once, as scoring will read it
     (:func:`~hfc_detect.evaluation.load_annotations`), so a malformed file fails before any image
     is run; InputError naming the file on any problem."""
     annotations, images_dir = Path(annotations), Path(images_dir)
@@ -81,25 +84,59 @@ def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> 
         raise InputError(f"annotations file not found: {annotations}")
     if not images_dir.is_dir():
         raise InputError(f"images folder not found: {images_dir}")
-    gt = load_annotations(annotations)
+    data = read_json(annotations, "annotations")
+    gt = load_annotations(annotations, data)
+    sizes = {int(im["id"]): _size(im) for im in data["images"]}
     records = []
     for image_id, file_name in zip(gt.image_ids.tolist(), gt.file_names, strict=True):
         if not file_name:
             raise InputError(f"{annotations}: image {image_id} has no file_name")
-        records.append(ImageRecord(image_id, file_name, images_dir / file_name))
-    categories = tuple(gt.category_ids.tolist())
-    return EvalDataset(annotations.resolve(), images_dir.resolve(), records, categories)
+        records.append(ImageRecord(image_id, file_name, images_dir / file_name, sizes[image_id]))
+    return EvalDataset(annotations.resolve(), images_dir.resolve(), records, gt, data)
 
 
-def write_subset_annotations(source: Path, image_ids: Sequence[int], destination: Path) -> Path:
-    """Write ``source`` restricted to ``image_ids`` (same categories and info) atomically."""
+def _size(image: dict[str, Any]) -> tuple[int, int] | None:
+    width, height = image.get("width"), image.get("height")
+    if isinstance(width, int) and isinstance(height, int):
+        return width, height
+    return None
+
+
+def resolve_dataset(
+    dataset: str | None, annotations: str | os.PathLike | None, images: str | os.PathLike | None
+) -> tuple[EvalDataset, bool]:
+    """The dataset to evaluate on and whether it is the demo fallback (COCO not found)."""
+    if annotations is not None or images is not None:
+        if dataset is not None:
+            raise InputError("give either --dataset or --annotations/--images, not both")
+        if annotations is None or images is None:
+            raise InputError("--annotations and --images go together: give both")
+        return load_coco(annotations, images), False
+    fallback = dataset is None and not coco_val2017_available()
+    if dataset == "demo" or fallback:
+        from hfc_detect.data.demo import ensure_demo_dataset
+
+        return replace(load_coco(*ensure_demo_dataset()), name="demo"), fallback
+    name = dataset or "coco_2017_val"
+    ann, img = builtin_paths(name)
+    if not ann.is_file() or not img.is_dir():
+        raise InputError(
+            f"dataset {name} not found: expected {ann} and {img} "
+            "(set DETECTRON2_DATASETS to the folder holding coco/)"
+        )
+    return replace(load_coco(ann, img), name=name), False
+
+
+def write_subset_annotations(data: dict[str, Any], image_ids: Sequence[int], path: Path) -> Path:
+    """Write the annotations ``data`` restricted to ``image_ids`` (same categories and info)
+    atomically."""
     from hfc_detect.utils.files import write_json_atomic
 
-    data = read_json(source, "annotations")
     keep = set(image_ids)
-    data["images"] = [im for im in data["images"] if int(im["id"]) in keep]
-    data["annotations"] = [a for a in data.get("annotations", []) if int(a["image_id"]) in keep]
-    return write_json_atomic(destination, data, indent=None)
+    subset = dict(data)
+    subset["images"] = [im for im in data["images"] if int(im["id"]) in keep]
+    subset["annotations"] = [a for a in data.get("annotations", []) if int(a["image_id"]) in keep]
+    return write_json_atomic(path, subset, indent=None)
 
 
 @dataclass
@@ -128,13 +165,27 @@ class DecodedImages:
         from hfc_detect.data.images import read_image, to_0_255
 
         start = time.perf_counter()
+        record = self.records[index]
         try:
-            rgb = read_image(self.records[index].path)
+            rgb = read_image(record.path)
+            _check_size(rgb, record)
         except (InputError, OSError) as exc:
             return DecodedImage(index, None, str(exc), time.perf_counter() - start)
         hwc = rgb[:, :, ::-1] if self.channel_order == "BGR" else rgb
         chw = torch.from_numpy(np.ascontiguousarray(to_0_255(hwc).transpose(2, 0, 1)))
         return DecodedImage(index, chw, None, time.perf_counter() - start)
+
+
+def _check_size(image: np.ndarray, record: ImageRecord) -> None:
+    """InputError when the decoded image (EXIF orientation applied) does not have the size its
+    annotations give: its boxes would be scored against other pixels (Detectron2's
+    ``check_image_size`` raises for the same case)."""
+    height, width = image.shape[:2]
+    if record.size is not None and record.size != (width, height):
+        raise InputError(
+            f"{record.path}: decoded {width}x{height}, annotations say "
+            f"{record.size[0]}x{record.size[1]}"
+        )
 
 
 def _as_list(items: list[Any]) -> list[Any]:

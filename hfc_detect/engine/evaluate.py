@@ -1,143 +1,244 @@
 """``run_eval``: run a detector on original, LFC and HFC images and score every variant per image.
 
-Flow per batch: DataLoader workers decode each image once (uint8, the model's channel order) ->
-the batch moves to the model's device -> one forward FFT per image (batched over same-sized
-images) gives every radius and both parts at the original resolution -> the pixel mode maps
-LFC/HFC onto pixels -> the detector sees each variant as float (C, H, W) tensors on 0..255 ->
-each finished image becomes one fsync'd line of ``progress.jsonl``. At the end rank 0 writes
-``predictions/<variant>.json`` and ``compare`` scores them into ``per_image.csv`` and
-``summary.json``.
+One straight line of four stages:
+
+- **prepare**: resolve the :class:`EvalConfig` (dataset, backend, output folder, CPU defaults),
+  parse the annotations once, lock the output folder and read what it already holds;
+- **infer**: DataLoader workers decode each image once (uint8, the model's channel order) ->
+  the batch moves to the model's device -> one forward FFT per image (batched over same-sized
+  images) gives every radius and both parts at the original resolution -> the pixel mode maps
+  LFC/HFC onto pixels -> the detector sees each variant as float (C, H, W) tensors on 0..255 ->
+  each finished image becomes one fsync'd line of ``progress.jsonl``;
+- **score**: the pure :func:`~hfc_detect.evaluation.score` of every variant against the ground
+  truth of the images that were read (subset in memory);
+- **write**: rank 0 writes ``predictions/<variant>.json`` and, once, the comparison folder.
+
+Progress goes to the ``on_progress`` callback (the CLI draws the bar); nothing is printed here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import platform
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hfc_detect import __version__
 from hfc_detect.engine import distributed as dist
+from hfc_detect.engine.config import (
+    DEFAULT_VARIANTS,
+    RESULT_FIELDS,
+    EvalConfig,
+    default_output,
+    sha256_of,
+)
 from hfc_detect.engine.dataset import (
     DecodedImages,
     EvalDataset,
-    builtin_paths,
-    coco_val2017_available,
-    detectron2_datasets_root,
-    load_coco,
+    ImageRecord,
     make_loader,
+    resolve_dataset,
     write_subset_annotations,
 )
-from hfc_detect.engine.predictions import RunFolder, detections_to_rows
-from hfc_detect.engine.variants import (
-    Variant,
-    VariantMaker,
-    check_radii,
-    plan_variants,
-)
-from hfc_detect.frequency import check_pixel_mode
+from hfc_detect.engine.environment import cpu_defaults, versions
+from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
+from hfc_detect.engine.variants import Variant, VariantMaker, plan_variants
+from hfc_detect.evaluation.compare import SUMMARY_NAME, Comparison, score, write_comparison
 from hfc_detect.modeling.base import Detector
 from hfc_detect.utils.errors import InputError
 
-DEFAULT_VARIANTS = ("original", "lfc", "hfc")
+__all__ = ["DEFAULT_VARIANTS", "EvalConfig", "EvalEvent", "EvalResult", "run_eval"]
 SCORED_ANNOTATIONS = "annotations_scored.json"
 
 
 @dataclass
 class EvalResult:
-    """What an evaluation produced (``summary`` is None on ranks other than 0)."""
+    """What an evaluation produced (``summary`` is None on ranks other than 0). ``reused``: the
+    folder already held this finished run, which was reported, not recomputed."""
 
     output: Path
     summary: dict[str, Any] | None
     predictions: dict[str, Path] = field(default_factory=dict)
     failed_images: list[dict[str, Any]] = field(default_factory=list)
+    reused: bool = False
 
 
-def _console():
-    from rich.console import Console
+@dataclass(frozen=True)
+class EvalEvent:
+    """What ``run_eval`` reports to ``on_progress`` (on rank 0).
 
-    return Console(stderr=True)
+    ``start``: the model is loaded and the loop begins (``done`` of ``total`` images already
+    finished by earlier runs); ``images``: more images finished (``failed``: those of them that
+    could not be used, with ``image_id``, ``file_name``, ``error``); ``warning``: ``message``.
+    """
 
-
-def _demo_notice(console) -> None:
-    from rich.panel import Panel
-
-    ann, img = builtin_paths("coco_2017_val")
-    console.print(
-        Panel(
-            "COCO val2017 was not found where Detectron2 looks for it:\n"
-            f"  {ann}\n  {img}\n"
-            "so this run uses the BUNDLED DEMO dataset and detector (synthetic shapes), "
-            "not COCO. Its numbers are NOT the paper's.\n\n"
-            "To evaluate on COCO: put val2017 under $DETECTRON2_DATASETS/coco "
-            f"(now {detectron2_datasets_root()}) and run again, or pass "
-            "--dataset coco_2017_val, or --annotations GT.json --images DIR.",
-            title="[bold]DEMO RUN, NOT COCO[/bold]",
-            border_style="bold yellow",
-        )
-    )
+    kind: str
+    output: Path
+    done: int = 0
+    total: int = 0
+    failed: tuple[dict[str, Any], ...] = ()
+    message: str = ""
+    demo_fallback: bool = False
 
 
-def resolve_dataset(
-    dataset: str | None, annotations: str | os.PathLike | None, images: str | os.PathLike | None
-) -> tuple[EvalDataset, bool]:
-    """The dataset to evaluate on and whether it is the demo fallback (COCO not found)."""
-    if annotations is not None or images is not None:
-        if dataset is not None:
-            raise InputError("give either --dataset or --annotations/--images, not both")
-        if annotations is None or images is None:
-            raise InputError("--annotations and --images go together: give both")
-        return load_coco(annotations, images), False
-    fallback = dataset is None and not coco_val2017_available()
-    if dataset == "demo" or fallback:
-        from hfc_detect.data.demo import ensure_demo_dataset
-
-        ann, img = ensure_demo_dataset()
-        ds = load_coco(ann, img)
-        return replace(ds, name="demo"), fallback
-    name = dataset or "coco_2017_val"
-    ann, img = builtin_paths(name)
-    if not ann.is_file() or not img.is_dir():
-        raise InputError(
-            f"dataset {name} not found: expected {ann} and {img} "
-            "(set DETECTRON2_DATASETS to the folder holding coco/)"
-        )
-    ds = load_coco(ann, img)
-    return replace(ds, name=name), False
+ProgressCallback = Callable[[EvalEvent], None]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass
+class _Run:
+    """What the prepare stage found; the later stages read it."""
+
+    config: EvalConfig  # resolved
+    dataset: EvalDataset
+    records: list[ImageRecord]
+    plan: list[Variant]
+    folder: RunFolder
+    annotations_sha256: str
+    demo_fallback: bool
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)  # rank 0 only
+    finished_ids: set[int] = field(default_factory=set)
+    finished_summary: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    new_images: int = 0
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"hfc-toolkit": __version__, "python": platform.python_version()}
-    for dist_name in ("torch", "torchvision", "detectron2", "numpy", "pycocotools", "onnxruntime"):
+def run_eval(
+    config: EvalConfig,
+    detector: Detector | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> EvalResult:
+    """Evaluate a detector on original/LFC/HFC images as ``config`` says; write the comparison
+    into its output folder (see :class:`EvalConfig` and docs/eval.md).
+
+    ``detector``: a ready :class:`Detector` instead of building ``config.backend``.
+    ``on_progress``: called with :class:`EvalEvent` s on rank 0 (None: warnings become Python
+    warnings). Re-running on the same folder with the same settings resumes, and a finished run
+    is reported without recomputing; other settings are refused, as is a folder another eval is
+    writing. Under torch.distributed images are sharded across ranks and rank 0 writes.
+    """
+    start = time.perf_counter()
+    report = on_progress or _warn
+    threads_before = torch.get_num_threads()
+    created_group = dist.init_from_env()
+    try:
+        dataset, demo_fallback = resolve_dataset(config.dataset, config.annotations, config.images)
+        sha = sha256_of(dataset.annotations)
+        config = _resolve(config, dataset, detector, sha)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        run = _Run(config, dataset, _records(dataset, config.limit),
+                   plan_variants(config.radii, config.variants), RunFolder(config.output), sha,
+                   demo_fallback)  # fmt: skip
+        is_main = dist.rank() == 0
+        with run.folder.lock() if is_main else nullcontext():
+            _prepare(run, report)
+            if run.finished_summary is not None:
+                return _reused(run)
+            detector = detector if detector is not None else _build_detector(config)
+            if is_main:
+                run.folder.start(config.to_json(), sha)
+            _infer(run, detector, report)
+            if not is_main:
+                return EvalResult(run.folder.root, None)
+            results = collect_results([r.image_id for r in run.records], run.done,
+                                      [v.name for v in run.plan])  # fmt: skip
+            failed = _failed_images(run)
+            comparison = _score(run, results, failed)
+            return _write(run, detector, results, comparison, failed, start)
+    finally:
+        torch.set_num_threads(threads_before)
+        dist.shutdown(created_group)
+
+
+def _warn(event: EvalEvent) -> None:
+    if event.kind == "warning":
+        warnings.warn(event.message, stacklevel=3)
+
+
+def _resolve(config: EvalConfig, ds: EvalDataset, detector: Detector | None, sha: str):
+    """The config with everything filled in that the defaults leave open."""
+    if detector is not None:
+        backend = f"{type(detector).__module__}:{type(detector).__qualname__}"
+    else:
+        backend = config.backend or ("demo" if ds.name == "demo" else "detectron2")
+    if detector is not None:
+        on_cpu = torch.device(detector.device).type == "cpu"
+    else:
+        wanted = config.device or dist.default_device()
+        on_cpu = torch.device(wanted).type == "cpu" if wanted else not torch.cuda.is_available()
+    workers, threads = cpu_defaults(config.num_workers, config.threads, on_cpu=on_cpu)
+    config = replace(config, dataset=ds.name, annotations=str(ds.annotations),
+                     images=str(ds.images_dir), backend=backend, num_workers=workers,
+                     threads=threads)  # fmt: skip
+    if config.output is None:
+        config = replace(config, output=str(default_output(config, sha)))
+    return config
+
+
+def _records(ds: EvalDataset, limit: int | None) -> list[ImageRecord]:
+    return ds.images[:limit] if limit is not None else ds.images
+
+
+def _prepare(run: _Run, report: ProgressCallback) -> None:
+    """Rank 0 reads the output folder (an error stops every rank); every rank learns which
+    images are finished and whether the whole run is; only rank 0 keeps their detections."""
+    state: tuple[str, Any] = ("ok", [], None)
+    if dist.rank() == 0:
         try:
-            out[dist_name] = metadata.version(dist_name)
-        except metadata.PackageNotFoundError:
-            out[dist_name] = None
-    return out
+            state = ("ok", *_read_folder(run, report))
+        except InputError as exc:
+            state = ("error", str(exc), None)
+    state = dist.broadcast(state)
+    if state[0] == "error":
+        raise InputError(state[1])
+    run.finished_ids, run.finished_summary = set(state[1]), state[2]
 
 
-def _check_counts(batch_size: int, num_workers: int, limit: int | None) -> None:
-    if batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    if num_workers < 0:
-        raise InputError(f"--num-workers must be >= 0, got {num_workers}")
-    if limit is not None and limit < 1:
-        raise InputError(f"--limit must be >= 1, got {limit}")
+def _read_folder(run: _Run, report: ProgressCallback) -> tuple[list[int], dict | None]:
+    key = {**run.config.to_json(), "annotations_sha256": run.annotations_sha256}
+    compared = [*RESULT_FIELDS, "annotations_sha256"]
+    if not run.folder.check_run(key, compared, require_existing=run.config.resume):
+        return [], None
+    run.done, corrupt = run.folder.load_progress()
+    if corrupt:
+        report(EvalEvent("warning", run.folder.root, message=(
+            f"{run.folder.progress_file}: dropped {corrupt} corrupt line(s) and kept every "
+            "valid one; their images are computed again")))  # fmt: skip
+    finished = [i for i, e in run.done.items() if e.get("ok")]
+    all_done = {r.image_id for r in run.records} <= set(finished)
+    return finished, _finished_summary(run.folder.root) if all_done else None
+
+
+def _finished_summary(root: Path) -> dict[str, Any] | None:
+    """The summary of a finished run (None when it is missing or unreadable: write it again)."""
+    import json
+
+    try:
+        summary = json.loads((root / SUMMARY_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) and "variants" in summary else None
+
+
+def _reused(run: _Run) -> EvalResult:
+    summary = run.finished_summary if dist.rank() == 0 else None
+    paths = {v.name: run.folder.predictions_dir / f"{v.name}.json" for v in run.plan}
+    return EvalResult(run.folder.root, summary, paths, [], reused=True)
+
+
+def _build_detector(config: EvalConfig) -> Detector:
+    from hfc_detect.modeling import build_detector
+
+    options = {"config_file": config.config_file, "weights": config.weights,
+               "device": config.device or dist.default_device()}  # fmt: skip
+    options = {k: v for k, v in options.items() if v is not None}
+    if config.overrides:
+        options["overrides"] = list(config.overrides)
+    return build_detector(config.backend, **options)
 
 
 def _sync(device: torch.device) -> None:
@@ -189,260 +290,150 @@ class _Runner:
         return entries
 
 
-def _progress(total: int, done: int, enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(
-        TextColumn("[bold]eval[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} img/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=_console(),
-        disable=not enabled,
-    )
-    task = progress.add_task("eval", total=total, completed=done, rate="-")
-    return progress, task
-
-
-def run_eval(
-    radii: Sequence[float],
-    output: str | os.PathLike,
-    *,
-    variants: str | Sequence[str] = DEFAULT_VARIANTS,
-    dataset: str | None = None,
-    annotations: str | os.PathLike | None = None,
-    images: str | os.PathLike | None = None,
-    backend: str | None = None,
-    detector: Detector | None = None,
-    config_file: str | None = None,
-    weights: str | None = None,
-    overrides: Sequence[str] = (),
-    pixel_mode: str = "raw",
-    device: str | None = None,
-    batch_size: int = 1,
-    num_workers: int = 2,
-    limit: int | None = None,
-    resume: bool = False,
-    progress: bool = True,
-) -> EvalResult:
-    """Evaluate a detector on original/LFC/HFC images and write the comparison into ``output``.
-
-    ``radii``: split radii (one or more). ``variants``: kinds to run (original, lfc, hfc).
-    Data: ``annotations`` + ``images``, or a builtin ``dataset`` name (``coco_2017_val``,
-    ``demo``); with neither, COCO val2017 where Detectron2 looks for it, else the bundled demo
-    (with a loud notice). Model: ``detector`` (a ready :class:`Detector`) or ``backend``
-    (registered name or ``package.module:Class``, default ``detectron2``, ``demo`` for the demo)
-    built with ``config_file``, ``weights``, ``overrides`` (``KEY=VALUE``) and ``device``, each
-    passed only when given. ``pixel_mode``: how LFC/HFC become pixels (``raw``: as the FFT
-    gives them, the paper's inputs; ``clip``: to 0..255; ``max``: scaled by 255 / own max).
-    Re-running on the same ``output`` with the same settings resumes (``resume=True`` also
-    requires that there is a run to resume); other settings are refused. Under torch.distributed
-    images are sharded across ranks and rank 0 writes.
-    """
-    created_group = dist.init_from_env()
-    try:
-        return _run(
-            radii, Path(output), variants, dataset, annotations, images, backend, detector,
-            config_file, weights, list(overrides), pixel_mode, device, batch_size, num_workers,
-            limit, resume, progress,
-        )  # fmt: skip
-    finally:
-        dist.shutdown(created_group)
-
-
-def _run(
-    radii, output, kinds, dataset, annotations, images, backend, detector, config_file, weights,
-    overrides, pixel_mode, device, batch_size, num_workers, limit, resume, show_progress,
-) -> EvalResult:  # fmt: skip
-    start_wall = time.perf_counter()
+def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
+    """Run the images not finished yet (this rank's shard); rank 0 logs every finished image."""
     is_main = dist.rank() == 0
-    console = _console()
-    radii = check_radii(radii)
-    plan = plan_variants(radii, kinds)
-    check_pixel_mode(pixel_mode)
-    _check_counts(batch_size, num_workers, limit)
-    ds, demo_fallback = resolve_dataset(dataset, annotations, images)
-    if detector is not None:
-        backend = f"{type(detector).__module__}:{type(detector).__qualname__}"
-    elif backend is None:
-        backend = "demo" if ds.name == "demo" else "detectron2"
-    records = ds.images[:limit] if limit is not None else ds.images
-
-    settings = {
-        "annotations": str(ds.annotations),
-        "annotations_sha256": _sha256(ds.annotations),
-        "images_dir": str(ds.images_dir),
-        "limit": limit,
-        "variants": [v.name for v in plan],
-        "radii": radii,
-        "pixel_mode": pixel_mode,
-        "backend": backend,
-        "config_file": config_file,
-        "weights": weights,
-        "overrides": overrides,
-    }
-    folder = RunFolder(output)
-    # Rank 0 reads the output folder (an error stops every rank); all ranks learn which images
-    # are finished, only rank 0 keeps their detections.
-    done: dict[int, dict[str, Any]] = {}
-    state: tuple[str, Any] = ("ok", [])
-    if is_main:
-        try:
-            if folder.check_settings(settings, require_existing=resume):
-                done = folder.load_progress()
-            state = ("ok", [i for i, e in done.items() if e.get("ok")])
-        except InputError as exc:
-            state = ("error", str(exc))
-    state = dist.broadcast(state)
-    if state[0] == "error":
-        raise InputError(state[1])
-    finished_ids = set(state[1])
-
-    if detector is None:
-        from hfc_detect.modeling import build_detector
-
-        options = {"config_file": config_file, "weights": weights,
-                   "device": device or dist.default_device()}  # fmt: skip
-        options = {k: v for k, v in options.items() if v is not None}
-        if overrides:
-            options["overrides"] = overrides
-        detector = build_detector(backend, **options)
-
-    if is_main:
-        if demo_fallback:
-            _demo_notice(console)
-        folder.start(settings)
-        if finished_ids:
-            console.print(
-                f"resuming {output}: {len(finished_ids)} of {len(records)} images already done"
-            )
-    remaining = [i for i, r in enumerate(records) if r.image_id not in finished_ids]
+    records, output = run.records, run.folder.root
+    remaining = [i for i, r in enumerate(records) if r.image_id not in run.finished_ids]
     shard = remaining[dist.rank() :: dist.world_size()]
-
-    runner = _Runner(detector, plan, pixel_mode)
+    done_count = len(records) - len(remaining)
+    if is_main:
+        report(EvalEvent("start", output, done_count, len(records),
+                         demo_fallback=run.demo_fallback))  # fmt: skip
+    runner = _Runner(detector, run.plan, run.config.pixel_mode)
     decoded = DecodedImages(records, detector.channel_order)
-    loader = make_loader(decoded, shard, batch_size, num_workers)
-    run_start = time.perf_counter()
-    new_images = 0
-    log = folder.open_log() if is_main else None
-    progress, task = _progress(
-        len(records), len(records) - len(remaining), show_progress and is_main
-    )
+    loader = make_loader(decoded, shard, run.config.batch_size, run.config.num_workers)
+    loop_start = time.perf_counter()
+    log = run.folder.open_log() if is_main else None
     try:
-        with progress:
-            batches = iter(loader)
-            exhausted = False
-            while True:
-                batch = None if exhausted else next(batches, None)
-                exhausted = batch is None
-                entries = runner(batch, records) if batch is not None else []
-                gathered = dist.gather((entries, batch is None))
-                if is_main:
-                    new = [e for rank_entries, _ in gathered for e in rank_entries]
-                    RunFolder.append(log, new)
-                    for e in new:
-                        done[e["image_id"]] = e
-                        if not e["ok"]:
-                            console.print(
-                                f"[yellow]warning[/yellow]: image {e['image_id']} skipped: "
-                                f"{e['error']}"
-                            )
-                    new_images += len(new)
-                    rate = new_images / max(time.perf_counter() - run_start, 1e-9)
-                    progress.update(task, advance=len(new), rate=f"{rate:.2f}")
-                if all(finished for _, finished in gathered):
-                    break
+        batches = iter(loader)
+        exhausted = False
+        while True:
+            batch = None if exhausted else next(batches, None)
+            exhausted = batch is None
+            entries = runner(batch, records) if batch is not None else []
+            gathered = dist.gather((entries, batch is None))
+            if is_main:
+                new = [e for rank_entries, _ in gathered for e in rank_entries]
+                RunFolder.append(log, new)
+                run.done.update((e["image_id"], e) for e in new)
+                run.new_images += len(new)
+                done_count += len(new)
+                failed = tuple(_failure(records, e) for e in new if not e["ok"])
+                report(EvalEvent("images", output, done_count, len(records), failed))
+            if all(finished for _, finished in gathered):
+                break
     finally:
         if log is not None:
             log.close()
-    loop_wall = time.perf_counter() - run_start
+    loop_wall = time.perf_counter() - loop_start
     stage_times = dist.gather(runner.timings)
-    if not is_main:
-        return EvalResult(output, None)
+    run.timings = {k: sum(t[k] for t in stage_times) for k in stage_times[0]}
+    run.timings["loop_wall"] = loop_wall
 
-    timings = {k: sum(t[k] for t in stage_times) for k in stage_times[0]}
-    image_ids = [r.image_id for r in records]
-    by_id = {r.image_id: r for r in records}
+
+def _failure(records: list[ImageRecord], entry: dict[str, Any]) -> dict[str, Any]:
+    file_name = next(r.file_name for r in records if r.image_id == entry["image_id"])
+    return {"image_id": entry["image_id"], "file_name": file_name, "error": entry["error"]}
+
+
+def _failed_images(run: _Run) -> list[dict[str, Any]]:
+    """Images that could not be used, with file and reason, in image-id order."""
     failed = [
-        {"image_id": i, "file_name": by_id[i].file_name, "error": done[i]["error"]}
-        for i in image_ids
-        if i in done and not done[i].get("ok")
+        {"image_id": r.image_id, "file_name": r.file_name, "error": run.done[r.image_id]["error"]}
+        for r in run.records
+        if r.image_id in run.done and not run.done[r.image_id].get("ok")
     ]
-    if len(failed) == len(image_ids):
+    if len(failed) == len(run.records):
         raise InputError(
-            f"none of the {len(image_ids)} images could be read (first: {failed[0]['error']})"
+            f"none of the {len(failed)} images could be read (first: {failed[0]['error']})"
         )
+    return failed
+
+
+def _score(
+    run: _Run, results: dict[str, list[dict[str, Any]]], failed: list[dict[str, Any]]
+) -> Comparison:
+    """Score every variant on the images that were read. A variant may have no detection at
+    all; detections of categories the annotations lack stay in the predictions files and, as
+    COCOeval ignores them, are not scored (counted in the summary)."""
     start = time.perf_counter()
-    written = folder.write_predictions(image_ids, done, [v.name for v in plan])
-    predictions = {name: path for name, (path, _) in written.items()}
-    timings["write"] = time.perf_counter() - start
+    gt = run.dataset.gt
+    failed_ids = {f["image_id"] for f in failed}
+    if run.config.limit is not None or failed_ids:
+        gt = gt.subset([r.image_id for r in run.records if r.image_id not in failed_ids])
+    categories = set(gt.category_ids.tolist())
+    scored = {n: [r for r in rows if r["category_id"] in categories] for n, rows in results.items()}
+    comparison = score(gt, scored)
+    run.timings["scoring"] = time.perf_counter() - start
+    return comparison
 
-    scored_ann = ds.annotations
-    if limit is not None or failed:
-        failed_ids = {f["image_id"] for f in failed}
-        kept = [i for i in image_ids if i not in failed_ids]
-        scored_ann = write_subset_annotations(ds.annotations, kept, output / SCORED_ANNOTATIONS)
+
+def _write(
+    run: _Run,
+    detector: Detector,
+    results: dict[str, list[dict[str, Any]]],
+    comparison: Comparison,
+    failed: list[dict[str, Any]],
+    start: float,
+) -> EvalResult:
+    """Write the predictions files, the scored annotations (a subset only) and, once, the
+    comparison folder with the run's settings, versions and timings."""
+    write_start = time.perf_counter()
+    paths = run.folder.write_predictions(results)
+    scored_file = run.folder.root / SCORED_ANNOTATIONS
+    gt = comparison.gt
+    if gt is not run.dataset.gt:
+        write_subset_annotations(run.dataset.data, gt.image_ids.tolist(), scored_file)
+        gt = replace(gt, path=scored_file.resolve(), source=str(scored_file))
     else:
-        (output / SCORED_ANNOTATIONS).unlink(missing_ok=True)
+        scored_file.unlink(missing_ok=True)
+    named = {n: replace(p, path=paths[n].resolve()) for n, p in comparison.predictions.items()}
+    comparison = replace(comparison, gt=gt, predictions=named)
+    run.timings["write"] = time.perf_counter() - write_start
+    extra = _summary_extra(run, detector, results, failed, start)
+    summary = write_comparison(run.folder.root, comparison, images_dir=run.dataset.images_dir,
+                               extra=extra)  # fmt: skip
+    return EvalResult(run.folder.root, summary, paths, failed)
 
-    extra = {
+
+def _summary_extra(
+    run: _Run,
+    detector: Detector,
+    results: dict[str, list[dict[str, Any]]],
+    failed: list[dict[str, Any]],
+    start: float,
+) -> dict[str, Any]:
+    """What ``summary.json`` holds beyond the comparison: the run's settings and environment."""
+    config, ds = run.config, run.dataset
+    categories = set(ds.gt.category_ids.tolist())
+    outside = {n: sum(r["category_id"] not in categories for r in rows)
+               for n, rows in results.items()}  # fmt: skip
+    timings = {k: run.timings[k] for k in ("decode", "split", "inference", "write", "scoring",
+                                           "loop_wall")}  # fmt: skip
+    timings["total"] = time.perf_counter() - start
+    return {
         "source_annotations": str(ds.annotations),
         "dataset": ds.name,
-        "demo_fallback": demo_fallback,
-        **({"radius": radii[0]} if len(radii) == 1 else {}),
-        "radii": radii,
-        "variant_kinds": {v.name: {"kind": v.kind, "radius": v.radius} for v in plan},
-        "pixel_mode": pixel_mode,
-        "backend": backend,
-        "config": config_file,
-        "weights": weights,
-        "overrides": overrides,
+        "demo_fallback": run.demo_fallback,
+        **({"radius": config.radii[0]} if len(config.radii) == 1 else {}),
+        "radii": list(config.radii),
+        "variant_kinds": {v.name: {"kind": v.kind, "radius": v.radius} for v in run.plan},
+        "pixel_mode": config.pixel_mode,
+        "backend": config.backend,
+        "config_file": config.config_file,
+        "weights": config.weights,
+        "overrides": list(config.overrides),
         "device": str(torch.device(detector.device)),
         "channel_order": detector.channel_order,
-        "batch_size": batch_size,
-        "num_workers": num_workers,
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
         "world_size": dist.world_size(),
         "torch_threads": torch.get_num_threads(),
-        "limit": limit,
-        "images_evaluated_this_run": new_images,
-        "versions": _versions(),
+        "limit": config.limit,
+        "images_evaluated_this_run": run.new_images,
+        "versions": versions(),
         "failed_images": failed,
+        "detections_outside_gt_categories": outside,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
     }
-    from hfc_detect.evaluation import compare
-
-    start = time.perf_counter()
-    # Score the results in memory: a variant may have no detection at all, and detections of
-    # categories the annotations lack are ignored, as COCOeval ignores them (counted below).
-    gt_categories = set(ds.category_ids)
-    scored = {
-        n: [r for r in res if r["category_id"] in gt_categories] for n, (_, res) in written.items()
-    }
-    extra["detections_outside_gt_categories"] = {
-        n: len(res) - len(scored[n]) for n, (_, res) in written.items()
-    }
-    extra["timings"] = timings  # completed below, then the summary is rewritten once
-    summary = compare(scored_ann, scored, output, images_dir=ds.images_dir, extra=extra)
-    for entry in summary["variants"]:  # name the files written, as if compare had read them
-        entry["predictions"] = str(predictions[entry["name"]].resolve())
-    timings["scoring"] = time.perf_counter() - start
-    timings["loop_wall"] = loop_wall
-    timings["total"] = time.perf_counter() - start_wall
-    summary["timings"] = {k: round(v, 4) for k, v in timings.items()}
-    from hfc_detect.utils.files import write_json_atomic
-
-    write_json_atomic(output / "summary.json", summary)
-    if failed:
-        console.print(
-            f"[yellow]{len(failed)} image(s) could not be read; see summary.json[/yellow]"
-        )
-    return EvalResult(output, summary, predictions, failed)

@@ -1,18 +1,23 @@
 """Predictions that survive a kill: an append-only log, one fsync'd JSON line per finished image.
 
-An output folder of ``eval`` holds ``run.json`` (the settings that determine the results) and
-``progress.jsonl``: one line per image, ``{"image_id": 1, "ok": true, "dets": {variant:
-[[x, y, w, h, score, category_id], ...]}}`` or ``{"image_id": 1, "ok": false, "error": "..."}``.
-A line is the image's completion marker: a torn last line (killed mid-write) is cut off on
-resume. Numbers are stored as the shortest decimal that round-trips to float32, so the final
-``predictions/<variant>.json`` files are identical whether or not the run was interrupted.
+An output folder of ``eval`` holds ``run.json`` (the run's :class:`EvalConfig` and the hash of
+its annotations) and ``progress.jsonl``: one line per image, ``{"image_id": 1, "ok": true,
+"dets": {variant: [[x, y, w, h, score, category_id], ...]}}`` or ``{"image_id": 1, "ok": false,
+"error": "..."}``. A line is the image's completion marker: a torn last line (killed mid-write)
+is cut off on resume, and a corrupt line elsewhere is dropped (its image is recomputed) while
+every valid line is kept. Numbers are stored as the shortest decimal that round-trips to
+float32, so the final ``predictions/<variant>.json`` files are identical whether or not the run
+was interrupted. While a run writes, it holds ``.eval.lock`` (an OS file lock, released by the
+kernel when the process dies, so a killed run never leaves the folder locked).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,8 @@ from hfc_detect.utils.files import write_json_atomic, write_text_atomic
 
 RUN_FILE = "run.json"
 PROGRESS_FILE = "progress.jsonl"
-FORMAT_VERSION = 1
+LOCK_FILE = ".eval.lock"
+FORMAT_VERSION = 2
 
 
 def _f32(values: np.ndarray) -> list[float]:
@@ -51,6 +57,43 @@ def rows_to_coco(image_id: int, rows: Iterable[Sequence[float]]) -> list[dict[st
     ]
 
 
+def _parse_entry(line: bytes) -> dict[str, Any] | None:
+    """A complete, valid progress line as its entry; None otherwise."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        entry = json.loads(line)
+        int(entry["image_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _acquire(path: Path):
+    """An open handle holding an exclusive lock on ``path`` (None without ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    while True:
+        handle = open(path, "a+b")  # noqa: SIM115  (held for the whole run)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise InputError(
+                f"{path.parent} is in use by another eval (it holds {path.name}); wait for it "
+                "to finish or choose another --output"
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a file a finishing run unlinked meanwhile
+            return handle
+        handle.close()
+
+
 class RunFolder:
     """The output folder of one evaluation: settings check, progress log, final predictions."""
 
@@ -60,21 +103,30 @@ class RunFolder:
         self.progress_file = self.root / PROGRESS_FILE
         self.predictions_dir = self.root / "predictions"
 
-    def check_settings(self, settings: dict[str, Any], *, require_existing: bool) -> bool:
-        """Whether the folder already holds this run. InputError when it holds another run,
-        something that is not an eval run, or (``require_existing``) nothing to resume."""
-        if self.run_file.is_file():
-            try:
-                stored = json.loads(self.run_file.read_text(encoding="utf-8"))["settings"]
-                if not isinstance(stored, dict):
-                    raise TypeError("settings is not an object")
-            except (OSError, ValueError, KeyError, TypeError):
-                raise InputError(f"{self.run_file} is unreadable; use another --output") from None
-            if stored != settings:
-                diff = sorted(
-                    k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k)
-                )
-                details = "; ".join(f"{k}: {stored.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+    def read_run(self) -> dict[str, Any] | None:
+        """The recorded run (its config's fields and ``annotations_sha256``, flat); None when
+        there is none. InputError when ``run.json`` is not an eval run of this format."""
+        if not self.run_file.is_file():
+            return None
+        try:
+            stored = json.loads(self.run_file.read_text(encoding="utf-8"))
+            if not isinstance(stored["config"], dict):
+                raise TypeError("config is not an object")
+            return {**stored["config"], "annotations_sha256": stored["annotations_sha256"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(f"{self.run_file} is unreadable; use another --output") from None
+
+    def check_run(
+        self, run: dict[str, Any], compared: Sequence[str], *, require_existing: bool
+    ) -> bool:
+        """Whether the folder already holds this run (the ``compared`` keys of ``run`` equal).
+        InputError when it holds another run, something that is not an eval run, or
+        (``require_existing``) nothing to resume."""
+        stored = self.read_run()
+        if stored is not None:
+            diff = [k for k in compared if stored.get(k) != run.get(k)]
+            if diff:
+                details = "; ".join(f"{k}: {stored.get(k)!r} -> {run.get(k)!r}" for k in diff)
                 raise InputError(
                     f"{self.root} holds a run with other settings ({details}); "
                     "re-run with the same settings to resume, or choose another --output"
@@ -92,33 +144,54 @@ class RunFolder:
             )
         return False
 
-    def start(self, settings: dict[str, Any]) -> None:
-        """Create the folder and record the settings (before any prediction is written)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+    def start(self, config: dict[str, Any], annotations_sha256: str) -> None:
+        """Record the run (before any prediction is written)."""
         if not self.run_file.is_file():
-            write_json_atomic(self.run_file, {"format": FORMAT_VERSION, "settings": settings})
+            record = {"format": FORMAT_VERSION, "config": config,
+                      "annotations_sha256": annotations_sha256}  # fmt: skip
+            write_json_atomic(self.run_file, record)
 
-    def load_progress(self) -> dict[int, dict[str, Any]]:
-        """Finished images (the last line per image wins); cuts off a torn last line."""
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one run; InputError at once when another process holds it.
+
+        Creates the folder if needed and removes it again if the run leaves nothing else in it
+        (a refused or failed start leaves nothing behind). Without ``fcntl`` (Windows) no lock.
+        """
+        created = not self.root.exists()
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"--output {self.root} exists and is not a directory")
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = _acquire(self.root / LOCK_FILE)
+        try:
+            yield
+        finally:
+            if handle is not None:
+                (self.root / LOCK_FILE).unlink(missing_ok=True)
+                handle.close()
+            if created and not any(self.root.iterdir()):
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    def load_progress(self) -> tuple[dict[int, dict[str, Any]], int]:
+        """Finished images (the last line per image wins) and the number of corrupt lines
+        dropped. A torn last line is cut off; a corrupt line elsewhere is dropped and the file
+        rewritten with every valid line kept."""
         done: dict[int, dict[str, Any]] = {}
         if not self.progress_file.is_file():
-            return done
-        good_end = 0
+            return done, 0
+        good: list[bytes] = []
+        corrupt = 0
         with open(self.progress_file, "rb") as f:
             for line in f:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    entry = json.loads(line)
-                    image_id = int(entry["image_id"])
-                except (ValueError, KeyError, TypeError):
-                    break
-                done[image_id] = entry
-                good_end += len(line)
-        if good_end != self.progress_file.stat().st_size:
-            with open(self.progress_file, "r+b") as f:
-                f.truncate(good_end)
-        return done
+                entry = _parse_entry(line)
+                if entry is None:
+                    corrupt += line.endswith(b"\n")  # a torn last line is not corruption
+                    continue
+                done[int(entry["image_id"])] = entry
+                good.append(line)
+        if sum(map(len, good)) != self.progress_file.stat().st_size:
+            write_text_atomic(self.progress_file, b"".join(good).decode("utf-8"))
+        return done, corrupt
 
     def open_log(self):
         """Open ``progress.jsonl`` for appending (text, line-oriented)."""
@@ -133,19 +206,24 @@ class RunFolder:
         log.flush()
         os.fsync(log.fileno())
 
-    def write_predictions(
-        self, image_ids: Sequence[int], done: dict[int, dict[str, Any]], variants: Sequence[str]
-    ) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
-        """Write ``predictions/<variant>.json`` (COCO results, images in ``image_ids`` order);
-        returns variant -> (path, results)."""
+    def write_predictions(self, results: dict[str, list[dict[str, Any]]]) -> dict[str, Path]:
+        """Write ``predictions/<variant>.json`` (COCO results); returns variant -> path."""
         written = {}
-        for name in variants:
-            results: list[dict[str, Any]] = []
-            for image_id in image_ids:
-                entry = done.get(image_id)
-                if entry and entry.get("ok"):
-                    results.extend(rows_to_coco(image_id, entry["dets"][name]))
+        for name, rows in results.items():
             path = self.predictions_dir / f"{name}.json"
-            write_text_atomic(path, json.dumps(results, separators=(",", ":")) + "\n")
-            written[name] = (path, results)
+            write_text_atomic(path, json.dumps(rows, separators=(",", ":")) + "\n")
+            written[name] = path
         return written
+
+
+def collect_results(
+    image_ids: Sequence[int], done: dict[int, dict[str, Any]], variants: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per variant, the COCO results of the finished images, in ``image_ids`` order."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for image_id in image_ids:
+        entry = done.get(image_id)
+        if entry and entry.get("ok"):
+            for name in variants:
+                results[name].extend(rows_to_coco(image_id, entry["dets"][name]))
+    return results

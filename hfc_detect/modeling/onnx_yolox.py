@@ -71,7 +71,7 @@ class OnnxYoloxDetector:
         score_threshold: float = 0.001,
         nms_threshold: float = 0.65,
         max_detections: int = 100,
-        threads: int = 0,
+        threads: int | None = None,
     ) -> None:
         ort = require("onnxruntime", purpose="the onnx-yolox backend", install=ONNXRUNTIME_HINT)
         path = Path(weights)
@@ -82,6 +82,8 @@ class OnnxYoloxDetector:
                 "onnx-yolox: need 0 <= score_threshold < 1, 0 < nms_threshold <= 1, "
                 f"max_detections >= 1 (got {score_threshold}, {nms_threshold}, {max_detections})"
             )
+        if threads is None:  # torch's CPU budget (eval sets it so the cores are not oversubscribed)
+            threads = torch.get_num_threads()
         if threads < 0:
             raise InputError(f"onnx-yolox: threads must be >= 0, got {threads}")
         providers = ["CPUExecutionProvider"]
@@ -91,7 +93,7 @@ class OnnxYoloxDetector:
         ):
             providers.insert(0, "CUDAExecutionProvider")
         session_options = ort.SessionOptions()
-        if threads > 0:  # one thread, no spinning: kind to machines shared with other jobs
+        if threads > 0:  # no spinning: kind to machines shared with other jobs
             session_options.intra_op_num_threads = threads
             session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
@@ -163,14 +165,15 @@ def build_onnx_yolox(
     score_threshold: float = 0.001,
     nms_threshold: float = 0.65,
     max_detections: int = 100,
-    threads: int = 0,
+    threads: int | None = None,
     config_file: str | None = None,
     overrides: tuple[str, ...] | list[str] = (),
 ) -> OnnxYoloxDetector:
     """Build the onnx-yolox backend; ``weights`` (the ``.onnx`` file) is required.
 
     ``overrides`` may set ``score_threshold``, ``nms_threshold``, ``max_detections`` and
-    ``threads`` (onnxruntime's intra-op threads without spinning; 0: its default), e.g.
+    ``threads`` (onnxruntime's intra-op threads without spinning; default torch's CPU thread
+    count, which ``eval`` sets not to oversubscribe the cores; 0: onnxruntime's own default), e.g.
     ``--set score_threshold=0.01``.
     """
     if weights is None:
@@ -186,8 +189,9 @@ def build_onnx_yolox(
     for key, value in parse_overrides(overrides):
         if key not in options:
             raise InputError(f"--set {key}: onnx-yolox options are {', '.join(options)}")
+        kind = int if key == "threads" else type(options[key])
         try:
-            options[key] = type(options[key])(value)
+            options[key] = kind(value)
         except ValueError:
-            raise InputError(f"--set {key}={value}: not a {type(options[key]).__name__}") from None
+            raise InputError(f"--set {key}={value}: not a {kind.__name__}") from None
     return OnnxYoloxDetector(weights, device=device, **options)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from hfc_detect.engine.evaluate import run_eval
+from hfc_detect.engine.evaluate import EvalConfig, run_eval
 from tests.conftest import REPO_ROOT
 from tests.detect.test_eval_pipeline import BACKEND, make_coco
 
@@ -22,8 +22,8 @@ def _outputs(out):
 def test_two_gloo_processes_equal_one_process(tmp_path):
     ann, img = make_coco(tmp_path / "data", SIZES)
     single = tmp_path / "single"
-    run_eval([4, 8], single, annotations=ann, images=img, backend=BACKEND, num_workers=0,
-             batch_size=2, progress=False)  # fmt: skip
+    run_eval(EvalConfig(radii=(4, 8), output=single, annotations=ann, images=img,
+                        backend=BACKEND, num_workers=0, batch_size=2))  # fmt: skip
 
     multi = tmp_path / "multi"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import hfc_detect.cli.eval  # noqa: F401  (registers the command)
 from hfc_detect.cli.app import app
 from hfc_detect.data.images import read_image
-from hfc_detect.engine.evaluate import run_eval
+from hfc_detect.engine.evaluate import EvalConfig, run_eval
 from hfc_detect.engine.variants import VariantMaker, plan_variants
 from hfc_detect.frequency import split, to_pixels
 from hfc_detect.modeling.base import Detections
@@ -98,9 +98,8 @@ def coco(tmp_path):
 def _eval(coco, out, detector=None, **kw):
     ann, img = coco
     kw.setdefault("num_workers", 0)
-    kw.setdefault("progress", False)
-    return run_eval(kw.pop("radii", [8]), out, annotations=ann, images=img,
-                    detector=detector or TinyDetector(), **kw)  # fmt: skip
+    config = EvalConfig(radii=kw.pop("radii", [8]), output=out, annotations=ann, images=img, **kw)
+    return run_eval(config, detector or TinyDetector())
 
 
 def _reference_variants(path: Path, radii, order: str) -> dict[str, np.ndarray]:

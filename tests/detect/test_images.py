@@ -101,3 +101,33 @@ def test_unreadable_file_is_a_one_line_input_error(tmp_path, rng, make):
         read_image(path)
     message = str(info.value)
     assert str(path) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_pil_applies_it(tmp_path, rng, orientation):
+    """Reference: PIL's own ``ImageOps.exif_transpose`` (Detectron2's ``read_image`` applies the
+    same transpose per orientation) on a lossless PNG carrying the EXIF tag."""
+    from PIL import Image, ImageOps
+
+    rgb = rng.integers(0, 256, size=(6, 10, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).save(tmp_path / "o.png", exif=exif.tobytes())
+    with Image.open(tmp_path / "o.png") as im:
+        expected = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    image = read_image(tmp_path / "o.png")
+    assert image.shape == expected.shape == ((10, 6, 3) if orientation >= 5 else (6, 10, 3))
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_exif_rotated_jpeg_comes_back_upright(tmp_path, rng):
+    from PIL import Image
+
+    rgb = np.zeros((40, 64, 3), dtype=np.uint8)
+    rgb[:8, :16] = 255  # a bright block at the stored top-left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: display turns it 90 degrees clockwise
+    Image.fromarray(rgb).save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
+    image = read_image(tmp_path / "r.jpg")
+    assert image.shape == (64, 40, 3)
+    assert image[:16, -8:].mean() > 200 and image[-16:, :8].mean() < 50  # now top-right

@@ -89,13 +89,13 @@ def test_yolox_nano_ap_on_original_images(subset, direct_results):
 
 @pytest.fixture(scope="module")
 def eval_run(subset, shared_dir, tmp_path_factory):
-    from hfc_detect.engine.evaluate import run_eval
+    from hfc_detect.engine.evaluate import EvalConfig, run_eval
 
     root, _ = subset
     output = tmp_path_factory.mktemp("eval") / "run"
-    result = run_eval(
-        [128],
-        output,
+    config = EvalConfig(
+        radii=(128,),
+        output=output,
         annotations=root / "instances_val2017_subset.json",
         images=root / "val2017",
         backend="onnx-yolox",
@@ -104,8 +104,8 @@ def eval_run(subset, shared_dir, tmp_path_factory):
         device="cpu",
         limit=EVAL_IMAGES,
         num_workers=0,
-        progress=False,
     )
+    result = run_eval(config)
     with open(output / "per_image.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return output, result.summary, rows

@@ -1,0 +1,111 @@
+"""``EvalConfig``: the settings of one ``hfc-detect eval`` run, in one frozen object.
+
+The CLI builds it from its options, :func:`~hfc_detect.engine.evaluate.run_eval` takes it, and
+``run.json`` is it as JSON (resolved: the dataset's files, the backend and the output folder
+filled in). :data:`RESULT_FIELDS` are the settings that determine the results; a re-run on the
+same folder must repeat them, the others (device, batch size, workers, threads) may change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from hfc_detect.engine.variants import check_radii, parse_kinds
+from hfc_detect.frequency import check_pixel_mode
+from hfc_detect.utils.errors import InputError
+
+DEFAULT_VARIANTS = ("original", "lfc", "hfc")
+RESULT_FIELDS = ("radii", "variants", "annotations", "images", "backend", "config_file",
+                 "weights", "overrides", "pixel_mode", "limit")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate and how. Every field has the CLI option of the same name (``--set`` for
+    ``overrides``, ``--radius`` for ``radii``); defaults are documented in docs/eval.md.
+
+    ``dataset`` or ``annotations`` + ``images`` choose the data (neither: COCO val2017 where
+    Detectron2 looks, else the bundled demo). ``backend`` (or a ready detector passed to
+    ``run_eval``) is built with ``config_file``, ``weights``, ``overrides`` and ``device``.
+    ``output`` None: a folder under ``runs/`` named after the settings, so the same command
+    resumes. ``num_workers`` / ``threads`` None: CPU defaults that do not oversubscribe the
+    cores (:func:`hfc_detect.engine.environment.cpu_defaults`).
+    """
+
+    radii: tuple[float, ...]
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    dataset: str | None = None
+    annotations: str | None = None
+    images: str | None = None
+    backend: str | None = None
+    config_file: str | None = None
+    weights: str | None = None
+    overrides: tuple[str, ...] = ()
+    pixel_mode: str = "raw"
+    limit: int | None = None
+    output: str | None = None
+    resume: bool = False
+    device: str | None = None
+    batch_size: int = 1
+    num_workers: int | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("radii", tuple(check_radii(self.radii)))
+        put("variants", tuple(parse_kinds(self.variants)))
+        put("overrides", tuple(self.overrides))
+        for name in ("annotations", "images", "output"):
+            if getattr(self, name) is not None:
+                put(name, str(getattr(self, name)))
+        check_pixel_mode(self.pixel_mode)
+        for name, low in (("batch_size", 1), ("num_workers", 0), ("threads", 1), ("limit", 1)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                option = name.replace("_", "-")
+                raise InputError(f"--{option} must be >= {low}, got {value}")
+
+    def to_json(self) -> dict[str, Any]:
+        """This config as a JSON object (lists for tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvalConfig:
+        """The config :meth:`to_json` wrote; TypeError/ValueError when it is not one."""
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or not set(data) <= names:
+            raise TypeError("not an EvalConfig")
+        return cls(**data)
+
+    def results_key(self) -> dict[str, Any]:
+        """The settings that determine the results, as JSON."""
+        return {k: v for k, v in self.to_json().items() if k in RESULT_FIELDS}
+
+
+def default_output(config: EvalConfig, annotations_sha256: str) -> Path:
+    """``runs/eval-<data>-<backend>-r<radii>-<hash>``: the same settings (and the same annotation
+    content) always give the same folder, so re-running the same command resumes it."""
+    key = json.dumps({**config.results_key(), "sha256": annotations_sha256}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    data = config.dataset or Path(config.annotations or "data").stem
+    backend = re.split(r"[.:]", config.backend or "detector")[-1]
+    radii = "-".join(f"{r:g}" for r in config.radii)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"eval-{data}-{backend}-r{radii}-{digest}")
+    return Path("runs") / name
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -14,6 +14,14 @@ op 5 to 15x slower in wall time).
     python tools/bench_eval.py                          # torchvision RetinaNet, random weights
     python tools/bench_eval.py --model demo --images 32 # the bundled demo detector
     python tools/bench_eval.py --device cuda --min-size 800 --max-size 1333 --images 50
+
+``--cpu-defaults`` instead times ``eval`` itself (YOLOX-Nano via onnxruntime on real images,
+as ``hfc-detect eval --backend onnx-yolox`` runs it) with the CPU defaults of ``EvalConfig``
+against the previous defaults (torch's own thread count, 2 decoding workers, onnxruntime's own
+spinning thread pool):
+
+    python tools/bench_eval.py --cpu-defaults --annotations GT.json --images-dir DIR \
+        --weights yolox_nano.onnx --images 206
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ from hfc_detect.engine.dataset import (
     load_coco,
     make_loader,
 )
-from hfc_detect.engine.evaluate import run_eval
+from hfc_detect.engine.environment import cpu_defaults, usable_cpus
+from hfc_detect.engine.evaluate import EvalConfig, run_eval
 from hfc_detect.modeling.base import Detections
 
 
@@ -102,10 +111,37 @@ def plain_pass(detector, ds, args) -> None:
 
 def full_eval(detector, ann, img, out: Path, args) -> dict:
     """``run_eval`` with original, LFC, HFC at ``--radius``, scoring included; its summary."""
-    result = run_eval([args.radius], out, annotations=ann, images=img, detector=detector,
-                      batch_size=args.batch_size, num_workers=args.num_workers,
-                      pixel_mode="raw", progress=False)  # fmt: skip
-    return result.summary
+    config = EvalConfig(radii=(args.radius,), output=out, annotations=ann, images=img,
+                        batch_size=args.batch_size, num_workers=args.num_workers,
+                        threads=args.threads)  # fmt: skip
+    return run_eval(config, detector).summary
+
+
+def cpu_defaults_bench(args) -> None:
+    """``eval`` with onnx-yolox: today's CPU defaults against the previous ones, alternating."""
+    cpus = usable_cpus()
+    workers, threads = cpu_defaults(None, None, on_cpu=True)
+    arms = {
+        f"defaults: {workers} workers, {threads} torch/onnxruntime thread(s)": ({}, ()),
+        f"previous: 2 workers, torch {torch.get_num_threads()} threads, onnxruntime own pool": (
+            {"num_workers": 2, "threads": torch.get_num_threads()}, ("threads=0",)),
+    }  # fmt: skip
+    best: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_eval_") as tmp:
+        for i in range(args.repeats):
+            for label, (options, overrides) in arms.items():
+                config = EvalConfig(radii=(args.radius,), annotations=args.annotations,
+                                    images=args.images_dir, backend="onnx-yolox",
+                                    weights=args.weights, overrides=overrides, device="cpu",
+                                    limit=args.images, output=Path(tmp) / f"{i}-{len(best)}",
+                                    **options)  # fmt: skip
+                wall, cpu, _ = timed(run_eval, config)
+                best[label] = min(best.get(label, (wall, cpu)), (wall, cpu))
+                print(f"run {i + 1} {label}: wall {wall:.2f} s, cpu {cpu:.2f} s", flush=True)
+    print(f"onnx-yolox eval (original+LFC+HFC, scored), {args.images} images, {cpus} usable "
+          f"CPUs, fastest of {args.repeats}:")  # fmt: skip
+    for label, (wall, cpu) in best.items():
+        print(f"  {label:<62} wall {wall:7.2f} s  cpu {cpu:7.2f} s")
 
 
 def main() -> None:
@@ -117,10 +153,19 @@ def main() -> None:
     parser.add_argument("--max-size", type=int, default=342)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--num-workers", type=int, default=None, help="[eval's CPU default]")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=None, help="[eval's CPU default]")
+    parser.add_argument("--cpu-defaults", action="store_true", help="see the module doc")
+    parser.add_argument("--annotations", help="--cpu-defaults: COCO annotations")
+    parser.add_argument("--images-dir", help="--cpu-defaults: their image folder")
+    parser.add_argument("--weights", help="--cpu-defaults: the YOLOX .onnx file")
     args = parser.parse_args()
+    if args.cpu_defaults:
+        cpu_defaults_bench(args)
+        return
+    on_cpu = torch.device(args.device).type == "cpu"
+    args.num_workers, args.threads = cpu_defaults(args.num_workers, args.threads, on_cpu=on_cpu)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 

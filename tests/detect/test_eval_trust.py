@@ -92,6 +92,44 @@ def test_an_exif_rotated_image_is_turned_upright_before_the_size_check(coco, tmp
     assert (det.seen[0].permute(1, 2, 0).numpy() == upright).all()
 
 
+def test_real_coco_images_resized_rotated_or_exif_rotated(shared_dir, tmp_path):
+    """Four real COCO images (copied to a temporary folder): one resized to half and one turned
+    by 90 degrees fail with the reason; one stored turned with an EXIF tag is read upright."""
+    from PIL import Image
+
+    root = shared_dir / "data" / "coco-val2017-subset"
+    data = json.loads((root / "instances_val2017_subset.json").read_text())
+    images = sorted(data["images"], key=lambda im: im["id"])[:4]
+    keep = {im["id"] for im in images}
+    data["images"] = images
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    (tmp_path / "img").mkdir()
+    for im in images:
+        (tmp_path / "img" / im["file_name"]).write_bytes(
+            (root / "val2017" / im["file_name"]).read_bytes()
+        )
+    (tmp_path / "gt.json").write_text(json.dumps(data))
+    half, turned, tagged = (tmp_path / "img" / im["file_name"] for im in images[:3])
+    pixels = cv2.imread(str(half))
+    cv2.imwrite(str(half), cv2.resize(pixels, (pixels.shape[1] // 2, pixels.shape[0] // 2)))
+    cv2.imwrite(str(turned), cv2.rotate(cv2.imread(str(turned)), cv2.ROTATE_90_CLOCKWISE))
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored turned clockwise; displaying turns it back
+    with Image.open(tagged) as im:
+        im.transpose(Image.Transpose.ROTATE_270).save(tagged, exif=exif.tobytes(), quality=95)
+    config = EvalConfig(radii=(128,), annotations=tmp_path / "gt.json", images=tmp_path / "img",
+                        output=tmp_path / "out", num_workers=0)  # fmt: skip
+    result = run_eval(config, TinyDetector())
+    w, h = images[0]["width"], images[0]["height"]
+    reasons = {f["file_name"]: f["error"].split(": ")[-1] for f in result.failed_images}
+    assert reasons == {
+        images[0]["file_name"]: f"decoded {w // 2}x{h // 2}, annotations say {w}x{h}",
+        images[1]["file_name"]: (f"decoded {images[1]['height']}x{images[1]['width']}, "
+                                 f"annotations say {images[1]['width']}x{images[1]['height']}"),
+    }  # fmt: skip
+    assert result.summary["num_images"] == 2
+
+
 # --- 2. partial runs ----------------------------------------------------------------------
 
 

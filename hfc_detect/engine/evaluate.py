@@ -125,22 +125,15 @@ def run_eval(
     threads_before = torch.get_num_threads()
     created_group = dist.init_from_env()
     try:
-        dataset, demo_fallback = resolve_dataset(config.dataset, config.annotations, config.images)
-        sha = sha256_of(dataset.annotations)
-        config = _resolve(config, dataset, detector, sha)
-        if config.threads is not None:
-            torch.set_num_threads(config.threads)
-        run = _Run(config, dataset, _records(dataset, config.limit),
-                   plan_variants(config.radii, config.variants), RunFolder(config.output), sha,
-                   demo_fallback)  # fmt: skip
+        run = _plan(config, detector)
         is_main = dist.rank() == 0
         with run.folder.lock() if is_main else nullcontext():
             _prepare(run, report)
             if run.finished_summary is not None:
                 return _reused(run)
-            detector = detector if detector is not None else _build_detector(config)
+            detector = detector if detector is not None else _build_detector(run.config)
             if is_main:
-                run.folder.start(config.to_json(), sha)
+                run.folder.start(run.config.to_json(), run.annotations_sha256)
             _infer(run, detector, report)
             if not is_main:
                 return EvalResult(run.folder.root, None)
@@ -157,6 +150,18 @@ def run_eval(
 def _warn(event: EvalEvent) -> None:
     if event.kind == "warning":
         warnings.warn(event.message, stacklevel=3)
+
+
+def _plan(config: EvalConfig, detector: Detector | None) -> _Run:
+    """Resolve the config (parsing the annotations, once) and set the CPU threads."""
+    dataset, demo_fallback = resolve_dataset(config.dataset, config.annotations, config.images)
+    sha = sha256_of(dataset.annotations)
+    config = _resolve(config, dataset, detector, sha)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    records = dataset.images[: config.limit] if config.limit is not None else dataset.images
+    plan = plan_variants(config.radii, config.variants)
+    return _Run(config, dataset, records, plan, RunFolder(config.output), sha, demo_fallback)
 
 
 def _resolve(config: EvalConfig, ds: EvalDataset, detector: Detector | None, sha: str):
@@ -177,10 +182,6 @@ def _resolve(config: EvalConfig, ds: EvalDataset, detector: Detector | None, sha
     if config.output is None:
         config = replace(config, output=str(default_output(config, sha)))
     return config
-
-
-def _records(ds: EvalDataset, limit: int | None) -> list[ImageRecord]:
-    return ds.images[:limit] if limit is not None else ds.images
 
 
 def _prepare(run: _Run, report: ProgressCallback) -> None:
@@ -294,6 +295,7 @@ def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
     """Run the images not finished yet (this rank's shard); rank 0 logs every finished image."""
     is_main = dist.rank() == 0
     records, output = run.records, run.folder.root
+    by_id = {r.image_id: r for r in records}
     remaining = [i for i, r in enumerate(records) if r.image_id not in run.finished_ids]
     shard = remaining[dist.rank() :: dist.world_size()]
     done_count = len(records) - len(remaining)
@@ -319,7 +321,7 @@ def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
                 run.done.update((e["image_id"], e) for e in new)
                 run.new_images += len(new)
                 done_count += len(new)
-                failed = tuple(_failure(records, e) for e in new if not e["ok"])
+                failed = tuple(_failure(by_id[e["image_id"]], e) for e in new if not e["ok"])
                 report(EvalEvent("images", output, done_count, len(records), failed))
             if all(finished for _, finished in gathered):
                 break
@@ -332,15 +334,14 @@ def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
     run.timings["loop_wall"] = loop_wall
 
 
-def _failure(records: list[ImageRecord], entry: dict[str, Any]) -> dict[str, Any]:
-    file_name = next(r.file_name for r in records if r.image_id == entry["image_id"])
-    return {"image_id": entry["image_id"], "file_name": file_name, "error": entry["error"]}
+def _failure(record: ImageRecord, entry: dict[str, Any]) -> dict[str, Any]:
+    return {"image_id": record.image_id, "file_name": record.file_name, "error": entry["error"]}
 
 
 def _failed_images(run: _Run) -> list[dict[str, Any]]:
     """Images that could not be used, with file and reason, in image-id order."""
     failed = [
-        {"image_id": r.image_id, "file_name": r.file_name, "error": run.done[r.image_id]["error"]}
+        _failure(r, run.done[r.image_id])
         for r in run.records
         if r.image_id in run.done and not run.done[r.image_id].get("ok")
     ]

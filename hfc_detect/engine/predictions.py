@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,9 +157,9 @@ class RunFolder:
         Creates the folder if needed and removes it again if the run leaves nothing else in it
         (a refused or failed start leaves nothing behind). Without ``fcntl`` (Windows) no lock.
         """
-        created = not self.root.exists()
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"--output {self.root} exists and is not a directory")
+        created = [p for p in (self.root, *self.root.parents) if not p.exists()]
         self.root.mkdir(parents=True, exist_ok=True)
         handle = _acquire(self.root / LOCK_FILE)
         try:
@@ -169,8 +168,10 @@ class RunFolder:
             if handle is not None:
                 (self.root / LOCK_FILE).unlink(missing_ok=True)
                 handle.close()
-            if created and not any(self.root.iterdir()):
-                shutil.rmtree(self.root, ignore_errors=True)
+            for folder in created:  # innermost first; stop at the first that holds something
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
 
     def load_progress(self) -> tuple[dict[int, dict[str, Any]], int]:
         """Finished images (the last line per image wins) and the number of corrupt lines

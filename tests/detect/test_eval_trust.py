@@ -247,6 +247,10 @@ def test_a_second_eval_into_a_folder_in_use_refuses_in_one_line(coco, tmp_path):
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "in use by another eval" in result.stderr
     assert not out.exists()  # the lock holder created nothing else, so nothing is left
+    nested = tmp_path / "runs" / "a" / "b"
+    with pytest.raises(InputError, match="no eval run to resume"):
+        run_eval(_config(coco, nested, resume=True), TinyDetector())
+    assert not (tmp_path / "runs").exists()  # no empty parents left behind either
     assert run_eval(_config(coco, out), TinyDetector()).summary is not None
 
 

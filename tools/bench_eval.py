@@ -129,11 +129,11 @@ def cpu_defaults_bench(args) -> None:
     best: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench_eval_") as tmp:
         for i in range(args.repeats):
-            for label, (options, overrides) in arms.items():
+            for arm, (label, (options, overrides)) in enumerate(arms.items()):
                 config = EvalConfig(radii=(args.radius,), annotations=args.annotations,
                                     images=args.images_dir, backend="onnx-yolox",
                                     weights=args.weights, overrides=overrides, device="cpu",
-                                    limit=args.images, output=Path(tmp) / f"{i}-{len(best)}",
+                                    limit=args.images, output=Path(tmp) / f"{i}-{arm}",
                                     **options)  # fmt: skip
                 wall, cpu, _ = timed(run_eval, config)
                 best[label] = min(best.get(label, (wall, cpu)), (wall, cpu))

@@ -315,7 +315,7 @@ def test_the_end_of_eval_prints_the_next_commands_with_the_real_path(coco, tmp_p
 def test_the_demo_notice_says_where_detectron2_looks(monkeypatch, tmp_path):
     from rich.console import Console
 
-    from hfc_detect.cli.eval import demo_notice
+    from hfc_detect.cli.eval_view import demo_notice
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DETECTRON2_DATASETS", raising=False)

@@ -50,6 +50,9 @@ def evaluate_command(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy import or work
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table

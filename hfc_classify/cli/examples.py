@@ -35,6 +35,9 @@ def examples_command(
     device: str = typer.Option("auto", "--device"),
     cache_dir: str | None = typer.Option(None, "--cache-dir"),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy import or work
     from rich.console import Console
 
     from hfc_classify.data import PIXEL_MODES, default_cache_dir, load_split

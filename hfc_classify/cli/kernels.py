@@ -53,11 +53,13 @@ def kernels_command(
 ) -> None:
     """Draw first-layer kernels of trained models, optionally smoothed."""
     from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.files import check_output
 
     if not checkpoint:
         raise InputError("--checkpoint is required (repeat it for several models)")
     if output is None:
         raise InputError("--output F is required")
+    check_output(output, folder=False)
     if len(arch) not in (1, len(checkpoint)):
         raise InputError(
             f"give one --arch or one per checkpoint ({len(checkpoint)}), got {len(arch)}"

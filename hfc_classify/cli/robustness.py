@@ -74,12 +74,12 @@ def robustness_command(
 ) -> None:
     """Table 2: accuracy under FGSM/PGD for several kernel-smoothing strengths."""
     from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.files import check_output
 
     for value, flag in ((checkpoint, "--checkpoint"), (data, "--data"), (output, "--output")):
         if value is None:
             raise InputError(f"{flag} is required")
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
+    check_output(output)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1, got {limit}")
     if mode not in ("fixed", "search"):

@@ -30,6 +30,9 @@ def sweep_command(
     slurm_cpus: int = typer.Option(4, "--slurm-cpus"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy import or work
     from rich.console import Console
     from rich.table import Table
 

@@ -85,6 +85,9 @@ def train_command(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)
     from rich.console import Console
 
     from hfc_classify.engine import TrainConfig, train

@@ -83,6 +83,9 @@ def eval_command(
 ) -> None:
     """Evaluate a detector on original, LFC and HFC images: writes DIR/predictions/<variant>.json,
     DIR/per_image.csv and DIR/summary.json. Launch under torchrun for several GPUs/nodes."""
+    from hfc_detect.utils.files import check_output
+
+    check_output(output if output is not None else Path("runs"))  # before any heavy work
     from rich.console import Console
 
     from hfc_detect.engine.evaluate import run_eval

@@ -55,6 +55,9 @@ def wins_command(
     from rich.table import Table
 
     from hfc_detect.reports.wins import find_wins, write_wins
+    from hfc_detect.utils.files import check_output
+
+    check_output(directory)  # wins_<variant>.csv/.json go into DIR
 
     result = find_wins(
         directory,

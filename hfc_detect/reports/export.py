@@ -18,7 +18,7 @@ from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import load_sources
 from hfc_detect.reports.wins import attach_objects, rank_wins, rows_by_gain
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import atomic_dir, write_text_atomic
+from hfc_detect.utils.files import atomic_dir, check_output, write_text_atomic
 
 FORMATS = ("csv", "json", "parquet", "html")
 DEFAULT_GALLERY_SIZE = 12
@@ -98,18 +98,17 @@ def export(
         raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if top is not None and top < 1:
         raise InputError(f"top must be >= 1, got {top}")
+    default_name = "report" if fmt == "html" else f"report.{fmt}"
+    target = Path(output) if output is not None else Path(directory) / default_name
+    check_output(target, folder=fmt == "html")
     comparison = load_comparison(directory)
     name = comparison.resolve_variant(variant)
-    default_name = "report" if fmt == "html" else f"report.{fmt}"
-    target = Path(output) if output is not None else comparison.root / default_name
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise InputError("format parquet needs pyarrow: pip install pyarrow") from None
     if fmt != "html":
-        if target.is_dir():
-            raise InputError(f"{target}: is a folder; give a file name with --output")
         _WRITERS[fmt](table_rows(comparison, variant=name, top=top), comparison.columns, target)
         return ExportResult(path=target)
     from hfc_detect.reports.html import panel_variants, resolve_radius, write_html_report

@@ -40,6 +40,20 @@ def parse_number_list(values: Sequence[str], option: str) -> list[float]:
     return numbers
 
 
+def print_failed_images(console, failed: Sequence[str]) -> None:
+    """Say, last and in bold red, that the run is partial: each failed image on one line."""
+    from rich.markup import escape
+
+    if not failed:
+        return
+    console.print(
+        f"[bold red]{len(failed)} image(s) failed in this run and are in none of its numbers:[/]",
+        highlight=False,
+    )
+    for line in failed:
+        console.print(f"[red]  {escape(line)}[/]", highlight=False, soft_wrap=True)
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(__version__)

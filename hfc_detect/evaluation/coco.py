@@ -220,9 +220,9 @@ def load_predictions(
     """Read and validate detections in COCO results format against ``gt``.
 
     ``source`` is a JSON file path or an in-memory list of dicts with ``image_id``,
-    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. A file must hold at least one
-    detection (an empty file is almost always a failed run); an in-memory list may be empty
-    (a detector that found nothing scores AP 0). Every image and category id must exist in ``gt``.
+    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. Either may be empty: a detector
+    that found nothing scores AP 0 on every image with ground truth (pycocotools' ``loadRes``
+    refuses an empty list; we do not). Every image and category id must exist in ``gt``.
     """
     if isinstance(source, (str, Path)):
         path: Path | None = Path(source)
@@ -233,8 +233,6 @@ def load_predictions(
                 f"{label}: expected a JSON list of detections (COCO results format), "
                 f"got a JSON {_kind(dets)}"
             )
-        if not dets:
-            raise InputError(f"{label}: the predictions file holds no detections (empty list)")
     else:
         path = None
         label = f"in-memory predictions {name!r}" if name else "in-memory predictions"

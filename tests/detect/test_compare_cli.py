@@ -148,7 +148,6 @@ def test_compare_accepts_in_memory_lists_and_extra_keys(files, tmp_path):
 BAD_PREDICTIONS = {
     "malformed": ('[{"image_id": 3,', "not valid JSON"),
     "not_a_list": ('{"image_id": 3}', "expected a JSON list"),
-    "empty": ("[]", "no detections"),
     "missing_key": ('[{"image_id": 3, "category_id": 1, "bbox": [0, 0, 1, 1]}]', "lacks 'score'"),
     "unknown_image": (
         '[{"image_id": 4, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]',

@@ -44,8 +44,8 @@ def evaluate_command(
         help="BatchNorm switch (default: from the checkpoint).",
     ),
     split: str = typer.Option("test", "--split", help="Split of a CIFAR/MNIST data set."),
-    device: str = typer.Option("auto", "--device"),
-    batch_size: int = typer.Option(1000, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    batch_size: int = typer.Option(1000, "--batch-size", help="Images per forward pass."),
     cache_dir: str | None = typer.Option(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -11,9 +13,55 @@ from typer.core import TyperGroup
 from hfc_detect import __version__
 from hfc_detect.utils.errors import InputError
 
+# Help placeholders by type: plain words instead of typer's ``<list[float]>`` or ``<bool>``.
+_METAVARS = {"int": "N", "int range": "N", "float": "X", "float range": "X", "str": "TEXT"}
+
+
+def tidy_help(command: Any, ctx: Any) -> Any:
+    """Make ``command``'s help say what it means, once.
+
+    - Plain placeholders: none for a flag (``--resume`` reads as a switch, not
+      ``--resume <bool>``), ``N``/``X`` for numbers, ``PATH``, ``TEXT``; options with their own
+      metavar keep it; arguments show no type. Typer (0.2x) vendors its own click and draws
+      ``<type>`` labels; older typer draws click's words and is left alone.
+    - Square brackets in help texts (``[default: ...]``, ``[0, 1]``) are escaped: rich markup
+      would otherwise take them for style tags and drop them silently.
+    """
+    from rich.markup import escape
+
+    if getattr(command, "_help_tidied", False):
+        return command
+    command._help_tidied = True
+    command.help = escape(command.help) if command.help else command.help
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument" and hasattr(param, "display_type"):  # its name is its placeholder
+            param.display_type_rich = lambda ctx: None
+        if kind != "option" or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+        elif hasattr(param, "display_type"):
+            label = param.display_type(ctx).strip("<>")
+            label = re.sub(r"^list\[(.*)\]$", r"\1", label)
+            param.metavar = _METAVARS.get(label, label.upper())
+    return command
+
 
 class FriendlyErrorGroup(TyperGroup):
-    """Turn :class:`InputError` raised by any command into ``error: ...`` on stderr and exit 2."""
+    """Turn :class:`InputError` raised by any command, and click's usage errors (a missing
+    option, a bad value), into ``error: ...`` on one line of stderr and exit 2;
+    plain help placeholders (:func:`tidy_help`) for the group and every command."""
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        return tidy_help(command, ctx) if command is not None else None
+
+    def format_help(self, ctx, formatter):  # type: ignore[override]
+        tidy_help(self, ctx)
+        return super().format_help(ctx, formatter)
 
     def invoke(self, ctx):  # type: ignore[override]
         try:
@@ -21,6 +69,11 @@ class FriendlyErrorGroup(TyperGroup):
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             sys.stderr.flush()
+            raise typer.Exit(code=2) from None
+        except typer.TyperException as exc:  # click's usage errors: a missing option, a typo
+            if getattr(exc, "exit_code", None) != 2 or type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            typer.echo(f"error: {exc.format_message()}", err=True)
             raise typer.Exit(code=2) from None
 
 

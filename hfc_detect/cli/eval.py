@@ -31,8 +31,9 @@ def eval_command(
     dataset: str = typer.Option(
         None,
         "--dataset",
-        help="Builtin dataset: coco_2017_val (read from $DETECTRON2_DATASETS/coco, as Detectron2 "
-        "does) or demo. [default: coco_2017_val if found there, else the bundled demo]",
+        help="Builtin dataset: coco_2017_val, coco_2017_val_100 or coco_2014_minival (read from "
+        "$DETECTRON2_DATASETS/coco, as Detectron2 does), or demo (the bundled synthetic set). "
+        "[default: coco_2017_val if found there, else the bundled demo]",
     ),
     annotations: Path = typer.Option(
         None, "--annotations", help="COCO annotations JSON (with --images) instead of --dataset."

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-from hfc_detect.cli.common import parse_number_list
+from hfc_detect.utils.cli import parse_number_list
 
 
 def parse_radii(values: list[str], option: str = "--radius") -> list[float]:

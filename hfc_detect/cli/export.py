@@ -65,8 +65,8 @@ def export_command(
     from rich.console import Console
     from rich.progress import Progress
 
-    from hfc_detect.cli.common import print_failed_images
     from hfc_detect.reports.export import export
+    from hfc_detect.utils.cli import print_failed_images
 
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=fmt != "html") as progress:

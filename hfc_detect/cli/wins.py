@@ -54,9 +54,9 @@ def wins_command(
     from rich.console import Console
     from rich.table import Table
 
-    from hfc_detect.cli.common import print_failed_images
     from hfc_detect.reports.folder import failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
+    from hfc_detect.utils.cli import print_failed_images
     from hfc_detect.utils.files import check_output
 
     check_output(directory)  # wins_<variant>.csv/.json go into DIR

@@ -1,4 +1,5 @@
-"""What every Typer app of the toolkit shares: one-line errors with exit code 2, ``--version``."""
+"""What both command lines (``hfc-detect``, ``hfc-classify``) share: one-line errors with exit
+code 2, plain help, ``--version`` from package metadata, option lists."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from hfc_detect import __version__
 from hfc_detect.utils.errors import InputError
 
 # Help placeholders by type: plain words instead of typer's ``<list[float]>`` or ``<bool>``.
@@ -107,14 +107,33 @@ def print_failed_images(console, failed: Sequence[str]) -> None:
         console.print(f"[red]  {escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
-def _show_version(value: bool) -> None:
-    if value:
-        typer.echo(__version__)
-        raise typer.Exit()
+DISTRIBUTION = "hfc-toolkit"  # the distribution (pyproject name) that ships both packages
 
 
-def make_app(help_text: str) -> typer.Typer:
-    """A Typer app with rich help, ``--version`` and the toolkit's error handling."""
+def package_version(package: str) -> str:
+    """The version of the installed distribution that ships the import package ``package``
+    (package metadata: :data:`DISTRIBUTION`, when its ``top_level.txt`` lists ``package``),
+    else the package's own ``__version__`` (e.g. a source tree on ``sys.path``)."""
+    from importlib import import_module, metadata
+
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None and package in (dist.read_text("top_level.txt") or "").split():
+        return dist.version
+    return str(getattr(import_module(package), "__version__", "unknown"))
+
+
+def make_app(help_text: str, package: str) -> typer.Typer:
+    """A Typer app with rich help, ``--version`` (the version of the distribution that ships
+    ``package``) and the toolkit's error handling."""
+
+    def _show_version(value: bool) -> None:
+        if value:
+            typer.echo(package_version(package))
+            raise typer.Exit()
+
     app = typer.Typer(
         cls=FriendlyErrorGroup,
         help=help_text,

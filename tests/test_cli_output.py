@@ -50,7 +50,7 @@ def test_every_command_is_covered() -> None:
     for cli, app in (("detect", detect_app), ("classify", classify_app)):
         names = {c.name for c in app.registered_commands}
         tested = {args[0] for c, args, _ in CASES if c == cli}
-        assert names - tested <= {"heatmap", "curve", "cue-conflict"}, names - tested
+        assert names <= tested, f"add {sorted(names - tested)} to CASES (and call check_output)"
 
 
 def _invoke(cli: str, args: list[str]):

@@ -85,5 +85,5 @@ def export_command(
         )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    print_failed_images(console, result.failed)
     typer.echo(f"wrote {result.path}" + ("/index.html" if fmt == "html" else ""))
+    print_failed_images(console, result.failed)  # last: where nobody misses it

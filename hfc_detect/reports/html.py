@@ -143,7 +143,9 @@ def _summary_rows(comparison: ComparisonFolder, cis: dict[str, BootstrapCI]) -> 
                     _fmt(stats.get("AP50")),
                     _fmt(stats.get("AP75")),
                     _e(v.get("num_detections", "")),
-                    _e(v.get("wins_over_baseline", "")),
+                    "&ndash;"
+                    if v["name"] == comparison.baseline
+                    else _e(v.get("wins_over_baseline", "")),
                     "&ndash;" if ci is None else f"{ci.mean:+.4f}",
                     "&ndash;" if ci is None else f"[{ci.low:+.4f}, {ci.high:+.4f}]",
                 ]

@@ -233,3 +233,12 @@ def test_box_labels_are_readable_at_the_page_size(
     label = (drawn[:150] == np.array(STYLES["det"][0])).all(axis=-1).sum(axis=1) >= 10
     shrink = min(max_w / width, max_h / height, 1.0)
     assert label.sum() * shrink >= 14
+
+
+def test_baseline_row_has_no_wins_over_itself(report: tuple[Path, str]) -> None:
+    _, page = report
+    table = page[page.index('id="summary"') : page.index("</table>", page.index('id="summary"'))]
+    rows = {r.split("</td>")[0]: r for r in re.findall(r'<tr><td class="text">(.*?)</tr>', table)}
+    cells = re.findall(r"<td>(.*?)</td>", rows["original (baseline)"])
+    assert cells[4] == "&ndash;"  # AP, AP50, AP75, detections, wins over baseline
+    assert re.fullmatch(r"\d+", re.findall(r"<td>(.*?)</td>", rows["lfc"])[4])

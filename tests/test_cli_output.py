@@ -98,6 +98,7 @@ print(json.dumps({"results": results, "torch": "torch" in sys.modules}))
 """
 
 
+@pytest.mark.slow  # one subprocess running every command
 def test_unwritable_output_folder(tmp_path: Path) -> None:
     command = [sys.executable, "-c", _CHILD]
     if os.geteuid() == 0:

@@ -93,7 +93,7 @@ def parse_number_list(values: Sequence[str], option: str) -> list[float]:
     return numbers
 
 
-def print_failed_images(console, failed: Sequence[str]) -> None:
+def print_failed_images(console: Any, failed: Sequence[str]) -> None:
     """Say, last and in bold red, that the run is partial: each failed image on one line."""
     from rich.markup import escape
 
@@ -112,7 +112,8 @@ DISTRIBUTION = "hfc-toolkit"  # the distribution (pyproject name) that ships bot
 
 def package_version(package: str) -> str:
     """The version of the installed distribution that ships the import package ``package``
-    (package metadata: :data:`DISTRIBUTION`, when its ``top_level.txt`` lists ``package``),
+    (package metadata: :data:`DISTRIBUTION`, when its ``top_level.txt`` or file list holds
+    ``package``),
     else the package's own ``__version__`` (e.g. a source tree on ``sys.path``)."""
     from importlib import import_module, metadata
 
@@ -120,7 +121,10 @@ def package_version(package: str) -> str:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         dist = None
-    if dist is not None and package in (dist.read_text("top_level.txt") or "").split():
+    if dist is not None and (
+        package in (dist.read_text("top_level.txt") or "").split()
+        or any(f.parts[0] == package for f in dist.files or [])
+    ):
         return dist.version
     return str(getattr(import_module(package), "__version__", "unknown"))
 

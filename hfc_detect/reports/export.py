@@ -14,7 +14,6 @@ from typing import Any
 from hfc_detect.evaluation.compare import write_table_csv, write_table_parquet
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from hfc_detect.reports.folder import ComparisonFolder, failed_image_text, load_comparison
-from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import load_sources
 from hfc_detect.reports.wins import attach_objects, rank_wins, rows_by_gain
 from hfc_detect.utils.errors import InputError
@@ -133,18 +132,9 @@ def export(
     needed = list(dict.fromkeys([comparison.baseline, name, *(v for v in panels.values() if v)]))
     sources = load_sources(comparison, needed)
     ranked = rank_wins(comparison, name)[0][: top or DEFAULT_GALLERY_SIZE]
-    if score_threshold is None:
-        ids = [w.image_id for w in ranked]
-        score_threshold = drawing_threshold(sources, [comparison.baseline, name], ids)
-        note = (
-            "the default"
-            if score_threshold == DEFAULT_SCORE_THRESHOLD
-            else f"lowered from the default {DEFAULT_SCORE_THRESHOLD:g} so that at least half of "
-            f"the {comparison.baseline} and {name} panels show their best detection"
-        )
-        note += "; --score-threshold sets it"
-    else:
-        note = "--score-threshold"
+    score_threshold, note = drawing_threshold(
+        sources, [comparison.baseline, name], [w.image_id for w in ranked], score_threshold
+    )
     gallery = attach_objects(
         ranked,
         sources,

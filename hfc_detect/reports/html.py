@@ -254,23 +254,30 @@ def drawing_threshold(
     sources: ObjectSources,
     variants: list[str],
     image_ids: list[int],
+    requested: float | None = None,
     ceiling: float = DEFAULT_SCORE_THRESHOLD,
-) -> float:
-    """The gallery's score threshold when the user gives none: ``ceiling`` (0.5), lowered where
-    needed so that at least half of the panels of ``variants`` (the baseline and the ranked
-    variant) that have detections show their best one: the lower median of the panels' best
-    scores, rounded down to 0.01. A run whose detector scores below 0.5 (the bundled demo's
-    does) so still shows boxes, and one weak panel does not flood the others with boxes."""
+) -> tuple[float, str]:
+    """The gallery's score threshold and how it was chosen: ``requested`` where given, else
+    ``ceiling`` (0.5), lowered where needed so that at least half of the panels of ``variants``
+    (the baseline and the ranked variant) that have detections show their best one: the lower
+    median of the panels' best scores, rounded down to 0.01. A run whose detector scores below
+    0.5 (the bundled demo's does) so still shows boxes, and one weak panel does not flood the
+    others with boxes."""
+    if requested is not None:
+        return requested, "--score-threshold"
     best = [
         float(sources.preds[name].scores[rows].max())
         for name in variants
         for image_id in image_ids
         if (rows := sources.det_rows(name, image_id)).size
     ]
-    if not best:
-        return ceiling
-    middle = float(np.quantile(best, 0.5, method="lower"))
-    return ceiling if middle >= ceiling else math.floor(middle * 100) / 100
+    middle = float(np.quantile(best, 0.5, method="lower")) if best else ceiling
+    if middle >= ceiling:
+        return ceiling, "the default; --score-threshold sets it"
+    return math.floor(middle * 100) / 100, (
+        f"lowered from the default {ceiling:g} so that at least half of the "
+        f"{' and '.join(variants)} panels show their best detection; --score-threshold sets it"
+    )
 
 
 @dataclass(frozen=True)

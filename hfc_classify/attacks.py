@@ -13,29 +13,17 @@ at ``eps`` is ``(min_eps > eps).mean()``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.torch_tools import eval_mode
 
 #: foolbox v1 FGSM's default search: 1000 evenly spaced eps in (0, 1].
 FOOLBOX_FGSM_STEPS = 1000
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` (all submodules) in eval mode for the block and restore each module's mode."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def _device(model: nn.Module) -> torch.device:

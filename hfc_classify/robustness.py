@@ -27,6 +27,7 @@ from torch import nn
 from hfc_classify.attacks import fgsm, fgsm_min_eps, foolbox_fgsm_grid, pgd, pgd_min_eps
 from hfc_classify.smoothing import Layers, smooth_model
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.torch_tools import eval_mode
 
 ATTACKS = ("fgsm", "pgd")
 MODES = ("fixed", "search")
@@ -194,9 +195,7 @@ def _batch_hits(
     """Numbers of robust images in one batch: clean and per (attack, eps)."""
     device = next(iter(net.parameters())).device
     x, y = x.to(device), y.to(device)
-    was_training = net.training
-    net.eval()
-    try:
+    with eval_mode(net):
         with torch.no_grad():
             clean_ok = net(x).argmax(1) == y
         hits: list[tuple[str | tuple[str, float], int]] = [("clean", int(clean_ok.sum()))]
@@ -222,5 +221,3 @@ def _batch_hits(
                     ok = clean_ok & (net(x_adv).argmax(1) == y)
                 hits.append(((attack, eps), int(ok.sum())))
         return hits
-    finally:
-        net.train(was_training)

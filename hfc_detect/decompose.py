@@ -33,7 +33,7 @@ import numpy as np
 from hfc_detect.data.images import encode_png, read_image
 from hfc_detect.frequency import check_radius, split
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import atomic_path
+from hfc_detect.utils.files import atomic_path, check_output
 
 
 @dataclass
@@ -142,8 +142,7 @@ def check_inputs(images: Sequence[Path], output: Path) -> None:
     """Refuse, before anything is written, an output that is a file or clashing input names."""
     if not images:
         raise InputError("no input images given")
-    if output.exists() and not output.is_dir():
-        raise InputError(f"output {output} exists and is not a directory")
+    check_output(output)
     seen: dict[str, Path] = {}
     for path in images:
         if path.stem in seen and seen[path.stem] != path:

@@ -5,7 +5,10 @@
 Checks, offline: the folder is self-contained (every ``src``/``href`` is a relative file that
 exists, nothing starts with http(s):// or //); Chromium renders the page with the summary,
 statistics, per-category table, histogram and gallery; no <img> fails to load (a copy of the
-page, in a temporary copy of the folder, counts images whose naturalWidth is 0 after load).
+page, in a temporary copy of the folder, counts images whose naturalWidth is 0 after load); a
+list of failed images, where the run had some, is drawn above the summary; gallery panels are
+shown at no less than 90% of the size their labels were drawn for (``PANEL_MAX_WIDTH`` x
+``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``).
 One Chromium run dumps the DOM and writes a screenshot of the whole page (default
 REPORT_DIR/../<name>_screenshot.png). Exit 0 if all checks pass, 1 otherwise (each failure on
 one line), 2 on bad arguments.
@@ -22,6 +25,8 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+from hfc_detect.reports.draw import PANEL_MAX_HEIGHT, PANEL_MAX_WIDTH
+
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -35,9 +40,18 @@ FLAGS = [
 REQUIRED_IDS = ("meta", "summary", "stats", "histogram", "categories", "legend", "gallery")
 _PROBE = (
     "<script>window.addEventListener('load', function () {"
-    " var imgs = document.images, bad = 0;"
+    " var imgs = document.images, bad = 0, shrink = 1e9;"
     " for (var i = 0; i < imgs.length; i++) if (!imgs[i].complete || imgs[i].naturalWidth === 0)"
     " bad++;"
+    " var panels = document.querySelectorAll('.panels img');"
+    " for (var j = 0; j < panels.length; j++) { var p = panels[j];"
+    "  if (!p.naturalWidth) continue;"
+    "  var designed = Math.min(%(w)d / p.naturalWidth, %(h)d / p.naturalHeight, 1);"
+    "  shrink = Math.min(shrink, p.width / p.naturalWidth / designed); }"
+    " var failed = document.getElementById('failed'), summary = document.getElementById('summary');"
+    " document.body.setAttribute('data-failed-above', failed ?"
+    "  String(failed.getBoundingClientRect().top < summary.getBoundingClientRect().top) : 'none');"
+    " document.body.setAttribute('data-panel-scale', panels.length ? shrink.toFixed(3) : 'none');"
     " document.body.setAttribute('data-images', imgs.length);"
     " document.body.setAttribute('data-broken', bad); });</script>"
 )
@@ -103,7 +117,8 @@ def render_problems(
         shutil.copytree(report, probe_dir)
         page = probe_dir / "index.html"
         text = page.read_text(encoding="utf-8")
-        page.write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+        probe = _PROBE % {"w": PANEL_MAX_WIDTH, "h": PANEL_MAX_HEIGHT}
+        page.write_text(text.replace("</body>", probe + "</body>"), encoding="utf-8")
         height = 1400 + 500 * text.count('class="win"')
         dom = _chromium(
             binary,
@@ -125,6 +140,17 @@ def render_problems(
         problems.append(f"{match.group(2)} of {match.group(1)} images failed to load")
     else:
         print(f"rendered: {match.group(1)} images loaded, none broken")
+    failed = re.search(r'data-failed-above="(\w+)"', dom)
+    if failed and failed.group(1) == "false":
+        problems.append("the list of failed images is not above the summary")
+    scale = re.search(r'data-panel-scale="([\d.]+)"', dom)
+    if scale and float(scale.group(1)) < 0.9:
+        problems.append(
+            f"gallery panels shown at {float(scale.group(1)):.0%} of the size their labels "
+            "were drawn for: labels may be unreadable"
+        )
+    elif scale:
+        print(f"gallery panels shown at >= {float(scale.group(1)):.0%} of their design size")
     if not screenshot.is_file() or screenshot.stat().st_size == 0:
         problems.append(f"no screenshot written to {screenshot}")
     return problems

@@ -1,8 +1,8 @@
 """hfc-classify: train and evaluate classifiers on LFC/HFC data, attack them, smooth kernels."""
 
-from hfc_detect.cli.common import make_app
+from hfc_detect.utils.cli import make_app
 
-app = make_app(__doc__)
+app = make_app(__doc__, "hfc_classify")
 
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-classify --help`` stays fast.

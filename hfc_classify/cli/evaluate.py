@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-from hfc_detect.cli.common import parse_number_list
+from hfc_detect.utils.cli import parse_number_list
 
 
 def parse_radii(values: list[str], option: str = "--radius") -> list[float]:
@@ -44,12 +44,15 @@ def evaluate_command(
         help="BatchNorm switch (default: from the checkpoint).",
     ),
     split: str = typer.Option("test", "--split", help="Split of a CIFAR/MNIST data set."),
-    device: str = typer.Option("auto", "--device"),
-    batch_size: int = typer.Option(1000, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    batch_size: int = typer.Option(1000, "--batch-size", help="Images per forward pass."),
     cache_dir: str | None = typer.Option(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy import or work
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table

@@ -18,23 +18,34 @@ from hfc_classify.cli.app import app
     "such images are listed in OUTPUT/examples.csv.",
 )
 def examples_command(
-    arch: str = typer.Option(..., "--arch"),
-    checkpoint: Path = typer.Option(..., "--checkpoint"),
+    arch: str = typer.Option(..., "--arch", help="Architecture name (e.g. resnet20)."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="Weights (.th/.pt)."),
     data: str = typer.Option(
         ..., "--data", help=".npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT."
     ),
     radius: float = typer.Option(12.0, "--radius", "-r", help="Split radius (paper: 12)."),
-    output: Path = typer.Option(..., "--output", "-o"),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Folder for examples.csv and the figure."
+    ),
     count: int = typer.Option(8, "--count", help="Examples drawn (paper: 8)."),
     normalize: str = typer.Option(
         "max", "--normalize", help="LFC/HFC pixel scaling: max, clip, raw."
     ),
-    inclusive: bool = typer.Option(False, "--inclusive"),
-    batch_norm: bool | None = typer.Option(None, "--batch-norm/--no-batch-norm"),
+    inclusive: bool = typer.Option(False, "--inclusive", help="Disk distance <= r (default < r)."),
+    batch_norm: bool | None = typer.Option(
+        None,
+        "--batch-norm/--no-batch-norm",
+        help="BatchNorm switch (default: from the checkpoint).",
+    ),
     format_: list[str] = typer.Option(["png"], "--format", help="png, svg, pdf."),
-    device: str = typer.Option("auto", "--device"),
-    cache_dir: str | None = typer.Option(None, "--cache-dir"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    cache_dir: str | None = typer.Option(
+        None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
+    ),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy import or work
     from rich.console import Console
 
     from hfc_classify.data import PIXEL_MODES, default_cache_dir, load_split

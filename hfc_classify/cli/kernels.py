@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-from hfc_detect.cli.common import parse_number_list
+from hfc_detect.utils.cli import parse_number_list
 
 
 @app.command(
@@ -22,15 +22,9 @@ from hfc_detect.cli.common import parse_number_list
 )
 def kernels_command(
     checkpoint: list[Path] = typer.Option(
-        None,
-        "--checkpoint",
-        "-c",
-        help="Trained weights; repeat for several models (required).",
-        show_default=False,
+        ..., "--checkpoint", "-c", help="Trained weights; repeat for several models."
     ),
-    output: Path = typer.Option(
-        None, "--output", "-o", metavar="F", help="Figure file (required).", show_default=False
-    ),
+    output: Path = typer.Option(..., "--output", "-o", metavar="F", help="Figure file."),
     arch: list[str] = typer.Option(
         ["resnet20"], "--arch", "-a", help="Architecture: one for all, or one per checkpoint."
     ),
@@ -53,11 +47,9 @@ def kernels_command(
 ) -> None:
     """Draw first-layer kernels of trained models, optionally smoothed."""
     from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.files import check_output
 
-    if not checkpoint:
-        raise InputError("--checkpoint is required (repeat it for several models)")
-    if output is None:
-        raise InputError("--output F is required")
+    check_output(output, folder=False)
     if len(arch) not in (1, len(checkpoint)):
         raise InputError(
             f"give one --arch or one per checkpoint ({len(checkpoint)}), got {len(arch)}"

@@ -21,6 +21,9 @@ def plot_command(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the figure and tables."),
     format_: list[str] = typer.Option(["png", "svg"], "--format", help="png, svg, pdf."),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)
     from rich.console import Console
 
     from hfc_classify.plots import find_runs, parse_formats, plot_curves, results_table, write_table

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-from hfc_detect.cli.common import parse_number_list, split_option_list
+from hfc_detect.utils.cli import parse_number_list, split_option_list
 
 
 @app.command(
@@ -24,25 +24,15 @@ from hfc_detect.cli.common import parse_number_list, split_option_list
     "and attacked. Exit code 2 on bad arguments.",
 )
 def robustness_command(
-    checkpoint: Path = typer.Option(
-        None, "--checkpoint", "-c", help="Trained weights (.th/.pt; required).", show_default=False
-    ),
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Trained weights (.th/.pt)."),
     data: str = typer.Option(
-        None,
+        ...,
         "--data",
         "-d",
         help="Test images: an .npz (images, labels), a CIFAR-10 folder, mnist:ROOT, "
-        "fashion-mnist:ROOT (required).",
-        show_default=False,
+        "fashion-mnist:ROOT.",
     ),
-    output: Path = typer.Option(
-        None,
-        "--output",
-        "-o",
-        metavar="DIR",
-        help="Folder to write to (required).",
-        show_default=False,
-    ),
+    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write to."),
     arch: str = typer.Option("resnet20", "--arch", "-a", help="Registered architecture."),
     rho: list[str] = typer.Option(
         ["0,0.1,0.25,0.5,1.0"], "--rho", help="Smoothing strengths (>= 0)."
@@ -74,12 +64,9 @@ def robustness_command(
 ) -> None:
     """Table 2: accuracy under FGSM/PGD for several kernel-smoothing strengths."""
     from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.files import check_output
 
-    for value, flag in ((checkpoint, "--checkpoint"), (data, "--data"), (output, "--output")):
-        if value is None:
-            raise InputError(f"{flag} is required")
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
+    check_output(output)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1, got {limit}")
     if mode not in ("fixed", "search"):

@@ -25,11 +25,18 @@ def sweep_command(
     ),
     launcher: str = typer.Option("local", "--launcher", help="local, gpus or slurm."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their state only."),
-    slurm_partition: str | None = typer.Option(None, "--slurm-partition"),
-    slurm_timeout_min: int = typer.Option(24 * 60, "--slurm-timeout-min"),
-    slurm_cpus: int = typer.Option(4, "--slurm-cpus"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    slurm_partition: str | None = typer.Option(
+        None, "--slurm-partition", help="slurm: partition (default: the cluster's)."
+    ),
+    slurm_timeout_min: int = typer.Option(
+        24 * 60, "--slurm-timeout-min", help="slurm: time limit per run, in minutes."
+    ),
+    slurm_cpus: int = typer.Option(4, "--slurm-cpus", help="slurm: CPUs per run."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy import or work
     from rich.console import Console
     from rich.table import Table
 

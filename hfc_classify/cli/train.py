@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli.app import app
-from hfc_detect.cli.common import parse_number_list
+from hfc_detect.utils.cli import parse_number_list
 
 
 @app.command(
@@ -35,14 +35,14 @@ def train_command(
         help="Architecture: released_resnet, resnet18, resnet20/32/44/56, lenet, alexnet, "
         "vgg11, vgg16.",
     ),
-    epochs: int = typer.Option(100, "--epochs"),
-    batch_size: int = typer.Option(100, "--batch-size"),
+    epochs: int = typer.Option(100, "--epochs", help="Training epochs."),
+    batch_size: int = typer.Option(100, "--batch-size", help="Training batch size."),
     optimizer: str = typer.Option(
         "adam", "--optimizer", help="sgd, adam, adagrad, adadelta, rmsprop."
     ),
-    lr: float = typer.Option(1e-4, "--lr"),
+    lr: float = typer.Option(1e-4, "--lr", help="Learning rate."),
     momentum: float = typer.Option(0.0, "--momentum", help="SGD/RMSprop momentum."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay"),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 weight decay."),
     mixup: float = typer.Option(
         0.0, "--mixup", help="Mixup alpha, Beta(a, a); 0: off (released code: 1)."
     ),
@@ -59,10 +59,14 @@ def train_command(
         False, "--augment", help="Random crop (pad 4) and horizontal flip."
     ),
     adversarial: bool = typer.Option(False, "--adversarial", help="PGD adversarial training."),
-    adv_eps: float = typer.Option(8 / 255, "--adv-eps"),
-    adv_steps: int = typer.Option(10, "--adv-steps"),
+    adv_eps: float = typer.Option(
+        8 / 255, "--adv-eps", help="Adversarial training: L-inf budget (pixels in [0, 1])."
+    ),
+    adv_steps: int = typer.Option(10, "--adv-steps", help="Adversarial training: PGD steps."),
     adv_step_size: float | None = typer.Option(None, "--adv-step-size", help="Default eps/10."),
-    adv_random_start: bool = typer.Option(False, "--adv-random-start"),
+    adv_random_start: bool = typer.Option(
+        False, "--adv-random-start", help="Adversarial training: start PGD at a random point."
+    ),
     normalize: str = typer.Option(
         "max", "--normalize", help="LFC/HFC pixel scaling: max, clip, raw."
     ),
@@ -72,7 +76,7 @@ def train_command(
         1000, "--track-train", help="Tracked training images (0: all)."
     ),
     track_test: int = typer.Option(1000, "--track-test", help="Tracked test images (0: all)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of weights, shuffling and augmentation."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
     cache_dir: str | None = typer.Option(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
@@ -83,8 +87,11 @@ def train_command(
     tensorboard: bool = typer.Option(
         False, "--tensorboard", help="Also log to OUTPUT/tensorboard."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)
     from rich.console import Console
 
     from hfc_classify.engine import TrainConfig, train

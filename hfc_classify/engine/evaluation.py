@@ -12,18 +12,7 @@ from torch import nn
 
 from hfc_classify.data.datasets import ImageSet
 from hfc_classify.data.frequency_sets import frequency_sets
-from hfc_detect.utils.errors import InputError
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto``: the first CUDA GPU where there is one, else the CPU; a CUDA device where there
-    is none raises :class:`InputError` (here, not at the first tensor moved)."""
-    from hfc_detect.modeling.common import resolve_device as torch_device
-
-    dev = torch_device(None if str(device) == "auto" else device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r}: CUDA is not available here")
-    return dev
+from hfc_detect.utils.torch_tools import eval_mode, resolve_device
 
 
 @torch.no_grad()
@@ -36,15 +25,11 @@ def predict(
 ) -> torch.Tensor:
     """Softmax probabilities (N, classes) on the CPU, the model in eval mode meanwhile."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = [
             torch.softmax(model(images[i : i + batch_size].to(device)).float(), 1).cpu()
             for i in range(0, len(images), batch_size)
         ]
-    finally:
-        model.train(was_training)
     return torch.cat(out)
 
 

@@ -1,8 +1,8 @@
 """hfc-detect: decompose images, score detections per image, evaluate detectors on LFC/HFC."""
 
-from hfc_detect.cli.common import make_app
+from hfc_detect.utils.cli import make_app
 
-app = make_app(__doc__)
+app = make_app(__doc__, "hfc_detect")
 
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-detect --help`` never loads torch.

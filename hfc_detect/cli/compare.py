@@ -37,6 +37,9 @@ def compare_command(
 
     from hfc_detect.evaluation.compare import compare, parse_variant_spec
     from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)
 
     variants: dict[str, Path] = {}
     for spec in predictions:

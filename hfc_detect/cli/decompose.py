@@ -23,27 +23,15 @@ from hfc_detect.cli.app import app
     "line, the others are still written), 2 on bad arguments. Files are written atomically.",
 )
 def decompose_command(
-    images: list[Path] = typer.Argument(
-        None, metavar="IMAGE", help="Image files (JPEG/PNG).", show_default=False
-    ),
+    images: list[Path] = typer.Argument(..., metavar="IMAGE", help="Image files (JPEG/PNG)."),
     radius: str = typer.Option(
-        None,
-        "--radius",
-        "-r",
-        metavar="R",
-        help="Disk radius in frequency bins, > 0 (required).",
-        show_default=False,
+        ..., "--radius", "-r", metavar="R", help="Disk radius in frequency bins, > 0."
     ),
     inclusive: bool = typer.Option(
         False, "--inclusive", help="Keep distance <= R (the paper) instead of < R (its code)."
     ),
     output: Path = typer.Option(
-        None,
-        "--output",
-        "-o",
-        metavar="DIR",
-        help="Folder to write to (created; required).",
-        show_default=False,
+        ..., "--output", "-o", metavar="DIR", help="Folder to write to (created)."
     ),
     npy: bool = typer.Option(False, "--npy", help="Also write lossless float64 .npy arrays."),
     figure: bool = typer.Option(False, "--figure", help="Also write a four-panel figure PNG."),
@@ -54,15 +42,8 @@ def decompose_command(
 
     from hfc_detect.decompose import check_inputs, decompose_files
     from hfc_detect.frequency import check_radius
-    from hfc_detect.utils.errors import InputError
 
-    if not images:
-        raise InputError("no IMAGE given")
-    if radius is None:
-        raise InputError("--radius R is required (a number > 0)")
     r = check_radius(radius)
-    if output is None:
-        raise InputError("--output DIR is required")
     check_inputs(images, output)
 
     err = Console(stderr=True)

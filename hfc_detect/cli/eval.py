@@ -29,8 +29,9 @@ def eval_command(
     dataset: str = typer.Option(
         None,
         "--dataset",
-        help="Builtin dataset: coco_2017_val (read from $DETECTRON2_DATASETS/coco, as Detectron2 "
-        "does) or demo. [default: coco_2017_val if found there, else the bundled demo]",
+        help="Builtin dataset: coco_2017_val, coco_2017_val_100 or coco_2014_minival (read from "
+        "$DETECTRON2_DATASETS/coco, as Detectron2 does), or demo (the bundled synthetic set). "
+        "[default: coco_2017_val if found there, else the bundled demo]",
     ),
     annotations: Path = typer.Option(
         None, "--annotations", help="COCO annotations JSON (with --images) instead of --dataset."
@@ -90,6 +91,9 @@ def eval_command(
     """Evaluate a detector on original, LFC and HFC images: writes DIR/predictions/<variant>.json,
     DIR/per_image.csv and DIR/summary.json. Launch under torchrun for several GPUs/nodes. Exit
     code 1 when some images could not be used (all else is written; they are listed)."""
+    from hfc_detect.utils.files import check_output
+
+    check_output(output if output is not None else Path("runs"))  # before any heavy work
     from hfc_detect.cli.eval_view import EvalView
     from hfc_detect.engine.evaluate import EvalConfig, run_eval
 

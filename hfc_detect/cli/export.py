@@ -46,9 +46,12 @@ def export_command(
         None, "--variant", help="Variant ranked against the baseline (default: lfc)."
     ),
     score_threshold: float = typer.Option(
-        DEFAULT_SCORE_THRESHOLD,
+        None,
         "--score-threshold",
-        help="html: draw detections with score >= this; they find objects at IoU >= 0.5.",
+        help="html: draw detections with score >= this; they find objects at IoU >= 0.5. "
+        f"[default: {DEFAULT_SCORE_THRESHOLD:g}, lowered where needed so that at least half of "
+        "the baseline and --variant panels show their best detection; the report states it]",
+        show_default=False,
     ),
     resamples: int = typer.Option(
         DEFAULT_RESAMPLES,
@@ -63,6 +66,7 @@ def export_command(
     from rich.progress import Progress
 
     from hfc_detect.reports.export import export
+    from hfc_detect.utils.cli import print_failed_images
 
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=fmt != "html") as progress:
@@ -82,3 +86,4 @@ def export_command(
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     typer.echo(f"wrote {result.path}" + ("/index.html" if fmt == "html" else ""))
+    print_failed_images(console, result.failed)  # last: where nobody misses it

@@ -54,7 +54,12 @@ def wins_command(
     from rich.console import Console
     from rich.table import Table
 
+    from hfc_detect.reports.folder import failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
+    from hfc_detect.utils.cli import print_failed_images
+    from hfc_detect.utils.files import check_output
+
+    check_output(directory)  # wins_<variant>.csv/.json go into DIR
 
     result = find_wins(
         directory,
@@ -97,3 +102,4 @@ def wins_command(
     if len(shown) < len(result.wins):
         console.print(f"... {len(result.wins) - len(shown)} more in {csv_path}", soft_wrap=True)
     console.print(f"wrote {csv_path} and {json_path}", soft_wrap=True)
+    print_failed_images(Console(stderr=True), [failed_image_text(f) for f in result.failed_images])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from hfc_detect.utils.errors import InputError
 
@@ -29,18 +28,6 @@ def as_exact_uint8(image: np.ndarray) -> np.ndarray | None:
         return None
     as_uint8 = image.astype(np.uint8)
     return as_uint8 if np.array_equal(as_uint8, image) else None
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` as a torch.device; None picks CUDA when available, else the CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InputError(
-            f"device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)"
-        ) from None
 
 
 def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:

@@ -24,14 +24,10 @@ import numpy as np
 import torch
 
 from hfc_detect.modeling.base import Detections
-from hfc_detect.modeling.common import (
-    COCO_CATEGORY_IDS,
-    as_exact_uint8,
-    parse_overrides,
-    resolve_device,
-)
+from hfc_detect.modeling.common import COCO_CATEGORY_IDS, as_exact_uint8, parse_overrides
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.optional import require
+from hfc_detect.utils.torch_tools import resolve_device
 
 DEFAULT_CONFIG = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"
 #: Its model zoo checkpoint (37.4 box AP on val2017), as ``model_zoo.get_checkpoint_url`` gives it.

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from hfc_detect.modeling.base import Detections
-from hfc_detect.modeling.common import parse_overrides, resolve_device
+from hfc_detect.modeling.common import parse_overrides
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.torch_tools import resolve_device
 
 NUM_CLASSES = 91  # torchvision's COCO label space: label == COCO category id
 

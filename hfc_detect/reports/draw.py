@@ -2,7 +2,9 @@
 
 One style per kind of box, shared with the report's legend (:data:`STYLES`), so that a reader
 can tell them apart on any panel: thin ground truth, thin detections with score, thick gained and
-lost objects (different colour and label).
+lost objects (different colour and label). Labels are sized for the page: a panel is shown at
+most :data:`PANEL_MAX_WIDTH` x :data:`PANEL_MAX_HEIGHT` CSS pixels (the report's stylesheet uses
+the same numbers), and a label's text is :data:`LABEL_TEXT_PX` CSS pixels tall at that size.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+PANEL_MAX_WIDTH = 480  # CSS pixels: three panels side by side on a 1500 px page
+PANEL_MAX_HEIGHT = 420
+LABEL_TEXT_PX = 12  # height of a label's capital letters on the page, in CSS pixels
 
 # kind -> (RGB colour, line thickness, legend text)
 STYLES: dict[str, tuple[tuple[int, int, int], int, str]] = {
@@ -21,8 +27,24 @@ STYLES: dict[str, tuple[tuple[int, int, int], int, str]] = {
 }
 
 
+def label_font(height: int, width: int) -> tuple[float, int]:
+    """OpenCV font scale and stroke for labels on a ``height`` x ``width`` panel, so that the
+    text is :data:`LABEL_TEXT_PX` CSS pixels tall where the page shrinks the panel to fit
+    :data:`PANEL_MAX_WIDTH` x :data:`PANEL_MAX_HEIGHT` (never shown larger than its size)."""
+    import cv2
+
+    shrink = max(width / PANEL_MAX_WIDTH, height / PANEL_MAX_HEIGHT, 1.0)
+    (_, unit), _ = cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)
+    scale = LABEL_TEXT_PX * shrink / unit
+    return scale, max(1, round(scale * 1.5))
+
+
 def _box(
-    canvas: np.ndarray, bbox: Sequence[float], kind: str, label: str | None, font_scale: float
+    canvas: np.ndarray,
+    bbox: Sequence[float],
+    kind: str,
+    label: str | None,
+    font: tuple[float, int],
 ) -> None:
     import cv2
 
@@ -32,7 +54,8 @@ def _box(
     p2 = (round(x + w), round(y + h))
     cv2.rectangle(canvas, p1, p2, colour, thickness, cv2.LINE_AA)
     if label:
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        scale, stroke = font
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, stroke)
         top = max(p1[1] - th - base - 1, 0)
         cv2.rectangle(canvas, (p1[0], top), (p1[0] + tw + 2, top + th + base + 1), colour, -1)
         cv2.putText(
@@ -40,9 +63,9 @@ def _box(
             label,
             (p1[0] + 1, top + th),
             cv2.FONT_HERSHEY_SIMPLEX,
-            font_scale,
+            scale,
             (0, 0, 0),
-            1,
+            stroke,
             cv2.LINE_AA,
         )
 
@@ -61,18 +84,18 @@ def draw_objects(
     ``score_threshold`` are left out. Gained/lost are drawn last so they stay on top."""
     names = category_names or {}
     canvas = np.ascontiguousarray(image, dtype=np.uint8).copy()
-    font_scale = max(0.35, min(canvas.shape[:2]) / 1200)
+    font = label_font(*canvas.shape[:2])
     for g in gts:
         if not g.get("iscrowd", 0):
-            _box(canvas, g["bbox"], "gt", None, font_scale)
+            _box(canvas, g["bbox"], "gt", None, font)
     for d in dets:
         if d["score"] >= score_threshold:
             name = names.get(d["category_id"], str(d["category_id"]))
-            _box(canvas, d["bbox"], "det", f"{name} {d['score']:.2f}", font_scale)
+            _box(canvas, d["bbox"], "det", f"{name} {d['score']:.2f}", font)
     for kind, objects in (("gained", gained), ("lost", lost)):
         for g in objects:
             name = names.get(g["category_id"], str(g["category_id"]))
-            _box(canvas, g["bbox"], kind, f"{kind[0].upper()}: {name}", font_scale)
+            _box(canvas, g["bbox"], kind, f"{kind[0].upper()}: {name}", font)
     return canvas
 
 

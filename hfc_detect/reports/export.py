@@ -13,12 +13,11 @@ from typing import Any
 
 from hfc_detect.evaluation.compare import write_table_csv, write_table_parquet
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from hfc_detect.reports.folder import Comparison, load_comparison
-from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+from hfc_detect.reports.folder import ComparisonFolder, failed_image_text, load_comparison
 from hfc_detect.reports.sources import load_sources
 from hfc_detect.reports.wins import attach_objects, rank_wins, rows_by_gain
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import atomic_dir, write_text_atomic
+from hfc_detect.utils.files import atomic_dir, check_output, write_text_atomic
 
 FORMATS = ("csv", "json", "parquet", "html")
 DEFAULT_GALLERY_SIZE = 12
@@ -27,14 +26,16 @@ _REPORT_MARK = '<meta name="generator" content="hfc-toolkit'
 
 @dataclass(frozen=True)
 class ExportResult:
-    """Where the export went, and warnings (e.g. image files not found for the gallery)."""
+    """Where the export went, warnings (e.g. image files not found for the gallery), and the
+    images the run could not score (one line each: file, image id, reason)."""
 
     path: Path
     warnings: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def table_rows(
-    comparison: Comparison, *, variant: str, top: int | None = None
+    comparison: ComparisonFolder, *, variant: str, top: int | None = None
 ) -> list[dict[str, Any]]:
     """The per-image rows: all, in image-id order; or with ``top`` the N images with the largest
     AP gain of ``variant`` over the baseline (images with undefined AP left out)."""
@@ -82,7 +83,7 @@ def export(
     variant: str | None = None,
     images: str | Path | None = None,
     radius: float | None = None,
-    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    score_threshold: float | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     progress: Any = None,
@@ -92,27 +93,33 @@ def export(
     Default output: ``DIR/report.<fmt>``, or the folder ``DIR/report`` for html. ``top`` keeps the
     N images with the largest AP gain of ``variant`` (default: ``lfc``); for html it is the
     gallery size (default 12). Images for the gallery come from ``images`` or the summary's
-    ``images_dir``; a missing image gets a placeholder and a warning.
+    ``images_dir``; a missing image gets a placeholder and a warning. ``score_threshold``
+    (html): detections drawn and matched; None picks :func:`~.html.drawing_threshold`.
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if top is not None and top < 1:
         raise InputError(f"top must be >= 1, got {top}")
+    default_name = "report" if fmt == "html" else f"report.{fmt}"
+    target = Path(output) if output is not None else Path(directory) / default_name
+    check_output(target, folder=fmt == "html")
     comparison = load_comparison(directory)
     name = comparison.resolve_variant(variant)
-    default_name = "report" if fmt == "html" else f"report.{fmt}"
-    target = Path(output) if output is not None else comparison.root / default_name
+    failed = [failed_image_text(f) for f in comparison.failed_images]
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise InputError("format parquet needs pyarrow: pip install pyarrow") from None
     if fmt != "html":
-        if target.is_dir():
-            raise InputError(f"{target}: is a folder; give a file name with --output")
         _WRITERS[fmt](table_rows(comparison, variant=name, top=top), comparison.columns, target)
-        return ExportResult(path=target)
-    from hfc_detect.reports.html import panel_variants, resolve_radius, write_html_report
+        return ExportResult(path=target, failed=failed)
+    from hfc_detect.reports.html import (
+        drawing_threshold,
+        panel_variants,
+        resolve_radius,
+        write_html_report,
+    )
 
     images_dir = Path(images) if images is not None else None
     if images_dir is not None and not images_dir.is_dir():
@@ -124,9 +131,12 @@ def export(
     panels = panel_variants(comparison, r)
     needed = list(dict.fromkeys([comparison.baseline, name, *(v for v in panels.values() if v)]))
     sources = load_sources(comparison, needed)
-    ranked, _ = rank_wins(comparison, name)
+    ranked = rank_wins(comparison, name)[0][: top or DEFAULT_GALLERY_SIZE]
+    score_threshold, note = drawing_threshold(
+        sources, [comparison.baseline, name], [w.image_id for w in ranked], score_threshold
+    )
     gallery = attach_objects(
-        ranked[: top or DEFAULT_GALLERY_SIZE],
+        ranked,
         sources,
         comparison.baseline,
         name,
@@ -143,8 +153,9 @@ def export(
             radius=r,
             radius_source=r_source,
             score_threshold=score_threshold,
+            threshold_note=note,
             resamples=resamples,
             seed=seed,
             progress=progress,
         )
-    return ExportResult(path=target, warnings=warnings)
+    return ExportResult(path=target, warnings=warnings, failed=failed)

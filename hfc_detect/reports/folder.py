@@ -20,7 +20,7 @@ from hfc_detect.utils.errors import InputError
 
 
 @dataclass(frozen=True)
-class Comparison:
+class ComparisonFolder:
     """A loaded comparison folder: its summary and its per-image table (one dict per image)."""
 
     root: Path
@@ -44,6 +44,13 @@ class Comparison:
         raise InputError(
             f"{self.root}: unknown variant {name!r} (known: {', '.join(self.variant_names)})"
         )
+
+    @property
+    def failed_images(self) -> list[dict[str, Any]]:
+        """The images the run could not score (``failed_images`` in summary.json: image_id,
+        file_name, error); they are in no number of the folder."""
+        failed = self.summary.get("failed_images") or []
+        return [f for f in failed if isinstance(f, dict)] if isinstance(failed, list) else []
 
     def column(self, name: str) -> np.ndarray:
         """Column ``name`` as float64, NaN where the cell is empty (undefined AP)."""
@@ -71,6 +78,12 @@ class Comparison:
         return next((v for v in others if v.startswith("lfc")), others[0])
 
 
+def failed_image_text(failed: dict[str, Any]) -> str:
+    """One failed image on one line: ``file (image id): reason``."""
+    name = failed.get("file_name") or "?"
+    return f"{name} (image {failed.get('image_id', '?')}): {failed.get('error') or 'failed'}"
+
+
 def _parse_cell(column: str, value: str) -> Any:
     if column == "file_name":
         return value
@@ -81,7 +94,7 @@ def _parse_cell(column: str, value: str) -> Any:
     return float(value)
 
 
-def load_comparison(directory: str | Path) -> Comparison:
+def load_comparison(directory: str | Path) -> ComparisonFolder:
     """Load and validate the comparison folder ``directory``; :class:`InputError` if unusable."""
     root = Path(directory)
     if not root.is_dir():
@@ -118,4 +131,4 @@ def load_comparison(directory: str | Path) -> Comparison:
     missing = [c for c in needed if c not in columns]
     if missing:
         raise InputError(f"{table_path}: missing columns {', '.join(missing)}")
-    return Comparison(root=root, summary=summary, columns=columns, rows=rows)
+    return ComparisonFolder(root=root, summary=summary, columns=columns, rows=rows)

@@ -1,9 +1,15 @@
 """The HTML report of a comparison folder: a folder that opens offline (no network references).
 
-``index.html`` holds the summary (AP per variant, the 12 COCOeval numbers, wins, per-category AP,
-paired bootstrap intervals), ``histogram.png`` the per-image AP differences, and ``images/`` the
-gallery panels (PNG): original | LFC | HFC of the images the variant gains most on, with ground
-truth, detections and gained/lost objects drawn.
+``index.html`` holds the images the run could not score (first, in red), the summary (AP per
+variant, the 12 COCOeval numbers, wins, per-category AP, paired bootstrap intervals),
+``histogram.png`` the per-image AP differences, and ``images/`` the gallery panels (PNG):
+original | LFC | HFC of the images the variant gains most on, with ground truth, detections and
+gained/lost objects drawn, each panel captioned with its variant's AP and objects.
+
+Display: the original and the LFC as the detector saw them (``pixel_mode``), rounded and clipped
+to 0..255; the HFC, which is mostly negative, as 128 + HFC clipped (zero is mid-grey), as
+``hfc-detect decompose`` writes it. Detections are drawn at one score threshold for the whole
+report (:func:`drawing_threshold`), stated on the page.
 """
 
 from __future__ import annotations
@@ -21,11 +27,19 @@ import numpy as np
 
 from hfc_detect import __version__
 from hfc_detect.data.images import encode_png, to_0_255
+from hfc_detect.decompose import display_hfc, display_lfc
 from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
-from hfc_detect.reports.draw import STYLES, draw_objects, placeholder
-from hfc_detect.reports.folder import Comparison
+from hfc_detect.reports.draw import (
+    PANEL_MAX_HEIGHT,
+    PANEL_MAX_WIDTH,
+    STYLES,
+    draw_objects,
+    placeholder,
+)
+from hfc_detect.reports.folder import ComparisonFolder, failed_image_text
+from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import ObjectSources
 from hfc_detect.reports.wins import Win
 from hfc_detect.utils.errors import InputError
@@ -52,7 +66,7 @@ def _row(cells: list[str], *, header: bool = False, text_cols: int = 1) -> str:
     return "<tr>" + "".join(out) + "</tr>"
 
 
-def _variant_radius(comparison: Comparison, variant: str) -> float | None:
+def _variant_radius(comparison: ComparisonFolder, variant: str) -> float | None:
     """The radius a variant was made at: from eval's ``variant_kinds``, else a ``_r<r>`` name."""
     kinds = comparison.summary.get("variant_kinds") or {}
     if isinstance(kinds.get(variant), dict) and kinds[variant].get("radius") is not None:
@@ -62,7 +76,7 @@ def _variant_radius(comparison: Comparison, variant: str) -> float | None:
 
 
 def resolve_radius(
-    comparison: Comparison, variant: str, requested: float | None
+    comparison: ComparisonFolder, variant: str, requested: float | None
 ) -> tuple[float, str]:
     """The radius of the gallery's LFC/HFC panels and where it came from.
 
@@ -89,7 +103,7 @@ def resolve_radius(
     return (own if own in radii else radii[0]), "summary.json"
 
 
-def panel_variants(comparison: Comparison, radius: float) -> dict[str, str | None]:
+def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str | None]:
     """Which variant's detections go on each gallery panel (None: no detections for it).
 
     Uses eval's ``variant_kinds`` where recorded, else the names ``lfc``/``hfc`` or
@@ -114,7 +128,7 @@ def panel_variants(comparison: Comparison, radius: float) -> dict[str, str | Non
     return out
 
 
-def _summary_rows(comparison: Comparison, cis: dict[str, BootstrapCI]) -> str:
+def _summary_rows(comparison: ComparisonFolder, cis: dict[str, BootstrapCI]) -> str:
     head = ["variant", "AP", "AP50", "AP75", "detections", "wins over baseline"]
     head += ["mean per-image &Delta;AP", "95% CI"]
     rows = [_row(head, header=True)]
@@ -129,7 +143,9 @@ def _summary_rows(comparison: Comparison, cis: dict[str, BootstrapCI]) -> str:
                     _fmt(stats.get("AP50")),
                     _fmt(stats.get("AP75")),
                     _e(v.get("num_detections", "")),
-                    _e(v.get("wins_over_baseline", "")),
+                    "&ndash;"
+                    if v["name"] == comparison.baseline
+                    else _e(v.get("wins_over_baseline", "")),
                     "&ndash;" if ci is None else f"{ci.mean:+.4f}",
                     "&ndash;" if ci is None else f"[{ci.low:+.4f}, {ci.high:+.4f}]",
                 ]
@@ -138,7 +154,7 @@ def _summary_rows(comparison: Comparison, cis: dict[str, BootstrapCI]) -> str:
     return "\n".join(rows)
 
 
-def _stats_rows(comparison: Comparison) -> str:
+def _stats_rows(comparison: ComparisonFolder) -> str:
     rows = [_row(["variant", *STAT_NAMES], header=True)]
     for v in comparison.summary["variants"]:
         stats = v.get("stats") or {}
@@ -146,7 +162,7 @@ def _stats_rows(comparison: Comparison) -> str:
     return "\n".join(rows)
 
 
-def _category_rows(comparison: Comparison) -> str:
+def _category_rows(comparison: ComparisonFolder) -> str:
     variants = comparison.summary["variants"]
     ids: dict[str, str] = {}
     for v in variants:
@@ -162,7 +178,7 @@ def _category_rows(comparison: Comparison) -> str:
     return "\n".join(rows)
 
 
-def _meta_rows(comparison: Comparison, radius: float, radius_source: str) -> str:
+def _meta_rows(comparison: ComparisonFolder, radius: float, radius_source: str) -> str:
     s = comparison.summary
     items = [
         ("comparison", comparison.root.resolve()),
@@ -181,7 +197,7 @@ def _meta_rows(comparison: Comparison, radius: float, radius_source: str) -> str
     return "\n".join(f'<tr><th class="text">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in items)
 
 
-def histogram_png(comparison: Comparison, path: Path) -> None:
+def histogram_png(comparison: ComparisonFolder, path: Path) -> None:
     """Histogram of per-image AP differences (variant - baseline), one colour per variant."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -208,7 +224,9 @@ def histogram_png(comparison: Comparison, path: Path) -> None:
     fig.savefig(path, format="png")
 
 
-def bootstrap_all(comparison: Comparison, *, resamples: int, seed: int) -> dict[str, BootstrapCI]:
+def bootstrap_all(
+    comparison: ComparisonFolder, *, resamples: int, seed: int
+) -> dict[str, BootstrapCI]:
     """Paired bootstrap CI of the mean per-image AP difference for every non-baseline variant."""
     base = comparison.column(f"ap_{comparison.baseline}")
     out = {}
@@ -229,15 +247,54 @@ def _display(x: np.ndarray, pixel_mode: str | None) -> np.ndarray:
 
     if pixel_mode not in (None, "raw"):
         x = to_pixels(x, pixel_mode)
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return display_lfc(x, np.dtype(np.uint8))
+
+
+def drawing_threshold(
+    sources: ObjectSources,
+    variants: list[str],
+    image_ids: list[int],
+    requested: float | None = None,
+    ceiling: float = DEFAULT_SCORE_THRESHOLD,
+) -> tuple[float, str]:
+    """The gallery's score threshold and how it was chosen: ``requested`` where given, else
+    ``ceiling`` (0.5), lowered where needed so that at least half of the panels of ``variants``
+    (the baseline and the ranked variant) that have detections show their best one: the lower
+    median of the panels' best scores, rounded down to 0.01. A run whose detector scores below
+    0.5 (the bundled demo's does) so still shows boxes, and one weak panel does not flood the
+    others with boxes."""
+    if requested is not None:
+        return requested, "--score-threshold"
+    best = [
+        float(sources.preds[name].scores[rows].max())
+        for name in variants
+        for image_id in image_ids
+        if (rows := sources.det_rows(name, image_id)).size
+    ]
+    middle = float(np.quantile(best, 0.5, method="lower")) if best else ceiling
+    if middle >= ceiling:
+        return ceiling, "the default; --score-threshold sets it"
+    return math.floor(middle * 100) / 100, (
+        f"lowered from the default {ceiling:g} so that at least half of the "
+        f"{' and '.join(variants)} panels show their best detection; --score-threshold sets it"
+    )
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One gallery picture: its title, its file (relative path) and its caption (HTML)."""
+
+    title: str
+    path: str
+    caption: str
 
 
 @dataclass(frozen=True)
 class GalleryEntry:
-    """One gallery row: the win, its panel files (label, relative path) and a missing flag."""
+    """One gallery row: the win, its panels and a missing flag."""
 
     win: Win
-    panels: list[tuple[str, str]]
+    panels: list[Panel]
     missing: bool
 
 
@@ -247,19 +304,42 @@ def _objects_list(objs: list[dict[str, Any]], names: dict[int, str]) -> str:
     return ", ".join(_e(names.get(o["category_id"], o["category_id"])) for o in objs)
 
 
+def _panel_caption(
+    name: str | None,
+    row: dict[str, Any],
+    baseline: str,
+    shown: int,
+    diff: Any,
+    names: dict[int, str],
+) -> str:
+    """``AP 0.534 (+0.058); 3 boxes drawn; gained: cat; lost: none`` for a panel's variant."""
+    if name is None:
+        return "no detections (no variant of this kind in the run)"
+    ap, base = row.get(f"ap_{name}"), row.get(f"ap_{baseline}")
+    parts = [f"boxes of <b>{_e(name)}</b>: AP {_fmt(ap)}"]
+    if name != baseline and ap is not None and base is not None:
+        parts[0] += f" ({ap - base:+.3f})"
+    parts.append(f"{shown} detection{'s' if shown != 1 else ''} drawn")
+    if diff is not None:
+        parts.append(f"gained: {_objects_list(diff.gained, names)}")
+        parts.append(f"lost: {_objects_list(diff.lost, names)}")
+    return "; ".join(parts)
+
+
 def render_gallery_entry(
     win: Win,
     image: np.ndarray | None,
     *,
     sources: ObjectSources,
     panels: dict[str, str | None],
+    row: dict[str, Any],
     radius: float,
     score_threshold: float,
     out_dir: Path,
     pixel_mode: str | None = None,
 ) -> GalleryEntry:
     """Compute the LFC/HFC split of ``image`` (decoded pixels), draw boxes, write the PNGs
-    into ``out_dir/images``."""
+    into ``out_dir/images``; ``row`` is the image's per-image table row (for the captions)."""
     from hfc_detect.frequency import split
 
     gts = sources.image_gts(win.image_id)
@@ -272,19 +352,19 @@ def render_gallery_entry(
         pictures = {
             "original": _display(pixels, None),
             "lfc": _display(low, pixel_mode),
-            "hfc": _display(high, pixel_mode),
+            "hfc": display_hfc(high, np.dtype(np.uint8)),
         }
-    files = []
+    out = []
     for kind in ("original", "lfc", "hfc"):
         name = panels[kind]
+        dets = sources.image_dets(name, win.image_id) if name else []
+        diff = (
+            sources.object_diff(win.image_id, baseline, name, score_threshold=score_threshold)
+            if name and baseline and kind != "original"
+            else None
+        )
         drawn = pictures[kind]
         if image is not None:
-            dets = sources.image_dets(name, win.image_id) if name else []
-            diff = (
-                sources.object_diff(win.image_id, baseline, name, score_threshold=score_threshold)
-                if name and baseline and kind != "original"
-                else None
-            )
             drawn = draw_objects(
                 drawn,
                 gts=gts,
@@ -296,29 +376,28 @@ def render_gallery_entry(
             )
         rel = f"images/{win.image_id}_{kind}.png"
         (out_dir / rel).write_bytes(encode_png(drawn, compression=6))
-        image_label = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
-        label = f"{image_label}: boxes of {name}" if name else f"{image_label}: no detections"
-        files.append((label, rel))
-    return GalleryEntry(win=win, panels=files, missing=image is None)
+        title = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
+        shown = sum(d["score"] >= score_threshold for d in dets)
+        caption = _panel_caption(name, row, baseline, shown, diff, sources.category_names)
+        out.append(Panel(title, rel, caption))
+    return GalleryEntry(win=win, panels=out, missing=image is None)
 
 
-def _gallery_html(
-    entries: list[GalleryEntry], names: dict[int, str], baseline: str, variant: str
-) -> str:
+def _gallery_html(entries: list[GalleryEntry], baseline: str, variant: str) -> str:
     blocks = []
     for rank, entry in enumerate(entries, 1):
         w = entry.win
         caption = (
             f"#{rank} image {w.image_id} <code>{_e(w.file_name)}</code>: AP {_e(baseline)} "
             f"{w.ap_baseline:.3f} &rarr; {_e(variant)} {w.ap_variant:.3f} "
-            f"(<b>{w.delta:+.3f}</b>); gained: {_objects_list(w.gained or [], names)}; "
-            f"lost: {_objects_list(w.lost or [], names)}"
+            f"(<b>{w.delta:+.3f}</b>)"
         )
         if entry.missing:
             caption += ' <span class="warning">(image missing or unreadable: placeholder)</span>'
         panels = "".join(
-            f'<div><img src="{_e(rel)}" alt="{_e(label)}"><br>{_e(label)}</div>'
-            for label, rel in entry.panels
+            f'<div><img src="{_e(p.path)}" alt="{_e(p.title)}">'
+            f'<p class="panel-caption"><b>{_e(p.title)}</b>: {p.caption}</p></div>'
+            for p in entry.panels
         )
         blocks.append(
             f'<figure class="win"><figcaption>{caption}</figcaption>'
@@ -340,8 +419,33 @@ def _legend_html(score_threshold: float) -> str:
     return "".join(parts)
 
 
+def _pixel_note(pixel_mode: str | None) -> str:
+    lfc = (
+        f"the LFC in pixel mode {pixel_mode}, as the detector saw it"
+        if pixel_mode not in (None, "raw")
+        else "the LFC as the detector saw it"
+    )
+    return (
+        f"{lfc}, rounded and clipped to 0..255; the HFC shown as 128 + HFC, clipped to 0..255 "
+        "(zero is mid-grey, edges lighter or darker; as hfc-detect decompose writes it)"
+    )
+
+
+def _failed_html(comparison: ComparisonFolder) -> str:
+    """A red box naming every image the run could not score, with its file and reason."""
+    failed = comparison.failed_images
+    if not failed:
+        return ""
+    items = "".join(f"<li>{_e(failed_image_text(f))}</li>" for f in failed)
+    return (
+        f'<div class="failed" id="failed"><h2>{len(failed)} image(s) failed and are not '
+        "scored</h2><p>This run is partial: these images are in none of the numbers below."
+        f"</p><ul>{items}</ul></div>"
+    )
+
+
 def write_html_report(
-    comparison: Comparison,
+    comparison: ComparisonFolder,
     out_dir: Path,
     *,
     variant: str,
@@ -351,13 +455,15 @@ def write_html_report(
     radius: float,
     radius_source: str,
     score_threshold: float,
+    threshold_note: str,
     resamples: int,
     seed: int,
     progress: Any = None,
 ) -> list[str]:
     """Write ``index.html``, ``histogram.png`` and ``images/`` into the (empty) ``out_dir``.
 
-    ``wins`` are the gallery's images, best first, with gained/lost objects. ``progress`` is an
+    ``wins`` are the gallery's images, best first, with gained/lost objects at
+    ``score_threshold`` (``threshold_note`` says how it was chosen). ``progress`` is an
     optional ``rich.progress.Progress``. Returns the warnings (missing image files)."""
     from hfc_detect.data.images import read_image
 
@@ -367,6 +473,7 @@ def write_html_report(
     histogram_png(comparison, out_dir / "histogram.png")
     cis = bootstrap_all(comparison, resamples=resamples, seed=seed)
     panels = panel_variants(comparison, radius)
+    rows = {r["image_id"]: r for r in comparison.rows}
     entries = []
     task = progress.add_task("gallery", total=len(wins)) if progress is not None else None
     for win in wins:
@@ -385,6 +492,7 @@ def write_html_report(
                 image,
                 sources=sources,
                 panels=panels,
+                row=rows[win.image_id],
                 radius=radius,
                 score_threshold=score_threshold,
                 out_dir=out_dir,
@@ -420,14 +528,14 @@ def write_html_report(
         baseline=_e(comparison.baseline),
         legend=_legend_html(score_threshold),
         radius=f"{radius:g}",
-        pixel_note=_e(
-            f"pixel mode {pixel_mode} as the detector saw them, then clipped to 0..255 for display"
-            if pixel_mode not in (None, "raw")
-            else "components clipped to 0..255 for display"
-        ),
+        pixel_note=_e(_pixel_note(pixel_mode)),
+        panel_width=PANEL_MAX_WIDTH,
+        panel_height=PANEL_MAX_HEIGHT,
         score_threshold=f"{score_threshold:g}",
+        threshold_note=_e(threshold_note),
+        failed=_failed_html(comparison),
         warnings="".join(f'<p class="warning">warning: {_e(w)}</p>' for w in warnings),
-        gallery=_gallery_html(entries, sources.category_names, comparison.baseline, variant),
+        gallery=_gallery_html(entries, comparison.baseline, variant),
     )
     (out_dir / "index.html").write_text(page, encoding="utf-8")
     return warnings

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
-from hfc_detect.reports.folder import Comparison
+from hfc_detect.reports.folder import ComparisonFolder
 from hfc_detect.reports.objects import ObjectDiff, found_mask
 from hfc_detect.utils.errors import InputError
 
@@ -119,7 +119,7 @@ class ObjectSources:
         )
 
 
-def load_sources(comparison: Comparison, variants: list[str]) -> ObjectSources:
+def load_sources(comparison: ComparisonFolder, variants: list[str]) -> ObjectSources:
     """Read the annotations and the predictions of ``variants`` named in the summary."""
     summary_path = comparison.root / "summary.json"
     ann_path = comparison.summary.get("annotations")

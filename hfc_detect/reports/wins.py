@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.reports.folder import Comparison, load_comparison
+from hfc_detect.reports.folder import ComparisonFolder, load_comparison
 from hfc_detect.reports.objects import (
     DEFAULT_IOU_THRESHOLD,
     DEFAULT_SCORE_THRESHOLD,
@@ -55,6 +55,7 @@ class WinsResult:
     num_scored: int
     wins: list[Win] = field(default_factory=list)
     category_names: dict[int, str] = field(default_factory=dict)
+    failed_images: list[dict[str, Any]] = field(default_factory=list)  # not scored in the run
 
 
 def _check_finite(name: str, value: float) -> float:
@@ -64,7 +65,7 @@ def _check_finite(name: str, value: float) -> float:
     return value
 
 
-def rows_by_gain(comparison: Comparison, variant: str) -> list[dict[str, Any]]:
+def rows_by_gain(comparison: ComparisonFolder, variant: str) -> list[dict[str, Any]]:
     """Per-image rows whose AP is defined for both the baseline and ``variant``, largest AP gain
     of ``variant`` first (ties by image id)."""
     base, var = f"ap_{comparison.baseline}", f"ap_{variant}"
@@ -74,7 +75,7 @@ def rows_by_gain(comparison: Comparison, variant: str) -> list[dict[str, Any]]:
 
 
 def rank_wins(
-    comparison: Comparison, variant: str, *, min_delta: float = 0.0
+    comparison: ComparisonFolder, variant: str, *, min_delta: float = 0.0
 ) -> tuple[list[Win], int]:
     """Wins of ``variant`` sorted by gain (ties by image id), and the number of images whose AP
     is defined in both (the others are left out)."""
@@ -146,6 +147,7 @@ def find_wins(
         num_scored=scored,
         wins=listed,
         category_names=names,
+        failed_images=comparison.failed_images,
     )
 
 
@@ -223,6 +225,7 @@ def write_wins(result: WinsResult, directory: str | Path | None = None) -> tuple
         "num_images_scored": result.num_scored,
         "count": result.count,
         "listed": len(result.wins),
+        "failed_images": result.failed_images,
         "wins": wins_records(result),
     }
     csv_path = write_text_atomic(out / f"wins_{result.variant}.csv", wins_csv(result))

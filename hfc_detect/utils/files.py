@@ -1,4 +1,5 @@
-"""Atomic file output: a file appears complete under its final name, or not at all."""
+"""File output: check an output path early; a file appears complete under its final name, or not
+at all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from hfc_detect.utils.errors import InputError
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path.cwd()
+
+
+def check_output(path: str | os.PathLike, *, folder: bool = True) -> Path:
+    """``path`` as a Path if a command can write its output there, else :class:`InputError`.
+
+    Every command calls this first, before any heavy work (loading a model, reading data), so
+    that an ``--output`` that is an existing file (or, with ``folder=False``, an existing
+    folder) or lies in a folder the user cannot write to fails with one line and leaves nothing
+    behind. Writability is probed, not guessed from mode bits: a nameless temporary file
+    (``O_TMPFILE``) is opened and closed in ``path`` or its nearest existing ancestor.
+    """
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder; choose another output folder")
+    if not folder and path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    where = _nearest_existing(path if folder else path.parent)
+    if not where.is_dir():
+        raise InputError(f"{path}: cannot be created, {where} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"{path}: cannot write output in {where} ({reason.lower()})") from None
+    return path
 
 
 def _umask() -> int:

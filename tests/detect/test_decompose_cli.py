@@ -107,12 +107,12 @@ def test_corrupt_image_is_named_others_are_written_exit_1(images, tmp_path):
     )  # and no temporary files left behind
 
 
-def test_unwritable_output_is_reported_exit_1(images, tmp_path):
+def test_output_that_cannot_be_created_exits_2_before_any_image(images, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder should be")
     result = _run([images["gray"], "-r", "3", "-o", blocker / "out"])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: cannot write ") and str(blocker) in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and f"{blocker} is a file" in result.stderr
 
 
 def test_clashing_names_and_bad_output_exit_2(images, tmp_path):
@@ -124,7 +124,7 @@ def test_clashing_names_and_bad_output_exit_2(images, tmp_path):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     result = _run([images["colour"], "-r", "3", "-o", a_file])
-    assert result.exit_code == 2 and "not a directory" in result.stderr
+    assert result.exit_code == 2 and "exists and is not a folder" in result.stderr
 
 
 def test_figure_without_importing_torch(images, tmp_path):

@@ -192,6 +192,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "10 images loaded, none broken" in proc.stdout  # histogram + 3 x 3 panels
+    assert "gallery panels shown at >= " in proc.stdout  # labels at their designed size
     assert shot.stat().st_size > 10_000
 
 

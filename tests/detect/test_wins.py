@@ -436,3 +436,8 @@ def test_bootstrap_is_independent_of_chunking(monkeypatch: pytest.MonkeyPatch) -
     assert whole.high == pytest.approx(np.quantile(means, 0.975), abs=1e-15)
     monkeypatch.setattr(bootstrap, "_MAX_CELLS", 50 * 7)  # 7 resamples per chunk
     assert paired_bootstrap_ci(base, var, resamples=500, seed=1) == whole
+
+
+def test_bootstrap_of_one_pair_is_that_pair() -> None:
+    ci = paired_bootstrap_ci(np.array([0.25, np.nan]), np.array([0.5, 0.75]), resamples=100)
+    assert ci.num_pairs == 1 and ci.low == ci.mean == ci.high == 0.25

@@ -1,0 +1,158 @@
+"""What both command lines (``hfc-detect``, ``hfc-classify``) share: one-line errors with exit
+code 2, plain help, ``--version`` from package metadata, option lists."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from hfc_detect.utils.errors import InputError
+
+# Help placeholders by type: plain words instead of typer's ``<list[float]>`` or ``<bool>``.
+_METAVARS = {"int": "N", "int range": "N", "float": "X", "float range": "X", "str": "TEXT"}
+
+
+def tidy_help(command: Any, ctx: Any) -> Any:
+    """Make ``command``'s help say what it means, once.
+
+    - Plain placeholders: none for a flag (``--resume`` reads as a switch, not
+      ``--resume <bool>``), ``N``/``X`` for numbers, ``PATH``, ``TEXT``; options with their own
+      metavar keep it; arguments show no type. Typer (0.2x) vendors its own click and draws
+      ``<type>`` labels; older typer draws click's words and is left alone.
+    - Square brackets in help texts (``[default: ...]``, ``[0, 1]``) are escaped: rich markup
+      would otherwise take them for style tags and drop them silently.
+    """
+    from rich.markup import escape
+
+    if getattr(command, "_help_tidied", False):
+        return command
+    command._help_tidied = True
+    command.help = escape(command.help) if command.help else command.help
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument" and hasattr(param, "display_type"):  # its name is its placeholder
+            param.display_type_rich = lambda ctx: None
+        if kind != "option" or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+        elif hasattr(param, "display_type"):
+            label = param.display_type(ctx).strip("<>")
+            label = re.sub(r"^list\[(.*)\]$", r"\1", label)
+            param.metavar = _METAVARS.get(label, label.upper())
+    return command
+
+
+class FriendlyErrorGroup(TyperGroup):
+    """Turn :class:`InputError` raised by any command, and click's usage errors (a missing
+    option, a bad value), into ``error: ...`` on one line of stderr and exit 2;
+    plain help placeholders (:func:`tidy_help`) for the group and every command."""
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        return tidy_help(command, ctx) if command is not None else None
+
+    def format_help(self, ctx, formatter):  # type: ignore[override]
+        tidy_help(self, ctx)
+        return super().format_help(ctx, formatter)
+
+    def invoke(self, ctx):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.stderr.flush()
+            raise typer.Exit(code=2) from None
+        except typer.TyperException as exc:  # click's usage errors: a missing option, a typo
+            if getattr(exc, "exit_code", None) != 2 or type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            raise typer.Exit(code=2) from None
+
+
+def split_option_list(values: Sequence[str]) -> list[str]:
+    """Items of repeated and/or comma-separated option values (``--x a,b --x c``), stripped."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def parse_number_list(values: Sequence[str], option: str) -> list[float]:
+    """Numbers from repeated and/or comma-separated option values (``--rho 0,0.1 --rho 1``)."""
+    numbers = []
+    for item in split_option_list(values):
+        try:
+            numbers.append(float(item))
+        except ValueError:
+            raise InputError(f"{option}: not a number: {item!r}") from None
+    return numbers
+
+
+def print_failed_images(console: Any, failed: Sequence[str]) -> None:
+    """Say, last and in bold red, that the run is partial: each failed image on one line."""
+    from rich.markup import escape
+
+    if not failed:
+        return
+    console.print(
+        f"[bold red]{len(failed)} image(s) failed in this run and are in none of its numbers:[/]",
+        highlight=False,
+    )
+    for line in failed:
+        console.print(f"[red]  {escape(line)}[/]", highlight=False, soft_wrap=True)
+
+
+DISTRIBUTION = "hfc-toolkit"  # the distribution (pyproject name) that ships both packages
+
+
+def package_version(package: str) -> str:
+    """The version of the installed distribution that ships the import package ``package``
+    (package metadata: :data:`DISTRIBUTION`, when its ``top_level.txt`` or file list holds
+    ``package``),
+    else the package's own ``__version__`` (e.g. a source tree on ``sys.path``)."""
+    from importlib import import_module, metadata
+
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None and (
+        package in (dist.read_text("top_level.txt") or "").split()
+        or any(f.parts[0] == package for f in dist.files or [])
+    ):
+        return dist.version
+    return str(getattr(import_module(package), "__version__", "unknown"))
+
+
+def make_app(help_text: str, package: str) -> typer.Typer:
+    """A Typer app with rich help, ``--version`` (the version of the distribution that ships
+    ``package``) and the toolkit's error handling."""
+
+    def _show_version(value: bool) -> None:
+        if value:
+            typer.echo(package_version(package))
+            raise typer.Exit()
+
+    app = typer.Typer(
+        cls=FriendlyErrorGroup,
+        help=help_text,
+        rich_markup_mode="rich",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+        ),
+    ) -> None:
+        pass
+
+    return app

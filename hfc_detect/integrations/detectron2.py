@@ -19,9 +19,10 @@ bits (on the CPU they are identical, as the tests check).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from hfc_detect.engine.predictions import RunFolder, detections_to_rows
 from hfc_detect.engine.variants import Variant, VariantMaker
 from hfc_detect.evaluation import STAT_NAMES
 from hfc_detect.evaluation.compare import compare, parse_variant_spec
-from hfc_detect.frequency import check_pixel_mode, check_radius
+from hfc_detect.frequency import PIXEL_MODES, check_pixel_mode, check_radius
 from hfc_detect.modeling.detectron2_backend import (
     INSTALL_HINT,
     dataset_category_ids,
@@ -126,6 +127,48 @@ def frequency_variants(
     return {BASELINE: [], **splits}
 
 
+def evaluate_variants(
+    model: torch.nn.Module,
+    build_loader: Callable[[list[FrequencySplit]], Iterable[Any]],
+    dataset_name: str,
+    output_dir: str | Path,
+    *,
+    radius: float,
+    pixel_mode: str = "raw",
+    variants: Sequence[str] = (BASELINE, *COMPONENTS),
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Run ``inference_on_dataset`` once per variant, each with a
+    :class:`PerImageCOCOEvaluator` writing into ``output_dir``; returns variant -> results.
+
+    ``build_loader(splits)`` returns the test loader of ``dataset_name`` whose mapper puts
+    ``splits`` (empty for the original) before its own augmentations. Call it on every rank
+    under Detectron2's ``launch``.
+    """
+    inference_on_dataset = _evaluation.inference_on_dataset
+    plan = frequency_variants(radius, pixel_mode=pixel_mode)
+    unknown = sorted(set(variants) - set(plan))
+    if unknown:
+        raise InputError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(plan)}")
+    results = {}
+    for variant in (v for v in plan if v in variants):
+        evaluator = PerImageCOCOEvaluator(dataset_name, output_dir, variant=variant)
+        results[variant] = inference_on_dataset(model, build_loader(plan[variant]), evaluator)
+    return results
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    """Detectron2's ``default_argument_parser`` plus ``--radius``, ``--pixel-mode``,
+    ``--variants`` and ``--hfc-output`` (for the recipes in ``configs/detectron2/``)."""
+    parser = _require("detectron2.engine").default_argument_parser()
+    parser.add_argument("--radius", type=float, default=128.0, help="split radius (paper: 128)")
+    parser.add_argument("--pixel-mode", default="raw", choices=PIXEL_MODES)
+    parser.add_argument("--variants", default="original,lfc,hfc", help="comma-separated")
+    parser.add_argument(
+        "--hfc-output", default=None, help="comparison folder [default: OUTPUT_DIR/hfc/DATASET]"
+    )
+    return parser
+
+
 def _variant_order(name: str) -> tuple:
     """``original`` first, then ``lfc``/``hfc`` (``_r<r>`` by radius, LFC before HFC) as
     ``eval`` orders them, then any other name alphabetically."""
@@ -135,6 +178,12 @@ def _variant_order(name: str) -> tuple:
     if match:
         return (1, float(match.group(2) or 0), COMPONENTS.index(match.group(1)))
     return (2, name)
+
+
+def _is_empty_list(path: Path) -> bool:
+    """Whether a predictions file holds ``[]`` (a pass without detections; scored from memory,
+    since ``compare`` refuses an empty file as bad input)."""
+    return path.stat().st_size < 16 and path.read_text(encoding="utf-8").strip() == "[]"
 
 
 def coco_metrics(variant: Mapping[str, Any]) -> dict[str, float]:
@@ -232,7 +281,10 @@ class PerImageCOCOEvaluator(_evaluation.DatasetEvaluator):
         """Score every ``predictions/*.json`` of the folder and write the comparison files;
         returns the summary."""
         files = sorted(self._folder.predictions_dir.glob("*.json"))
-        predictions = {p.stem: p for p in sorted(files, key=lambda p: _variant_order(p.stem))}
+        predictions = {
+            p.stem: [] if _is_empty_list(p) else p
+            for p in sorted(files, key=lambda p: _variant_order(p.stem))
+        }
         return compare(
             self._annotations,
             predictions,

@@ -21,7 +21,7 @@ from detectron2.evaluation import print_csv_format
 from hfc_detect.integrations.detectron2 import argument_parser, evaluate_variants
 
 
-def test_loader(cfg, splits):
+def split_test_loader(cfg, splits):
     """``cfg.dataloader.test`` with ``splits`` before its mapper's own augmentations."""
     mapper = cfg.dataloader.test.mapper
     own = mapper.augmentations
@@ -41,7 +41,7 @@ def main(args):
     dataset = names if isinstance(names, str) else names[0]
     output = args.hfc_output or Path(cfg.train.output_dir) / "hfc" / dataset
     results = evaluate_variants(
-        model, lambda splits: test_loader(cfg, splits), dataset, output,
+        model, lambda splits: split_test_loader(cfg, splits), dataset, output,
         radius=args.radius, pixel_mode=args.pixel_mode, variants=args.variants.split(","),
     )  # fmt: skip
     for variant_results in results.values():

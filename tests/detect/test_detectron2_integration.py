@@ -9,10 +9,13 @@ own ``COCOEvaluator`` (pycocotools) on the same pass. Skips cleanly without Dete
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,7 +93,7 @@ def dataset(d2, shared_dir, tmp_path_factory):
     )
     name = f"hfc_test_{uuid.uuid4().hex}"
     register_coco_instances(name, {}, str(annotations), str(shared_dir / SUBSET / "val2017"))
-    return name, annotations
+    return name, annotations, shared_dir / SUBSET / "val2017"
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +213,47 @@ def test_wins_and_export_read_the_folder(loop_output, tmp_path):
         assert done.returncode == 0, done.stderr
     assert (output / "wins_lfc.csv").is_file()
     assert (tmp_path / "report.json").is_file()
+
+
+RECIPES = Path(__file__).resolve().parents[2] / "configs" / "detectron2"
+
+
+@pytest.mark.slow
+def test_yacs_recipe_unchanged_equals_eval(dataset, checkpoint, eval_output, tmp_path):
+    """configs/detectron2/train_net_hfc.py, run as a user runs it (the dataset as Detectron2's
+    builtin coco_2017_val under $DETECTRON2_DATASETS), writes eval's per_image.csv."""
+    root = tmp_path / "datasets"
+    (root / "coco" / "annotations").mkdir(parents=True)
+    (root / "coco" / "annotations" / "instances_val2017.json").write_bytes(dataset[1].read_bytes())
+    (root / "coco" / "val2017").symlink_to(dataset[2])
+    opts = [x for item in SETTINGS for x in item.split("=", 1)]
+    command = [
+        sys.executable, str(RECIPES / "train_net_hfc.py"), "--radius", str(RADIUS),
+        "--variants", "original,lfc", "--config-file", zoo_config_file(DEFAULT_CONFIG),
+        *opts, "MODEL.WEIGHTS", checkpoint.MODEL.WEIGHTS, "OUTPUT_DIR", str(tmp_path / "out"),
+    ]  # fmt: skip
+    env = {**os.environ, "DETECTRON2_DATASETS": str(root), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    output = tmp_path / "out" / "hfc" / "coco_2017_val"
+    assert (output / "per_image.csv").read_text() == (eval_output / "per_image.csv").read_text()
+    assert "copypaste: Task: bbox_lfc" in done.stderr + done.stdout
+
+
+def test_lazyconfig_recipe_puts_the_split_first_and_restores_the_config(d2, dataset):
+    """configs/detectron2/lazyconfig_hfc.py's loader for a variant: FrequencySplit first, then
+    the config's own resize; the config itself is left as it was."""
+    from detectron2.config import LazyConfig
+
+    spec = importlib.util.spec_from_file_location("lazyconfig_hfc", RECIPES / "lazyconfig_hfc.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    cfg = LazyConfig.load(zoo_config_file("COCO-Detection/retinanet_R_50_FPN_1x.py"))
+    cfg.dataloader.test.dataset.names = dataset[0]
+    cfg.dataloader.test.num_workers = 0
+    before = str(cfg.dataloader.test.mapper.augmentations)
+    loader = recipe.split_test_loader(cfg, d2.frequency_variants(RADIUS)["hfc"])
+    assert str(cfg.dataloader.test.mapper.augmentations) == before
+    (item,) = next(iter(loader))
+    assert item["image"].dtype == torch.float32 and item["image"].min() < 0  # an HFC image
+    assert min(item["image"].shape[1:]) == 800  # the config's own resize came after the split

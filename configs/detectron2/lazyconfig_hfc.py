@@ -15,10 +15,10 @@ from pathlib import Path
 
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
-from detectron2.engine import default_setup, launch
+from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 
-from hfc_detect.integrations.detectron2 import argument_parser, evaluate_variants
+from hfc_detect.integrations.detectron2 import evaluate_variants, launch_recipe
 
 
 def split_test_loader(cfg, splits):
@@ -50,12 +50,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    args = argument_parser().parse_args()
-    launch(
-        main,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-    )
+    launch_recipe(main)

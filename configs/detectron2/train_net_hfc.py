@@ -16,11 +16,11 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.data import DatasetMapper, build_detection_test_loader
 from detectron2.data.detection_utils import build_augmentation
-from detectron2.engine import default_setup, launch
+from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 from detectron2.modeling import build_model
 
-from hfc_detect.integrations.detectron2 import argument_parser, evaluate_variants
+from hfc_detect.integrations.detectron2 import evaluate_variants, launch_recipe
 
 
 def setup(args):
@@ -55,12 +55,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    args = argument_parser().parse_args()
-    launch(
-        main,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-    )
+    launch_recipe(main)

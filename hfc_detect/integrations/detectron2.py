@@ -169,6 +169,20 @@ def argument_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def launch_recipe(main: Callable[[argparse.Namespace], Any]) -> None:
+    """Parse :func:`argument_parser`'s command line and run ``main(args)`` with Detectron2's
+    ``launch`` (``--num-gpus`` processes per machine, ``--num-machines``, ``--dist-url``)."""
+    args = argument_parser().parse_args()
+    _require("detectron2.engine").launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
+
+
 def _variant_order(name: str) -> tuple:
     """``original`` first, then ``lfc``/``hfc`` (``_r<r>`` by radius, LFC before HFC) as
     ``eval`` orders them, then any other name alphabetically."""

@@ -17,6 +17,7 @@ Detectron2 is imported only when this backend is built.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
@@ -248,21 +249,13 @@ class _YacsConfig:
         self.cfg.merge_from_file(path)
         self.cfg.merge_from_list([item for pair in pairs for item in pair])
 
-    @property
-    def weights(self) -> str:
-        return self.cfg.MODEL.WEIGHTS
+    def get(self, key: str, default: Any = None) -> Any:
+        """``cfg.<key>`` (every yacs key exists, so ``default`` is never needed)."""
+        return functools.reduce(getattr, key.split("."), self.cfg)
 
-    @weights.setter
-    def weights(self, value: str) -> None:
-        self.cfg.MODEL.WEIGHTS = value
-
-    @property
-    def device(self) -> str:
-        return self.cfg.MODEL.DEVICE
-
-    @device.setter
-    def device(self, value: str) -> None:
-        self.cfg.MODEL.DEVICE = value
+    def set(self, key: str, value: Any) -> None:
+        *parents, last = key.split(".")
+        setattr(functools.reduce(getattr, parents, self.cfg), last, value)
 
     def channel_order(self) -> str:
         return self.cfg.INPUT.FORMAT
@@ -290,47 +283,29 @@ class _LazyConfig:
         lazy = _import("detectron2.config").LazyConfig
         self.cfg = lazy.apply_overrides(lazy.load(path), list(overrides))
         for key in ("model", "dataloader.test.mapper"):
-            if self._select(key) is None:
+            if self.get(key) is None:
                 raise InputError(f"detectron2 LazyConfig {path} has no {key}")
 
-    def _select(self, key: str, default: Any = None) -> Any:
+    def get(self, key: str, default: Any = None) -> Any:
         return _import("omegaconf").OmegaConf.select(self.cfg, key, default=default)
 
-    def _update(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any) -> None:
         _import("omegaconf").OmegaConf.update(self.cfg, key, value, merge=True)
 
-    @property
-    def weights(self) -> str:
-        return self._select(self.weights_key, default="")
-
-    @weights.setter
-    def weights(self, value: str) -> None:
-        self._update(self.weights_key, value)
-
-    @property
-    def device(self) -> str:
-        return self._select(self.device_key, default="cuda")
-
-    @device.setter
-    def device(self, value: str) -> None:
-        self._update(self.device_key, value)
-
     def channel_order(self) -> str:
-        return self._select("dataloader.test.mapper.image_format") or self._select(
-            "model.input_format"
-        )
+        return self.get("dataloader.test.mapper.image_format") or self.get("model.input_format")
 
     def test_dataset(self) -> str | None:
-        names = self._select("dataloader.test.dataset.names")
+        names = self.get("dataloader.test.dataset.names")
         return names if isinstance(names, str) or names is None else (list(names) or [None])[0]
 
     def test_augmentations(self) -> list[Any]:
         instantiate = _import("detectron2.config").instantiate
-        return list(instantiate(self._select("dataloader.test.mapper.augmentations") or []))
+        return list(instantiate(self.get("dataloader.test.mapper.augmentations") or []))
 
     def build_model(self) -> torch.nn.Module:
         model = _import("detectron2.config").instantiate(self.cfg.model)
-        return model.to(resolve_device(self.device))
+        return model.to(resolve_device(self.get(self.device_key)))
 
 
 def _load_config(path: str, overrides: Sequence[str]) -> _YacsConfig | _LazyConfig:
@@ -373,26 +348,28 @@ def build_detectron2(
     config = _load_config(path, overrides)
     pairs = dict(parse_overrides(overrides))
     if weights is not None:
-        config.weights = str(weights)
+        config.set(config.weights_key, str(weights))
     elif is_zoo and config.weights_key not in pairs:
-        config.weights = zoo_checkpoint_url(config_file or DEFAULT_CONFIG)
+        config.set(config.weights_key, zoo_checkpoint_url(config_file or DEFAULT_CONFIG))
+    configured = config.get(config.device_key, "cuda")
     set_device = pairs.get(config.device_key)
     if device is not None and (
-        set_device is None or resolve_device(config.device).type == resolve_device(device).type
+        set_device is None or resolve_device(configured).type == resolve_device(device).type
     ):
-        config.device = str(device)  # e.g. eval's cuda:<local rank> under torch.distributed
-    elif config.device.startswith("cuda") and not torch.cuda.is_available():
-        config.device = "cpu"
+        config.set(config.device_key, str(device))  # eval's cuda:<rank> under torch.distributed
+    elif configured.startswith("cuda") and not torch.cuda.is_available():
+        config.set(config.device_key, "cpu")
 
-    _fetch_weights(config.weights)
+    weights = config.get(config.weights_key, "")
+    _fetch_weights(weights)
     try:
         augmentations = config.test_augmentations()
         model = config.build_model()
-        checkpoint.DetectionCheckpointer(model).load(config.weights)
+        checkpoint.DetectionCheckpointer(model).load(weights)
     except Exception as exc:
         detail = " ".join(str(exc).split())[:300]
         raise InputError(
-            f"detectron2: cannot build {path} with weights {config.weights!r}: "
+            f"detectron2: cannot build {path} with weights {weights!r}: "
             f"{type(exc).__name__}: {detail}"
         ) from None
     category_ids = category_ids_for(model_num_classes(model), dataset or config.test_dataset())
@@ -400,7 +377,7 @@ def build_detectron2(
         model,
         augmentations=augmentations,
         channel_order=config.channel_order(),
-        device=config.device,
+        device=config.get(config.device_key),
         category_ids=category_ids,
         cfg=config.cfg,
     )

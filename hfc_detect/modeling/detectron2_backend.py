@@ -1,8 +1,10 @@
 """Detectron2 models (default: RetinaNet R50-FPN 1x, the paper's Sec. 7) as a Detector.
 
 Each image goes through Detectron2's own test-time path, as ``DatasetMapper(cfg, is_train=False)``
-and ``inference_on_dataset`` run it: the ``build_augmentation(cfg, is_train=False)`` resize
-(``ResizeShortestEdge(MIN_SIZE_TEST, MAX_SIZE_TEST)``) applied through ``T.AugInput`` to the
+and ``inference_on_dataset`` run it: the config's test-time resize
+(yacs ``.yaml``: ``build_augmentation(cfg, is_train=False)``, i.e. ``ResizeShortestEdge(
+MIN_SIZE_TEST, MAX_SIZE_TEST)``; LazyConfig ``.py``: ``dataloader.test.mapper.augmentations``)
+applied through ``T.AugInput`` to the
 (H, W, C) array, then ``model([{"image": CHW tensor, "height": h, "width": w}])``, one image per
 forward pass (Detectron2's test loader uses batch size 1; batching pads images and changes
 detections near the borders). Detectron2's ``ResizeTransform`` resizes uint8 arrays with PIL and
@@ -15,6 +17,7 @@ Detectron2 is imported only when this backend is built.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,52 +49,87 @@ def _import(module: str) -> Any:
     return require(module, purpose="the detectron2 backend", install=INSTALL_HINT)
 
 
-def category_ids_for(cfg: Any, dataset: str | None = None) -> np.ndarray:
-    """COCO category id of each contiguous class of ``cfg``'s model.
-
-    Taken from the dataset metadata's ``thing_dataset_id_to_contiguous_id`` (``dataset``, else
-    ``cfg.DATASETS.TEST[0]``; Detectron2 registers COCO's), else the standard 80-class COCO map.
-    """
+def dataset_category_ids(dataset: str | None) -> np.ndarray | None:
+    """COCO category id of each contiguous class, from the metadata of Detectron2 dataset
+    ``dataset`` (its ``thing_dataset_id_to_contiguous_id``), or None where it has none."""
+    if not dataset:
+        return None
     metadata_catalog = _import("detectron2.data").MetadataCatalog
-    if cfg.MODEL.META_ARCHITECTURE == "RetinaNet":
-        num_classes = cfg.MODEL.RETINANET.NUM_CLASSES
-    else:
-        num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    name = dataset or (cfg.DATASETS.TEST[0] if cfg.DATASETS.TEST else None)
-    mapping = getattr(metadata_catalog.get(name), "thing_dataset_id_to_contiguous_id", None)
-    if mapping:
-        ids = [dataset_id for dataset_id, _ in sorted(mapping.items(), key=lambda kv: kv[1])]
-    elif num_classes == len(COCO_CATEGORY_IDS):
-        ids = list(COCO_CATEGORY_IDS)
-    else:
+    mapping = getattr(metadata_catalog.get(dataset), "thing_dataset_id_to_contiguous_id", None)
+    if not mapping:
+        return None
+    ids = [dataset_id for dataset_id, _ in sorted(mapping.items(), key=lambda kv: kv[1])]
+    return np.asarray(ids, dtype=np.int64)
+
+
+def category_ids_for(num_classes: int, dataset: str | None) -> np.ndarray:
+    """COCO category id of each of a model's ``num_classes`` contiguous classes.
+
+    Taken from the metadata of ``dataset`` (Detectron2 registers COCO's), else the standard
+    80-class COCO map; InputError when neither fits the model.
+    """
+    ids = dataset_category_ids(dataset)
+    if ids is None and num_classes == len(COCO_CATEGORY_IDS):
+        ids = np.asarray(COCO_CATEGORY_IDS, dtype=np.int64)
+    if ids is None:
         raise InputError(
-            f"detectron2: no category map for dataset {name!r} and the model has {num_classes} "
+            f"detectron2: no category map for dataset {dataset!r} and the model has {num_classes} "
             "classes, not COCO's 80; register the dataset's metadata in Detectron2"
         )
     if len(ids) != num_classes:
         raise InputError(
-            f"detectron2: dataset {name!r} has {len(ids)} categories, the model {num_classes}"
+            f"detectron2: dataset {dataset!r} has {len(ids)} categories, the model {num_classes}"
         )
-    return np.asarray(ids, dtype=np.int64)
+    return ids
+
+
+def model_num_classes(model: torch.nn.Module) -> int:
+    """The number of classes a Detectron2 detector predicts (one-stage meta-architectures such
+    as RetinaNet and FCOS hold it, R-CNNs hold it in their ROI heads)."""
+    for owner in (model, getattr(model, "roi_heads", None)):
+        num_classes = getattr(owner, "num_classes", None)
+        if isinstance(num_classes, int):
+            return num_classes
+    raise InputError(f"detectron2: cannot tell how many classes {type(model).__name__} predicts")
+
+
+def instances_to_detections(instances: Any, category_ids: np.ndarray) -> Detections:
+    """A model output's ``Instances`` (on any device) as :class:`Detections` with COCO ids."""
+    instances = instances.to("cpu")
+    return Detections(
+        boxes=instances.pred_boxes.tensor.double().numpy().reshape(-1, 4),
+        scores=instances.scores.double().numpy(),
+        category_ids=category_ids[instances.pred_classes.numpy()],
+    )
 
 
 class Detectron2Detector:
-    """A built Detectron2 model in eval mode, fed exactly as Detectron2's test path feeds it."""
+    """A built Detectron2 model in eval mode, fed exactly as Detectron2's test path feeds it.
 
-    def __init__(self, cfg: Any, model: torch.nn.Module, category_ids: np.ndarray) -> None:
-        transforms = _import("detectron2.data.transforms")
-        detection_utils = _import("detectron2.data.detection_utils")
-        if cfg.INPUT.FORMAT not in ("RGB", "BGR"):
-            raise InputError(f"detectron2: INPUT.FORMAT {cfg.INPUT.FORMAT!r} is not RGB or BGR")
+    ``augmentations``: the test-time augmentations of the model's config (for yacs configs
+    ``build_augmentation(cfg, is_train=False)``, for LazyConfigs
+    ``dataloader.test.mapper.augmentations``); ``cfg`` is kept for reference.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        augmentations: Sequence[Any],
+        channel_order: str,
+        device: str | torch.device,
+        category_ids: np.ndarray,
+        cfg: Any = None,
+    ) -> None:
+        if channel_order not in ("RGB", "BGR"):
+            raise InputError(f"detectron2: input format {channel_order!r} is not RGB or BGR")
+        self._transforms = _import("detectron2.data.transforms")
         self.cfg = cfg
         self.model = model.eval()
-        self.channel_order = cfg.INPUT.FORMAT
-        self.device = torch.device(cfg.MODEL.DEVICE)
+        self.channel_order = channel_order
+        self.device = torch.device(device)
         self.category_ids = category_ids
-        self._transforms = transforms
-        self._augmentation = transforms.AugmentationList(
-            detection_utils.build_augmentation(cfg, is_train=False)
-        )
+        self._augmentation = self._transforms.AugmentationList(list(augmentations))
 
     def model_input(self, image: torch.Tensor) -> dict[str, Any]:
         """The dict ``DatasetMapper(cfg, is_train=False)`` would give for this (C, H, W) image."""
@@ -110,18 +148,12 @@ class Detectron2Detector:
 
     @torch.inference_mode()
     def detect(self, images: list[torch.Tensor]) -> list[Detections]:
-        results = []
-        for image in images:
-            instances = self.model([self.model_input(image)])[0]["instances"].to("cpu")
-            classes = instances.pred_classes.numpy()
-            results.append(
-                Detections(
-                    boxes=instances.pred_boxes.tensor.double().numpy().reshape(-1, 4),
-                    scores=instances.scores.double().numpy(),
-                    category_ids=self.category_ids[classes],
-                )
+        return [
+            instances_to_detections(
+                self.model([self.model_input(image)])[0]["instances"], self.category_ids
             )
-        return results
+            for image in images
+        ]
 
 
 def _model_zoo() -> Any | None:
@@ -160,8 +192,8 @@ def zoo_checkpoint_url(name: str) -> str:
             return model_zoo.get_checkpoint_url(name)
         except RuntimeError:
             pass
-    elif name.removesuffix(".yaml") == DEFAULT_CONFIG.removesuffix(".yaml"):
-        return DEFAULT_WEIGHTS
+    elif Path(name).with_suffix("") == Path(DEFAULT_CONFIG).with_suffix(""):
+        return DEFAULT_WEIGHTS  # the .yaml and the LazyConfig .py share one checkpoint
     raise InputError(
         f"no model zoo weights known for {name} (detectron2.model_zoo "
         f"{'lists none' if model_zoo else 'needs pkg_resources: pip install setuptools<81'}); "
@@ -202,6 +234,90 @@ def _fetch_weights(weights: str) -> None:
         ) from None
 
 
+class _YacsConfig:
+    """A yacs (``.yaml``) config: ``get_cfg()`` + ``merge_from_file`` + ``merge_from_list``."""
+
+    weights_key = "MODEL.WEIGHTS"
+    device_key = "MODEL.DEVICE"
+
+    def __init__(self, path: str, pairs: Sequence[tuple[str, str]]) -> None:
+        self.cfg = _import("detectron2.config").get_cfg()
+        self.cfg.merge_from_file(path)
+        self.cfg.merge_from_list([item for pair in pairs for item in pair])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``cfg.<key>`` (every yacs key exists, so ``default`` is never needed)."""
+        return functools.reduce(getattr, key.split("."), self.cfg)
+
+    def set(self, key: str, value: Any) -> None:
+        *parents, last = key.split(".")
+        setattr(functools.reduce(getattr, parents, self.cfg), last, value)
+
+    def channel_order(self) -> str:
+        return self.cfg.INPUT.FORMAT
+
+    def test_dataset(self) -> str | None:
+        return self.cfg.DATASETS.TEST[0] if self.cfg.DATASETS.TEST else None
+
+    def test_augmentations(self) -> list[Any]:
+        detection_utils = _import("detectron2.data.detection_utils")
+        return detection_utils.build_augmentation(self.cfg, is_train=False)
+
+    def build_model(self) -> torch.nn.Module:
+        self.cfg.freeze()
+        return _import("detectron2.modeling").build_model(self.cfg)
+
+
+class _LazyConfig:
+    """A LazyConfig (``.py``): ``LazyConfig.load`` + ``LazyConfig.apply_overrides``; the model
+    is ``instantiate(cfg.model)``, the test path ``cfg.dataloader.test.mapper``."""
+
+    weights_key = "train.init_checkpoint"
+    device_key = "train.device"
+
+    def __init__(self, path: str, overrides: Sequence[str]) -> None:
+        lazy = _import("detectron2.config").LazyConfig
+        self.cfg = lazy.apply_overrides(lazy.load(path), list(overrides))
+        for key in ("model", "dataloader.test.mapper"):
+            if self.get(key) is None:
+                raise InputError(f"detectron2 LazyConfig {path} has no {key}")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return _import("omegaconf").OmegaConf.select(self.cfg, key, default=default)
+
+    def set(self, key: str, value: Any) -> None:
+        _import("omegaconf").OmegaConf.update(self.cfg, key, value, merge=True)
+
+    def channel_order(self) -> str:
+        return self.get("dataloader.test.mapper.image_format") or self.get("model.input_format")
+
+    def test_dataset(self) -> str | None:
+        names = self.get("dataloader.test.dataset.names")
+        return names if isinstance(names, str) or names is None else (list(names) or [None])[0]
+
+    def test_augmentations(self) -> list[Any]:
+        instantiate = _import("detectron2.config").instantiate
+        return list(instantiate(self.get("dataloader.test.mapper.augmentations") or []))
+
+    def build_model(self) -> torch.nn.Module:
+        model = _import("detectron2.config").instantiate(self.cfg.model)
+        return model.to(resolve_device(self.get(self.device_key)))
+
+
+def _load_config(path: str, overrides: Sequence[str]) -> _YacsConfig | _LazyConfig:
+    """The config at ``path`` (``.py``: LazyConfig, else yacs) with ``--set`` applied."""
+    pairs = parse_overrides(overrides)
+    try:
+        if path.endswith(".py"):
+            return _LazyConfig(path, [f"{key}={value}" for key, value in pairs])
+        return _YacsConfig(path, pairs)
+    except InputError:
+        raise
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise InputError(f"detectron2 config {path}: {type(exc).__name__}: {detail}") from None
+
+
 def build_detectron2(
     *,
     config_file: str | None = None,
@@ -212,51 +328,52 @@ def build_detectron2(
 ) -> Detectron2Detector:
     """Build a Detectron2 model from a config and its weights, ready for :meth:`detect`.
 
-    ``config_file``: a YAML file or a model zoo name (default ``DEFAULT_CONFIG``).
-    ``overrides``: ``KEY=VALUE`` config changes applied with ``merge_from_list`` (``--set``).
-    ``weights``: a local checkpoint or URL; by default the model zoo checkpoint of a zoo config
-    (unless ``--set MODEL.WEIGHTS=...``), else the config's ``MODEL.WEIGHTS``; ``""`` gives
-    random weights. ``device``: overrides ``MODEL.DEVICE`` unless ``--set MODEL.DEVICE`` names
-    another device type (``--set MODEL.DEVICE=cpu`` on a GPU machine); when neither is given
-    and CUDA is unavailable, the CPU. ``dataset``: whose metadata maps classes to category ids.
+    ``config_file``: a yacs ``.yaml`` or LazyConfig ``.py`` file, or a model zoo name of either
+    (default ``DEFAULT_CONFIG``). ``overrides``: ``KEY=VALUE`` config changes (``--set``),
+    applied with ``merge_from_list`` (yacs) or ``LazyConfig.apply_overrides`` (LazyConfig, e.g.
+    ``train.device=cpu``). ``weights``: a local checkpoint or URL; by default the model zoo
+    checkpoint of a zoo config (unless ``--set`` gives ``MODEL.WEIGHTS`` /
+    ``train.init_checkpoint``), else the config's own; ``""`` gives random weights.
+    ``device``: overrides ``MODEL.DEVICE`` / ``train.device`` unless ``--set`` names another
+    device type (``--set MODEL.DEVICE=cpu`` on a GPU machine); when neither is given and CUDA
+    is unavailable, the CPU. ``dataset``: whose metadata maps classes to category ids (default:
+    the config's test dataset).
     """
-    config = _import("detectron2.config")
-    modeling = _import("detectron2.modeling")
     checkpoint = _import("detectron2.checkpoint")
-
     path, is_zoo = _config_path(config_file or DEFAULT_CONFIG)
-    cfg = config.get_cfg()
-    try:
-        cfg.merge_from_file(path)
-        pairs = parse_overrides(overrides)
-        cfg.merge_from_list([item for pair in pairs for item in pair])
-    except InputError:
-        raise
-    except Exception as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise InputError(f"detectron2 config {path}: {type(exc).__name__}: {detail}") from None
+    config = _load_config(path, overrides)
+    pairs = dict(parse_overrides(overrides))
     if weights is not None:
-        cfg.MODEL.WEIGHTS = str(weights)
-    elif is_zoo and "MODEL.WEIGHTS" not in {key for key, _ in pairs}:
-        cfg.MODEL.WEIGHTS = zoo_checkpoint_url(config_file or DEFAULT_CONFIG)
-    set_device = dict(pairs).get("MODEL.DEVICE")
+        config.set(config.weights_key, str(weights))
+    elif is_zoo and config.weights_key not in pairs:
+        config.set(config.weights_key, zoo_checkpoint_url(config_file or DEFAULT_CONFIG))
+    configured = config.get(config.device_key, "cuda")
+    set_device = pairs.get(config.device_key)
     if device is not None and (
-        set_device is None or resolve_device(cfg.MODEL.DEVICE).type == resolve_device(device).type
+        set_device is None or resolve_device(configured).type == resolve_device(device).type
     ):
-        cfg.MODEL.DEVICE = str(device)  # e.g. eval's cuda:<local rank> under torch.distributed
-    elif cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
-    cfg.freeze()
+        config.set(config.device_key, str(device))  # eval's cuda:<rank> under torch.distributed
+    elif configured.startswith("cuda") and not torch.cuda.is_available():
+        config.set(config.device_key, "cpu")
 
-    _fetch_weights(cfg.MODEL.WEIGHTS)
-    category_ids = category_ids_for(cfg, dataset)
+    weights = config.get(config.weights_key, "")
+    _fetch_weights(weights)
     try:
-        model = modeling.build_model(cfg)
-        checkpoint.DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+        augmentations = config.test_augmentations()
+        model = config.build_model()
+        checkpoint.DetectionCheckpointer(model).load(weights)
     except Exception as exc:
         detail = " ".join(str(exc).split())[:300]
         raise InputError(
-            f"detectron2: cannot build {path} with weights {cfg.MODEL.WEIGHTS!r}: "
+            f"detectron2: cannot build {path} with weights {weights!r}: "
             f"{type(exc).__name__}: {detail}"
         ) from None
-    return Detectron2Detector(cfg, model, category_ids)
+    category_ids = category_ids_for(model_num_classes(model), dataset or config.test_dataset())
+    return Detectron2Detector(
+        model,
+        augmentations=augmentations,
+        channel_order=config.channel_order(),
+        device=config.get(config.device_key),
+        category_ids=category_ids,
+        cfg=config.cfg,
+    )

@@ -313,3 +313,60 @@ def test_detectron2_config_errors():
         build_detector("detectron2", overrides=["MODEL.NO_SUCH_KEY=1"])
     with pytest.raises(InputError, match="does not exist"):
         build_detector("detectron2", weights="/nonexistent/model.pkl")
+
+
+LAZY_CONFIG = "COCO-Detection/retinanet_R_50_FPN_1x.py"
+LAZY_SETTINGS = [
+    "dataloader.test.mapper.augmentations.0.short_edge_length=96",
+    "dataloader.test.mapper.augmentations.0.max_size=160",
+    "model.test_score_thresh=0.0",
+    "model.head.norm=GN",
+]
+
+
+@pytest.mark.slow
+def test_detectron2_lazyconfig_builds_runs_and_equals_its_own_test_path(
+    shared_dir, one_torch_thread
+):
+    """A LazyConfig model-zoo ``.py`` with --set as LazyConfig.apply_overrides, compared with
+    Detectron2's own LazyConfig test path: instantiate(dataloader.test.mapper), then the model."""
+    pytest.importorskip("detectron2.config", reason="detectron2 is not installed")
+    from detectron2.config import instantiate
+
+    torch.manual_seed(0)
+    detector = build_detector(
+        "detectron2", config_file=LAZY_CONFIG, weights="", overrides=LAZY_SETTINGS, device="cpu"
+    )
+    assert isinstance(detector, Detector) and detector.channel_order == "BGR"
+    assert detector.device == torch.device("cpu") and detector.cfg.train.device == "cpu"
+    assert list(detector.category_ids) == list(COCO_CATEGORY_IDS)
+    path = sorted((shared_dir / SUBSET / "val2017").glob("*.jpg"))[1]
+    (result,) = detector.detect([as_tensor(read_image(path)[:, :, ::-1])])
+    mapper = instantiate(detector.cfg.dataloader.test.mapper)
+    h, w = read_image(path).shape[:2]
+    inputs = mapper({"file_name": str(path), "image_id": 0, "height": h, "width": w})
+    assert min(inputs["image"].shape[1:]) == 96  # the --set resize took effect
+    with torch.no_grad():
+        instances = detector.model([inputs])[0]["instances"]
+    assert_same(
+        result,
+        {
+            "boxes": instances.pred_boxes.tensor.double().numpy(),
+            "scores": instances.scores.double().numpy(),
+            "category_ids": detector.category_ids[instances.pred_classes.numpy()],
+        },
+    )
+
+
+def test_detectron2_lazyconfig_errors(tmp_path):
+    pytest.importorskip("detectron2.config", reason="detectron2 is not installed")
+    with pytest.raises(InputError, match="neither a file nor a Detectron2 model zoo config"):
+        build_detector("detectron2", config_file="COCO-Detection/nope.py")
+    broken = tmp_path / "broken.py"
+    broken.write_text("model = undefined_name\n")
+    with pytest.raises(InputError, match=r"detectron2 config .*broken\.py: NameError"):
+        build_detector("detectron2", config_file=str(broken))
+    no_model = tmp_path / "no_model.py"
+    no_model.write_text("train = dict(device='cpu')\n")
+    with pytest.raises(InputError, match="has no model"):
+        build_detector("detectron2", config_file=str(no_model))

@@ -1,0 +1,1 @@
+"""Plug-ins for other frameworks' own loops (each module imports its framework on import)."""

@@ -44,7 +44,10 @@ def eval_command(
         "[default: detectron2; demo for the demo dataset]",
     ),
     config_file: str = typer.Option(
-        None, "--config-file", help="Model config (Detectron2: a yaml or a model-zoo path)."
+        None,
+        "--config-file",
+        help="Model config (Detectron2: a yaml or LazyConfig .py file, or a model-zoo path such "
+        "as COCO-Detection/retinanet_R_50_FPN_1x.py).",
     ),
     weights: str = typer.Option(None, "--weights", help="Checkpoint file or URL."),
     overrides: list[str] = typer.Option(

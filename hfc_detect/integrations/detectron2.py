@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfc_detect.engine.predictions import RunFolder, detections_to_rows
+from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
 from hfc_detect.engine.variants import Variant, VariantMaker
 from hfc_detect.evaluation import STAT_NAMES
-from hfc_detect.evaluation.compare import compare, parse_variant_spec
+from hfc_detect.evaluation.coco import load_annotations
+from hfc_detect.evaluation.compare import parse_variant_spec, score, write_comparison
 from hfc_detect.frequency import PIXEL_MODES, check_pixel_mode, check_radius
 from hfc_detect.modeling.detectron2_backend import (
     INSTALL_HINT,
@@ -194,12 +195,6 @@ def _variant_order(name: str) -> tuple:
     return (2, name)
 
 
-def _is_empty_list(path: Path) -> bool:
-    """Whether a predictions file holds ``[]`` (a pass without detections; scored from memory,
-    since ``compare`` refuses an empty file as bad input)."""
-    return path.stat().st_size < 16 and path.read_text(encoding="utf-8").strip() == "[]"
-
-
 def coco_metrics(variant: Mapping[str, Any]) -> dict[str, float]:
     """A ``summary.json`` variant entry as ``COCOEvaluator`` reports bbox results: AP, AP50,
     AP75, APs, APm, APl and ``AP-<category>``, in percent, NaN where undefined."""
@@ -286,7 +281,7 @@ class PerImageCOCOEvaluator(_evaluation.DatasetEvaluator):
             _logger.warning("PerImageCOCOEvaluator: no predictions received")
             return {}
         done = {image_id: {"ok": True, "dets": {self._variant: r}} for image_id, r in rows.items()}
-        self._folder.write_predictions(sorted(rows), done, [self._variant])
+        self._folder.write_predictions(collect_results(sorted(rows), done, [self._variant]))
         summary = self.write_comparison()
         entry = next(v for v in summary["variants"] if v["name"] == self._variant)
         return {f"bbox_{self._variant}": coco_metrics(entry)}
@@ -295,14 +290,10 @@ class PerImageCOCOEvaluator(_evaluation.DatasetEvaluator):
         """Score every ``predictions/*.json`` of the folder and write the comparison files;
         returns the summary."""
         files = sorted(self._folder.predictions_dir.glob("*.json"))
-        predictions = {
-            p.stem: [] if _is_empty_list(p) else p
-            for p in sorted(files, key=lambda p: _variant_order(p.stem))
-        }
-        return compare(
-            self._annotations,
-            predictions,
+        predictions = {p.stem: p for p in sorted(files, key=lambda p: _variant_order(p.stem))}
+        return write_comparison(
             self._folder.root,
+            score(load_annotations(self._annotations), predictions),
             images_dir=self._images_dir,
             extra={"dataset": self._dataset_name},
         )

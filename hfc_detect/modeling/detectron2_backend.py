@@ -45,6 +45,11 @@ INSTALL_HINT = (
 )
 
 
+def _device_type(name: str) -> str:
+    """``cuda`` for ``cuda:1``: the kind of device a name means, whether or not it is here."""
+    return str(name).split(":")[0]
+
+
 def _import(module: str) -> Any:
     return require(module, purpose="the detectron2 backend", install=INSTALL_HINT)
 
@@ -350,7 +355,7 @@ def build_detectron2(
     configured = config.get(config.device_key, "cuda")
     set_device = pairs.get(config.device_key)
     if device is not None and (
-        set_device is None or resolve_device(configured).type == resolve_device(device).type
+        set_device is None or _device_type(configured) == _device_type(device)
     ):
         config.set(config.device_key, str(device))  # eval's cuda:<rank> under torch.distributed
     elif configured.startswith("cuda") and not torch.cuda.is_available():

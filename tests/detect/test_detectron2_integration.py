@@ -88,9 +88,10 @@ def dataset(d2, shared_dir, tmp_path_factory):
     from detectron2.data.datasets import register_coco_instances
 
     source = shared_dir / SUBSET / "instances_val2017_subset.json"
-    ids = sorted(im["id"] for im in json.loads(source.read_text())["images"])[:NUM_IMAGES]
+    data = json.loads(source.read_text())
+    ids = sorted(im["id"] for im in data["images"])[:NUM_IMAGES]
     annotations = write_subset_annotations(
-        source, ids, tmp_path_factory.mktemp("gt") / "instances.json"
+        data, ids, tmp_path_factory.mktemp("gt") / "instances.json"
     )
     name = f"hfc_test_{uuid.uuid4().hex}"
     register_coco_instances(name, {}, str(annotations), str(shared_dir / SUBSET / "val2017"))

@@ -2,8 +2,17 @@
 
 Every problem in a file becomes one :class:`InputError` naming the file and what is wrong, so a
 run fails before anything is written. The arrays follow pycocotools' ``COCO`` / ``loadRes``
-semantics: detections keep file order (their ids are 1, 2, ... in that order), a detection's
-area is ``w * h``, ground truth keeps its own ``area`` field and ``iscrowd`` flag.
+semantics: detections keep file order (their ids are 1, 2, ... in that order), ground truth
+keeps its own ``area`` field and ``iscrowd`` flag. A detection's area (for the area ranges) is
+``loadRes``'s: ``w * h`` of its box when the *first* detection of the file has a non-empty
+``bbox`` (Detectron2's segm and keypoint results do), else the mask's area (segm) or the area
+of the keypoints' bounding box (keypoints).
+
+Loaded for ``iou_type="segm"``, ground truth and predictions also hold compressed RLEs
+(polygons and uncompressed RLE converted as ``COCO.annToRLE`` does, with the image's height
+and width); for ``"keypoints"``, (N, K, 3) keypoints, the ground truth's ``num_keypoints``
+(counted from the visibility flags where the field is missing) and the OKS sigmas of each
+category (see :func:`load_annotations`).
 """
 
 from __future__ import annotations
@@ -11,13 +20,14 @@ from __future__ import annotations
 import gc
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
+from hfc_detect.evaluation.params import COCO_PERSON_SIGMAS, params_for
 from hfc_detect.utils.errors import InputError
 
 _DETECTION_KEYS = ("image_id", "category_id", "bbox", "score")
@@ -43,6 +53,13 @@ class GroundTruth:
     ann_boxes: np.ndarray  # (N, 4) float64 [x, y, w, h]
     ann_areas: np.ndarray  # (N,) float64, the annotation's "area" field
     ann_crowd: np.ndarray  # (N,) bool
+    image_sizes: np.ndarray | None = None  # (I, 2) int64 height, width (-1 where not given)
+    iou_type: str = "bbox"  # what the optional columns below were loaded for
+    ann_masks: list[dict] | None = None  # (N,) compressed RLE (segm)
+    ann_mask_boxes: np.ndarray | None = None  # (N, 4) boxes of the masks (segm)
+    ann_keypoints: np.ndarray | None = None  # (N, K, 3) float64 (keypoints)
+    ann_num_keypoints: np.ndarray | None = None  # (N,) int64 (keypoints)
+    category_sigmas: np.ndarray | None = None  # (K_cat, K) OKS sigmas per category (keypoints)
 
     @property
     def num_images(self) -> int:
@@ -63,9 +80,17 @@ class Predictions:
     category: np.ndarray  # (D,) index into GroundTruth.category_ids
     boxes: np.ndarray  # (D, 4) float64 [x, y, w, h]
     scores: np.ndarray  # (D,) float64
+    areas: np.ndarray | None = None  # (D,) loadRes's area; None: w * h of the boxes
+    masks: list[dict] | None = None  # (D,) compressed RLE (segm)
+    mask_boxes: np.ndarray | None = None  # (D, 4) boxes of the masks (segm)
+    keypoints: np.ndarray | None = None  # (D, K, 3) float64 (keypoints)
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def detection_areas(self) -> np.ndarray:
+        """Each detection's area for COCOeval's area ranges (``COCO.loadRes``'s ``area``)."""
+        return self.areas if self.areas is not None else self.boxes[:, 2] * self.boxes[:, 3]
 
 
 def read_json(path: str | Path, what: str) -> Any:
@@ -132,8 +157,19 @@ def _records(data: dict, key: str, source: str) -> list:
     return value
 
 
-def load_annotations(path: str | Path) -> GroundTruth:
-    """Read and validate a COCO ground-truth (instances) JSON file."""
+def load_annotations(
+    path: str | Path,
+    iou_type: str = "bbox",
+    *,
+    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None = None,
+) -> GroundTruth:
+    """Read and validate a COCO ground-truth JSON file for ``iou_type`` (bbox, segm, keypoints).
+
+    Keypoints: a category's OKS sigmas are ``kpt_oks_sigmas`` (one list for every category, or
+    a mapping category id -> list), else the category's own ``"kpt_oks_sigmas"`` field, else
+    COCO's 17 person sigmas (pycocotools' default) when it has 17 keypoints.
+    """
+    params_for(iou_type)
     path = Path(path)
     data = read_json(path, "annotations")
     source = str(path)
@@ -143,12 +179,14 @@ def load_annotations(path: str | Path) -> GroundTruth:
     categories = _records(data, "categories", source)
     annotations = _records(data, "annotations", source)
 
-    image_ids, file_names = [], []
+    image_ids, file_names, sizes = [], [], []
     for i, img in enumerate(images):
         if not isinstance(img, dict) or not _is_int(img.get("id")):
             raise InputError(f"{source}: images[{i}] needs an integer 'id'")
         image_ids.append(int(img["id"]))
         file_names.append(str(img.get("file_name", "")))
+        size = (img.get("height", -1), img.get("width", -1))
+        sizes.append(size if all(_is_int(v) for v in size) else (-1, -1))
     cat_ids, cat_names = [], []
     for i, cat in enumerate(categories):
         if not isinstance(cat, dict) or not _is_int(cat.get("id")):
@@ -162,7 +200,7 @@ def load_annotations(path: str | Path) -> GroundTruth:
     _reject_duplicates(image_ids, f"{source}: image id")
     _reject_duplicates(cat_ids, f"{source}: category id")
 
-    ann_ids, ann_img, ann_cat, boxes, areas, crowd = [], [], [], [], [], []
+    ann_ids, ann_img, ann_cat, boxes, areas, crowd, raw = [], [], [], [], [], [], []
     for i, ann in enumerate(annotations):
         where = f"{source}: annotations[{i}]"
         if not isinstance(ann, dict):
@@ -184,6 +222,7 @@ def load_annotations(path: str | Path) -> GroundTruth:
         boxes.append(box)
         areas.append(area)
         crowd.append(bool(is_crowd))
+        raw.append(ann)
     _reject_duplicates(ann_ids, f"{source}: annotation id")
 
     img_sorted = np.array(sorted(image_ids), dtype=np.int64)
@@ -198,6 +237,17 @@ def load_annotations(path: str | Path) -> GroundTruth:
     img_index, img_known = _index_of(ann_img_arr, img_sorted)
     cat_index, cat_known = _index_of(ann_cat_arr, cat_sorted)
     keep = img_known & cat_known
+    image_sizes = np.array(sizes, dtype=np.int64).reshape(-1, 2)[order]
+    kept = [raw[i] for i in np.flatnonzero(keep).tolist()]
+    extra: dict[str, Any] = {}
+    if iou_type == "segm":
+        where = [f"{source}: annotation id {a['id']}" for a in kept]
+        extra["ann_masks"] = to_rles([a.get("segmentation") for a in kept],
+                                     image_sizes[img_index[keep]], where)  # fmt: skip
+        extra["ann_mask_boxes"] = mask_boxes(extra["ann_masks"])
+    elif iou_type == "keypoints":
+        cats_sorted = [categories[i] for i in corder]
+        extra.update(_keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
     return GroundTruth(
         source=source,
         path=path.resolve(),
@@ -211,19 +261,142 @@ def load_annotations(path: str | Path) -> GroundTruth:
         ann_boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4)[keep],
         ann_areas=np.array(areas, dtype=np.float64)[keep],
         ann_crowd=np.array(crowd, dtype=bool)[keep],
+        image_sizes=image_sizes,
+        iou_type=iou_type,
+        **extra,
     )
 
 
+def to_rles(segmentations: Sequence[Any], sizes: np.ndarray, where: Sequence[str]) -> list[dict]:
+    """Compressed RLEs of COCO segmentations, as ``COCO.annToRLE`` makes them.
+
+    Polygons (a list of [x1, y1, x2, y2, ...]) are rasterised at the image's (height, width)
+    from ``sizes`` and their parts merged; uncompressed RLE (``counts`` a list, as crowd regions
+    are stored) is compressed; compressed RLE is kept. InputError naming ``where[i]`` for a
+    malformed one.
+    """
+    from pycocotools import mask as mask_utils
+
+    out = []
+    for segm, (height, width), label in zip(segmentations, sizes.tolist(), where, strict=True):
+        try:
+            if isinstance(segm, list):
+                if height < 0 or width < 0:
+                    raise InputError(f"{label}: polygons need the image's 'height' and 'width'")
+                rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
+            elif isinstance(segm, dict) and isinstance(segm.get("counts"), list):
+                rle = mask_utils.frPyObjects(segm, *segm["size"])
+            elif isinstance(segm, dict) and isinstance(segm.get("counts"), (str, bytes)):
+                rle = {"size": list(segm["size"]), "counts": segm["counts"]}
+                mask_utils.area(rle)  # validates the string
+            else:
+                raise InputError(
+                    f"{label}: 'segmentation' must be polygons or an RLE, got {str(segm)[:80]}"
+                )
+        except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
+            raise InputError(f"{label}: malformed 'segmentation' ({exc})") from None
+        out.append(rle)
+    return out
+
+
+def mask_boxes(rles: Sequence[dict]) -> np.ndarray:
+    """(N, 4) [x, y, w, h] boxes of compressed RLEs (``maskUtils.toBbox``)."""
+    from pycocotools import mask as mask_utils
+
+    if not rles:
+        return np.zeros((0, 4))
+    return np.asarray(mask_utils.toBbox(list(rles)), dtype=np.float64).reshape(-1, 4)
+
+
+def _keypoint_columns(
+    anns: list[dict],
+    categories: list[dict],
+    ann_category: np.ndarray,
+    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None,
+    source: str,
+) -> dict[str, np.ndarray]:
+    """Ground truth keypoints (N, K, 3), num_keypoints (N,) and sigmas per category (C, K).
+
+    An annotation without keypoints (a category without a skeleton) has K zeros, num_keypoints
+    0, and so is ignored as COCOeval ignores ground truth without visible keypoints.
+    """
+    lengths = {len(a["keypoints"]) for a in anns if isinstance(a.get("keypoints"), list)}
+    if len(lengths) > 1:
+        raise InputError(f"{source}: annotations hold keypoint lists of different lengths")
+    k = lengths.pop() // 3 if lengths else len(COCO_PERSON_SIGMAS)
+    points = np.zeros((len(anns), k, 3))
+    num = np.zeros(len(anns), np.int64)
+    for i, ann in enumerate(anns):
+        where = f"{source}: annotation id {ann['id']}"
+        if "keypoints" not in ann:
+            continue
+        points[i] = _keypoint_array(ann["keypoints"], k, where)
+        n = ann.get("num_keypoints", int(np.count_nonzero(points[i, :, 2] > 0)))
+        if not _is_int(n):
+            raise InputError(f"{where}: 'num_keypoints' must be an integer, got {n!r}")
+        num[i] = n
+    sigmas = np.stack([_sigmas(c, kpt_oks_sigmas, k, source) for c in categories])
+    missing = np.isnan(sigmas[ann_category]).any(axis=1) & (np.abs(points).sum(axis=(1, 2)) > 0)
+    if missing.any():
+        cid = categories[int(ann_category[np.flatnonzero(missing)[0]])]["id"]
+        raise InputError(
+            f"{source}: category {cid} has {k} keypoints, not COCO's 17: give its OKS sigmas "
+            "(kpt_oks_sigmas, or the category's 'kpt_oks_sigmas' field)"
+        )
+    return {"ann_keypoints": points, "ann_num_keypoints": num, "category_sigmas": sigmas}
+
+
+def _keypoint_array(values: Any, k: int, where: str) -> np.ndarray:
+    if not isinstance(values, list) or len(values) != 3 * k:
+        raise InputError(f"{where}: 'keypoints' must be a list of {3 * k} numbers (x, y, v)")
+    if not all(_is_number(v) and math.isfinite(v) for v in values):
+        raise InputError(f"{where}: 'keypoints' must hold finite numbers")
+    return np.array(values, dtype=np.float64).reshape(k, 3)
+
+
+def _sigmas(
+    category: dict, option: Sequence[float] | Mapping[int, Sequence[float]] | None, k: int,
+    source: str,
+) -> np.ndarray:  # fmt: skip
+    """The OKS sigmas of one category (see :func:`load_annotations`)."""
+    cid = category["id"]
+    if isinstance(option, Mapping):
+        given = option.get(cid, category.get("kpt_oks_sigmas"))
+    else:
+        given = option if option is not None else category.get("kpt_oks_sigmas")
+    if given is None:
+        given = COCO_PERSON_SIGMAS
+        if k != len(given):
+            return np.full(k, np.nan)  # used only if the category has keypoints: checked there
+    sigmas = np.asarray(given, dtype=np.float64).ravel()
+    if len(sigmas) != k or not np.isfinite(sigmas).all() or (sigmas <= 0).any():
+        raise InputError(
+            f"{source}: category {cid}: OKS sigmas must be {k} positive numbers "
+            f"(one per keypoint), got {list(given)[:20]}"
+        )
+    return sigmas
+
+
 def load_predictions(
-    source: str | Path | Sequence[dict], gt: GroundTruth, *, name: str | None = None
+    source: str | Path | Sequence[dict],
+    gt: GroundTruth,
+    *,
+    name: str | None = None,
+    iou_type: str | None = None,
 ) -> Predictions:
     """Read and validate detections in COCO results format against ``gt``.
 
     ``source`` is a JSON file path or an in-memory list of dicts with ``image_id``,
-    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. A file must hold at least one
-    detection (an empty file is almost always a failed run); an in-memory list may be empty
-    (a detector that found nothing scores AP 0). Every image and category id must exist in ``gt``.
+    ``category_id``, ``score`` and, by ``iou_type`` (default: the one ``gt`` was loaded for),
+    ``bbox`` ([x, y, w, h]), ``segmentation`` (an RLE; ``bbox`` optional) or ``keypoints``
+    ([x1, y1, v1, ...]; ``bbox`` optional). A file must hold at least one detection (an empty
+    file is almost always a failed run); an in-memory list may be empty (a detector that found
+    nothing scores AP 0). Every image and category id must exist in ``gt``.
     """
+    iou_type = iou_type or gt.iou_type
+    params_for(iou_type)
+    if iou_type != "bbox" and gt.iou_type != iou_type:
+        raise InputError(f"{gt.source}: ground truth was loaded for {gt.iou_type}, not {iou_type}")
     if isinstance(source, (str, Path)):
         path: Path | None = Path(source)
         label = str(path)
@@ -242,9 +415,34 @@ def load_predictions(
         if not isinstance(dets, (list, tuple)):
             raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
 
-    image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
+    box_areas = iou_type == "bbox" or _has_box(dets[0] if len(dets) else None)
+    if box_areas:
+        image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
+    else:
+        image_ids, category_ids, scores = _id_score_arrays(dets, label)
     img_index = _known_index(image_ids, gt.image_ids, "image_id", label, gt.source)
     cat_index = _known_index(category_ids, gt.category_ids, "category_id", label, gt.source)
+    extra: dict[str, Any] = {}
+    if iou_type == "segm":
+        where = [f"{label}: detection {i}" for i in range(len(dets))]
+        segms = [d.get("segmentation") if isinstance(d, dict) else None for d in dets]
+        sizes = gt.image_sizes[img_index] if gt.image_sizes is not None else None
+        masks = to_rles(segms, sizes, where)
+        extra = {"masks": masks, "mask_boxes": mask_boxes(masks)}
+        if not box_areas:
+            boxes = extra["mask_boxes"]
+            extra["areas"] = _mask_areas(masks)
+    elif iou_type == "keypoints":
+        k = gt.ann_keypoints.shape[1]
+        points = np.stack(
+            [_keypoint_array(d.get("keypoints"), k, f"{label}: detection {i}")
+             for i, d in enumerate(dets)]
+        ) if len(dets) else np.zeros((0, k, 3))  # fmt: skip
+        extra = {"keypoints": points}
+        if not box_areas:
+            lo, hi = points[:, :, :2].min(axis=1), points[:, :, :2].max(axis=1)
+            boxes = np.concatenate([lo, hi - lo], axis=1).reshape(-1, 4)
+            extra["areas"] = (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
     return Predictions(
         source=label,
         path=path.resolve() if path is not None else None,
@@ -252,6 +450,39 @@ def load_predictions(
         category=cat_index,
         boxes=boxes,
         scores=scores,
+        **extra,
+    )
+
+
+def _has_box(det: Any) -> bool:
+    """loadRes's test on the first detection: a non-empty 'bbox' makes every area w * h."""
+    return isinstance(det, dict) and "bbox" in det and det["bbox"] != []
+
+
+def _mask_areas(rles: list[dict]) -> np.ndarray:
+    """``maskUtils.area`` one mask at a time, as loadRes calls it (pycocotools' list form
+    overflows a uint8 array from 256 masks on under numpy 2)."""
+    from pycocotools import mask as mask_utils
+
+    return np.array([float(mask_utils.area(r)) for r in rles], dtype=np.float64)
+
+
+def _id_score_arrays(dets: Sequence[Any], label: str) -> tuple[np.ndarray, ...]:
+    """image ids, category ids and scores of detections without boxes; InputError on a bad one."""
+    for i, det in enumerate(dets):
+        where = f"{label}: detection {i}"
+        if not isinstance(det, dict):
+            raise InputError(f"{where} is not an object: {det!r}"[:300])
+        for key in ("image_id", "category_id"):
+            if not _is_int(det.get(key)):
+                raise InputError(f"{where}: '{key}' must be an integer, got {det.get(key)!r}")
+        score = det.get("score")
+        if not _is_number(score) or not math.isfinite(score):
+            raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")
+    return (
+        np.array([d["image_id"] for d in dets], dtype=np.int64),
+        np.array([d["category_id"] for d in dets], dtype=np.int64),
+        np.array([d["score"] for d in dets], dtype=np.float64),
     )
 
 

@@ -1,5 +1,8 @@
 """COCOeval's greedy detection-to-ground-truth matching, vectorised over (image, category).
 
+The overlap (box IoU, mask IoU or OKS, :mod:`hfc_detect.evaluation.overlaps`) is computed once
+for every pair of a group; the matcher only looks the candidates up.
+
 pycocotools matches one (image, category) at a time in Python loops. The greedy rule is
 sequential only along a group's detections (highest score first), so here every group advances
 one detection rank per step, for all 4 area ranges x 10 IoU thresholds at once. Detections
@@ -22,29 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-AREA_RANGES = np.array([[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]], float)
-AREA_LABELS = ("all", "small", "medium", "large")
+from hfc_detect.evaluation.overlaps import GroupPairs, Overlap
+from hfc_detect.evaluation.params import IOU_THRESHOLDS
 
 _MATCH_THRESHOLDS = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
-
-
-def box_iou(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
-    """IoU of [x, y, w, h] boxes, broadcast; for crowd ground truth, intersection / dt area.
-
-    Same double-precision operations in the same order as pycocotools' ``maskUtils.iou``
-    (``bbIou`` in maskApi.c), so the results are bit-identical.
-    """
-    dx, dy, dw, dh = dt[..., 0], dt[..., 1], dt[..., 2], dt[..., 3]
-    gx, gy, gw, gh = gt[..., 0], gt[..., 1], gt[..., 2], gt[..., 3]
-    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
-    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
-    inter = w * h
-    dt_area = dw * dh
-    union = np.where(crowd, dt_area, dt_area + gw * gh - inter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / union
-    return np.where((w > 0) & (h > 0), iou, 0.0)
 
 
 def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,9 +59,8 @@ class Matches:
 
 def match_detections(
     dt_key: np.ndarray,
-    dt_boxes: np.ndarray,
     gt_key: np.ndarray,
-    gt_boxes: np.ndarray,
+    overlap: Overlap,
     gt_crowd: np.ndarray,
     gt_ignore: np.ndarray,
     gt_ids: np.ndarray,
@@ -85,8 +68,9 @@ def match_detections(
     """Match detections to ground truth for every area range and IoU threshold.
 
     Detections are sorted by group key, then by rank (score descending, stable), already cut
-    to maxDets; ground truth is sorted by group key, file order within a group.
-    ``gt_ignore`` is (A, G): crowd or area outside range A.
+    to maxDets; ground truth is sorted by group key, file order within a group. ``overlap``
+    gives the IoU (or OKS) of pairs in those orders. ``gt_ignore`` is (A, G): ignored in area
+    range A (crowd, no keypoints, or area outside the range).
     """
     parts: list[tuple[np.ndarray, ...]] = []
     d_keys, d_start, d_count = _runs(dt_key)
@@ -94,8 +78,8 @@ def match_detections(
     common, d_pos, g_pos = np.intersect1d(d_keys, g_keys, assume_unique=True, return_indices=True)
     if len(common):
         _match_groups(
-            d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos],
-            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, parts,
+            GroupPairs.of(d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos]),
+            overlap, gt_crowd, gt_ignore, gt_ids != 0, parts,
         )  # fmt: skip
     if not parts:
         empty = np.zeros(0, np.int64)
@@ -104,23 +88,18 @@ def match_detections(
 
 
 def _match_groups(
-    d_start, d_count, g_start, g_count, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-    parts,
+    pairs: GroupPairs, overlap: Overlap, gt_crowd, gt_ignore, gt_nonzero, parts
 ) -> None:  # fmt: skip
     """Greedy matching for the groups holding both detections and ground truth."""
     # Every (detection, ground truth) pair of each group; keep those that can ever match.
-    pairs = d_count * g_count
-    group = np.repeat(np.arange(len(pairs)), pairs)
-    local = np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs)
-    ng = g_count[group]
-    p_dt = d_start[group] + local // ng
-    p_gt = g_start[group] + local % ng
-    iou = box_iou(dt_boxes[p_dt], gt_boxes[p_gt], gt_crowd[p_gt])
+    iou = overlap(pairs)
     can = iou >= _MATCH_THRESHOLDS.min()
     if not can.any():
         return
-    rel_dt, rel_dt_group = _unique_with_group(p_dt[can], group[can])
-    rel_gt, rel_gt_group = _unique_with_group(p_gt[can], group[can])
+    p_dt, p_gt, group = pairs.dt[can], pairs.gt[can], pairs.group[can]
+    lookup = _PairLookup(p_dt * len(gt_crowd) + p_gt, iou[can], len(gt_crowd))
+    rel_dt, rel_dt_group = _unique_with_group(p_dt, group)
+    rel_gt, rel_gt_group = _unique_with_group(p_gt, group)
 
     # Compressed per-group tables: candidate detections (rank order), candidate gt (file order).
     _, dt_first, nd = np.unique(rel_dt_group, return_index=True, return_counts=True)
@@ -131,8 +110,22 @@ def _match_groups(
         sel = sel[np.argsort(-nd[sel], kind="stable")]
         dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
         gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
-        _greedy(dt_tab, nd[sel], gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-                parts)  # fmt: skip
+        _greedy(dt_tab, nd[sel], gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, parts)
+
+
+@dataclass(frozen=True)
+class _PairLookup:
+    """The overlaps of the pairs that can match (>= the lowest threshold), by (dt, gt)."""
+
+    keys: np.ndarray  # sorted dt * n_gt + gt
+    values: np.ndarray
+    n_gt: int
+
+    def __call__(self, dt: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        """Overlap of each (dt, gt), broadcast; -1 for pairs that cannot match."""
+        key = dt * self.n_gt + gt
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[pos] == key, self.values[pos], -1.0)
 
 
 def _unique_with_group(items: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,20 +148,19 @@ def _last_argmax(values: np.ndarray) -> np.ndarray:
     return values.shape[-1] - 1 - np.argmax(values[..., ::-1], axis=-1)
 
 
-def _greedy(dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, parts) -> None:
+def _greedy(dt_tab, nd, gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, parts) -> None:
     """Advance all groups of one bucket one detection rank at a time (groups sorted by nd desc)."""
     n_groups, width = gt_tab.shape
     valid = gt_tab >= 0
     gidx = np.where(valid, gt_tab, 0)
-    g_boxes = gt_boxes[gidx]  # (n, Gb, 4)
     g_crowd = gt_crowd[gidx] & valid
     g_ign = np.moveaxis(gt_ignore[:, gidx], 0, 1)[:, :, None, :]  # (n, A, 1, Gb)
-    taken = np.zeros((n_groups, len(AREA_RANGES), len(IOU_THRESHOLDS), width), bool)
+    taken = np.zeros((n_groups, gt_ignore.shape[0], len(IOU_THRESHOLDS), width), bool)
     thr = _MATCH_THRESHOLDS[None, None, :, None]
     for r in range(dt_tab.shape[1]):
         act = int(np.count_nonzero(nd > r))
         d = dt_tab[:act, r]
-        iou = box_iou(dt_boxes[d][:, None, :], g_boxes[:act], g_crowd[:act])
+        iou = lookup(d[:, None], gidx[:act])
         iou = np.where(valid[:act], iou, -1.0)[:, None, None, :]  # (act, 1, 1, Gb)
         ok = (iou >= thr) & (~taken[:act] | g_crowd[:act, None, None, :])
         ign = g_ign[:act]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hfc_detect.evaluation.matching import box_iou
+from hfc_detect.evaluation.overlaps import box_iou
 
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5

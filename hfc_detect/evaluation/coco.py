@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from hfc_detect.evaluation import columnar
 from hfc_detect.evaluation.params import COCO_PERSON_SIGMAS, params_for
 from hfc_detect.utils.errors import InputError
 
@@ -97,18 +98,30 @@ def read_json(path: str | Path, what: str) -> Any:
     """The JSON file ``path`` (a ``what`` file: annotations, predictions, ...), parsed fast;
     InputError naming the file when it is missing, unreadable or not valid JSON."""
     path = Path(path)
+    return parse_json(read_bytes(path, what), path, what)
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of the ``what`` file ``path``; InputError when it is missing or unreadable."""
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} file ({exc})") from None
+
+
+def parse_json(data: bytes, path: Path, what: str) -> Any:
+    """``data`` (the bytes of ``path``) parsed; InputError when it is not valid JSON."""
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsing creates millions of containers; collecting meanwhile costs minutes
     try:
-        data = path.read_bytes()
         return _parse_json(data)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise InputError(f"{path}: cannot read {what} file ({exc})") from None
     finally:
         if gc_was_enabled:
@@ -171,36 +184,76 @@ def load_annotations(
     """
     params_for(iou_type)
     path = Path(path)
-    data = read_json(path, "annotations")
     source = str(path)
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
-    images = _records(data, "images", source)
-    categories = _records(data, "categories", source)
-    annotations = _records(data, "annotations", source)
-
-    image_ids, file_names, sizes = [], [], []
-    for i, img in enumerate(images):
-        if not isinstance(img, dict) or not _is_int(img.get("id")):
-            raise InputError(f"{source}: images[{i}] needs an integer 'id'")
-        image_ids.append(int(img["id"]))
-        file_names.append(str(img.get("file_name", "")))
-        size = (img.get("height", -1), img.get("width", -1))
-        sizes.append(size if all(_is_int(v) for v in size) else (-1, -1))
-    cat_ids, cat_names = [], []
-    for i, cat in enumerate(categories):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
-            raise InputError(f"{source}: categories[{i}] needs an integer 'id'")
-        cat_ids.append(int(cat["id"]))
-        cat_names.append(str(cat.get("name", cat["id"])))
+    raw_bytes = read_bytes(path, "annotations")
+    cols = columnar.gt_columns(raw_bytes) if iou_type == "bbox" else None
+    if cols is None:  # segmentations/keypoints wanted, no msgspec, or a fault to name
+        cols = _gt_columns(parse_json(raw_bytes, path, "annotations"), source)
+    del raw_bytes
+    image_ids, cat_ids = cols.image_ids, cols.category_ids
     if not image_ids:
         raise InputError(f"{source}: the 'images' list is empty")
     if not cat_ids:
         raise InputError(f"{source}: the 'categories' list is empty")
     _reject_duplicates(image_ids, f"{source}: image id")
     _reject_duplicates(cat_ids, f"{source}: category id")
+    _reject_duplicates(cols.ann_ids, f"{source}: annotation id")
+    sizes = [s if all(_is_int(v) for v in s) else (-1, -1) for s in cols.sizes]
 
-    ann_ids, ann_img, ann_cat, boxes, areas, crowd, raw = [], [], [], [], [], [], []
+    img_sorted = np.array(sorted(image_ids), dtype=np.int64)
+    order = np.argsort(np.array(image_ids, dtype=np.int64), kind="stable")
+    names_sorted = [cols.file_names[i] for i in order]
+    cat_sorted = np.array(sorted(cat_ids), dtype=np.int64)
+    corder = np.argsort(np.array(cat_ids, dtype=np.int64), kind="stable")
+    cat_names_sorted = [cols.category_names[i] for i in corder]
+
+    img_index, img_known = _index_of(cols.ann_image, img_sorted)
+    cat_index, cat_known = _index_of(cols.ann_category, cat_sorted)
+    keep = img_known & cat_known
+    image_sizes = np.array(sizes, dtype=np.int64).reshape(-1, 2)[order]
+    extra: dict[str, Any] = {}
+    if iou_type != "bbox":
+        kept = [cols.records[i] for i in np.flatnonzero(keep).tolist()]
+    if iou_type == "segm":
+        where = [f"{source}: annotation id {a['id']}" for a in kept]
+        extra["ann_masks"] = to_rles([a.get("segmentation") for a in kept],
+                                     image_sizes[img_index[keep]], where)  # fmt: skip
+        extra["ann_mask_boxes"] = mask_boxes(extra["ann_masks"])
+    elif iou_type == "keypoints":
+        cats_sorted = [cols.categories[i] for i in corder]
+        extra.update(_keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
+    return GroundTruth(
+        source=source,
+        path=path.resolve(),
+        image_ids=img_sorted,
+        file_names=names_sorted,
+        category_ids=cat_sorted,
+        category_names=cat_names_sorted,
+        ann_ids=cols.ann_ids[keep],
+        ann_image=img_index[keep],
+        ann_category=cat_index[keep],
+        ann_boxes=cols.ann_boxes[keep],
+        ann_areas=cols.ann_areas[keep],
+        ann_crowd=cols.ann_crowd[keep],
+        image_sizes=image_sizes,
+        iou_type=iou_type,
+        **extra,
+    )
+
+
+def _gt_columns(data: Any, source: str) -> columnar.GtColumns:
+    """The columns of a parsed COCO ground-truth file, checked record by record."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
+    images = _records(data, "images", source)
+    categories = _records(data, "categories", source)
+    annotations = _records(data, "annotations", source)
+    for i, img in enumerate(images):
+        if not isinstance(img, dict) or not _is_int(img.get("id")):
+            raise InputError(f"{source}: images[{i}] needs an integer 'id'")
+    for i, cat in enumerate(categories):
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            raise InputError(f"{source}: categories[{i}] needs an integer 'id'")
     for i, ann in enumerate(annotations):
         where = f"{source}: annotations[{i}]"
         if not isinstance(ann, dict):
@@ -210,60 +263,25 @@ def load_annotations(
                 raise InputError(f"{where} needs an integer '{key}'")
         _check_box(ann.get("bbox"), where)
         box = ann["bbox"]
-        area = ann.get("area", box[2] * box[3])
+        area = ann.setdefault("area", box[2] * box[3])
         if not _is_number(area) or not math.isfinite(area):
             raise InputError(f"{where}: 'area' must be a finite number, got {area!r}")
-        is_crowd = ann.get("iscrowd", 0)
-        if is_crowd not in (0, 1):
-            raise InputError(f"{where}: 'iscrowd' must be 0 or 1, got {is_crowd!r}")
-        ann_ids.append(ann["id"])
-        ann_img.append(ann["image_id"])
-        ann_cat.append(ann["category_id"])
-        boxes.append(box)
-        areas.append(area)
-        crowd.append(bool(is_crowd))
-        raw.append(ann)
-    _reject_duplicates(ann_ids, f"{source}: annotation id")
-
-    img_sorted = np.array(sorted(image_ids), dtype=np.int64)
-    order = np.argsort(np.array(image_ids, dtype=np.int64), kind="stable")
-    names_sorted = [file_names[i] for i in order]
-    cat_sorted = np.array(sorted(cat_ids), dtype=np.int64)
-    corder = np.argsort(np.array(cat_ids, dtype=np.int64), kind="stable")
-    cat_names_sorted = [cat_names[i] for i in corder]
-
-    ann_img_arr = np.array(ann_img, dtype=np.int64)
-    ann_cat_arr = np.array(ann_cat, dtype=np.int64)
-    img_index, img_known = _index_of(ann_img_arr, img_sorted)
-    cat_index, cat_known = _index_of(ann_cat_arr, cat_sorted)
-    keep = img_known & cat_known
-    image_sizes = np.array(sizes, dtype=np.int64).reshape(-1, 2)[order]
-    kept = [raw[i] for i in np.flatnonzero(keep).tolist()]
-    extra: dict[str, Any] = {}
-    if iou_type == "segm":
-        where = [f"{source}: annotation id {a['id']}" for a in kept]
-        extra["ann_masks"] = to_rles([a.get("segmentation") for a in kept],
-                                     image_sizes[img_index[keep]], where)  # fmt: skip
-        extra["ann_mask_boxes"] = mask_boxes(extra["ann_masks"])
-    elif iou_type == "keypoints":
-        cats_sorted = [categories[i] for i in corder]
-        extra.update(_keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
-    return GroundTruth(
-        source=source,
-        path=path.resolve(),
-        image_ids=img_sorted,
-        file_names=names_sorted,
-        category_ids=cat_sorted,
-        category_names=cat_names_sorted,
-        ann_ids=np.array(ann_ids, dtype=np.int64)[keep],
-        ann_image=img_index[keep],
-        ann_category=cat_index[keep],
-        ann_boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4)[keep],
-        ann_areas=np.array(areas, dtype=np.float64)[keep],
-        ann_crowd=np.array(crowd, dtype=bool)[keep],
-        image_sizes=image_sizes,
-        iou_type=iou_type,
-        **extra,
+        if ann.get("iscrowd", 0) not in (0, 1):
+            raise InputError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
+    return columnar.GtColumns(
+        image_ids=[int(img["id"]) for img in images],
+        file_names=[str(img.get("file_name", "")) for img in images],
+        sizes=[(img.get("height", -1), img.get("width", -1)) for img in images],
+        category_ids=[int(cat["id"]) for cat in categories],
+        category_names=[str(cat.get("name", cat["id"])) for cat in categories],
+        categories=categories,
+        ann_ids=np.array([a["id"] for a in annotations], dtype=np.int64),
+        ann_image=np.array([a["image_id"] for a in annotations], dtype=np.int64),
+        ann_category=np.array([a["category_id"] for a in annotations], dtype=np.int64),
+        ann_boxes=np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(-1, 4),
+        ann_areas=np.array([a["area"] for a in annotations], dtype=np.float64),
+        ann_crowd=np.array([bool(a.get("iscrowd", 0)) for a in annotations], dtype=bool),
+        records=annotations,
     )
 
 
@@ -397,16 +415,20 @@ def load_predictions(
     params_for(iou_type)
     if iou_type != "bbox" and gt.iou_type != iou_type:
         raise InputError(f"{gt.source}: ground truth was loaded for {gt.iou_type}, not {iou_type}")
+    columns = None
     if isinstance(source, (str, Path)):
         path: Path | None = Path(source)
         label = str(path)
-        dets = read_json(path, "predictions")
+        raw_bytes = read_bytes(path, "predictions")
+        columns = columnar.detection_columns(raw_bytes) if iou_type == "bbox" else None
+        dets = [] if columns else parse_json(raw_bytes, path, "predictions")
+        del raw_bytes
         if not isinstance(dets, list):
             raise InputError(
                 f"{label}: expected a JSON list of detections (COCO results format), "
                 f"got a JSON {_kind(dets)}"
             )
-        if not dets:
+        if not dets and not columns:
             raise InputError(f"{label}: the predictions file holds no detections (empty list)")
     else:
         path = None
@@ -416,7 +438,9 @@ def load_predictions(
             raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
 
     box_areas = iou_type == "bbox" or _has_box(dets[0] if len(dets) else None)
-    if box_areas:
+    if columns:
+        image_ids, category_ids, boxes, scores = columns
+    elif box_areas:
         image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
     else:
         image_ids, category_ids, scores = _id_score_arrays(dets, label)
@@ -564,7 +588,7 @@ def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, n
     return pos_clipped.astype(np.int64), known
 
 
-def _reject_duplicates(ids: list[int], what: str) -> None:
+def _reject_duplicates(ids: Sequence[int] | np.ndarray, what: str) -> None:
     arr = np.array(ids, dtype=np.int64)
     uniq, counts = np.unique(arr, return_counts=True)
     if (counts > 1).any():

@@ -28,7 +28,11 @@ from functools import lru_cache
 import numpy as np
 
 from hfc_detect.evaluation.coco import GroundTruth, Predictions
-from hfc_detect.evaluation.matching import match_detections
+from hfc_detect.evaluation.matching import (
+    by_key_then_score,
+    group_by_image_category,
+    match_detections,
+)
 from hfc_detect.evaluation.overlaps import BoxOverlap, KeypointOverlap, MaskOverlap, Overlap
 from hfc_detect.evaluation.params import (
     IOU_THRESHOLDS,
@@ -90,34 +94,29 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Eva
     n_area, n_max = len(params.area_ranges), len(params.max_dets)
     ranges = params.area_ranges
 
-    # Detections: sort by (image, category) group, then score descending (stable), keep maxDets.
-    dt_key_all = preds.image * n_cat + preds.category
-    order = _by_key_then_score(dt_key_all, preds.scores)
-    key_sorted = dt_key_all[order]
-    rank = _rank_in_runs(key_sorted)
-    keep = rank < params.max_det
-    dt_idx = order[keep]
-    dt_key, dt_rank = key_sorted[keep], rank[keep]
+    # Detections by (image, category) group, then score descending (stable), cut to maxDets;
+    # ground truth by group, file order within; ignored: crowd (or without keypoints) or area
+    # out of range.
+    groups = group_by_image_category(gt, preds, params.max_det)
+    dt_idx, dt_key, dt_rank, g_order, gt_key = (
+        groups.dt_idx,
+        groups.dt_key,
+        groups.dt_rank,
+        groups.g_order,
+        groups.gt_key,
+    )
     dt_scores = preds.scores[dt_idx]
     dt_areas = preds.detection_areas()[dt_idx]
     outside = (dt_areas[None, :] < ranges[:, :1]) | (dt_areas[None, :] > ranges[:, 1:])
-
-    # Ground truth: sort by group, file order within; ignore = crowd (or no keypoints) or area
-    # out of range.
-    g_order = np.argsort(gt.ann_image * n_cat + gt.ann_category, kind="stable")
-    gt_key = (gt.ann_image * n_cat + gt.ann_category)[g_order]
     gt_areas = gt.ann_areas[g_order]
-    gt_crowd = gt.ann_crowd[g_order]
-    ignored = gt_crowd
-    if iou_type == "keypoints":
-        ignored = gt_crowd | (
-            _required(gt.ann_num_keypoints, "ground truth", iou_type)[g_order] == 0
-        )
+    ignored = _ignored(gt, iou_type)[g_order]
     gt_ignore = (
         ignored[None, :] | (gt_areas[None, :] < ranges[:, :1]) | (gt_areas[None, :] > ranges[:, 1:])
     )
     overlap = _overlap(iou_type, gt, g_order, preds, dt_idx)
-    found = match_detections(dt_key, gt_key, overlap, gt_crowd, gt_ignore, gt.ann_ids[g_order])
+    found = match_detections(
+        dt_key, gt_key, overlap, gt.ann_crowd[g_order], gt_ignore, gt.ann_ids[g_order]
+    )
     # COCOeval's flags at a match: a true positive needs a nonzero gt id and a non-ignored gt;
     # dtIgnore is the gt's flag, or'ed with "outside the area range" when the stored id is 0.
     # Elsewhere a detection is ignored exactly when outside the range. ``delta`` is the change
@@ -136,7 +135,7 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Eva
     # Whole set: per category, images in id order then stable by score (accumulate's order).
     npig = np.stack([np.bincount(gt_key[~ig] % n_cat, minlength=n_cat) for ig in gt_ignore], 1)
     dt_cat = dt_key % n_cat
-    by_cat = _by_key_then_score(dt_cat, dt_scores)
+    by_cat = by_key_then_score(dt_cat, dt_scores)
     cat_pos = np.empty_like(by_cat)
     cat_pos[by_cat] = np.arange(len(by_cat))
     cat_start = np.searchsorted(dt_cat[by_cat], np.arange(n_cat))
@@ -169,6 +168,45 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Eva
         category_ids=gt.category_ids,
         iou_type=iou_type,
     )
+
+
+def found_ground_truth(
+    gt: GroundTruth,
+    preds: Predictions,
+    iou_type: str = "bbox",
+    *,
+    score_threshold: float = 0.0,
+    iou_threshold: float = 0.5,
+) -> np.ndarray:
+    """Which ground-truth objects (``gt.ann_*`` order) COCOeval's matching finds.
+
+    An object is found when, at IoU (or OKS) threshold ``iou_threshold`` (one of COCO's ten)
+    and area range ``all``, ``evaluate``'s own greedy matching pairs it with a detection of
+    score >= ``score_threshold``. Detections below the threshold come after all others in their
+    group, so they cannot change these matches. Ignored ground truth (crowd regions, persons
+    without keypoints) is never found.
+    """
+    t = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold, rtol=0, atol=1e-12))
+    if len(t) != 1:
+        raise ValueError(f"iou_threshold must be one of COCO's {IOU_THRESHOLDS.tolist()}")
+    groups = group_by_image_category(gt, preds, params_for(iou_type).max_det)
+    ignored = _ignored(gt, iou_type)[groups.g_order]
+    matches = match_detections(
+        groups.dt_key, groups.gt_key, _overlap(iou_type, gt, groups.g_order, preds, groups.dt_idx),
+        gt.ann_crowd[groups.g_order], ignored[None, :], gt.ann_ids[groups.g_order],
+        thresholds=t,
+    )  # fmt: skip
+    hit = ~matches.gt_ignored & (preds.scores[groups.dt_idx[matches.detection]] >= score_threshold)
+    found = np.zeros(len(gt.ann_ids), bool)
+    found[groups.g_order[matches.ground_truth[hit]]] = True
+    return found
+
+
+def _ignored(gt: GroundTruth, iou_type: str) -> np.ndarray:
+    """COCOeval's ``ignore`` flag of each annotation: crowd; for keypoints also none visible."""
+    if iou_type != "keypoints":
+        return gt.ann_crowd
+    return gt.ann_crowd | (_required(gt.ann_num_keypoints, "ground truth", iou_type) == 0)
 
 
 def _required(column, what: str, iou_type: str):
@@ -213,28 +251,6 @@ class _Events:
     detection: np.ndarray  # index in (image, category, rank) order
     is_tp: np.ndarray  # bool
     delta: np.ndarray  # int: ignored-at-match minus outside-the-area-range
-
-
-def _by_key_then_score(key: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """``np.lexsort((-score, key))``: by key, then score descending, ties in input order.
-
-    One integer sort of (key, score rank, position) where that fits in 63 bits (faster).
-    """
-    n = len(key)
-    uniq, score_rank = np.unique(-score, return_inverse=True)
-    if n == 0 or (int(key.max()) + 1) * len(uniq) * n >= 2**62:
-        return np.lexsort((-score, key))
-    return np.argsort((key * len(uniq) + score_rank.ravel()) * n + np.arange(n))
-
-
-def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
-    """Position of each element within its run of equal keys."""
-    n = len(sorted_keys)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    start_pos = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    return np.arange(n) - start_pos
 
 
 @lru_cache(maxsize=4096)

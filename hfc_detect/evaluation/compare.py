@@ -29,7 +29,7 @@ from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_at
 PER_IMAGE_STEM = "per_image"
 SUMMARY_NAME = "summary.json"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "baseline",
+_CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "iou_type", "baseline",
               "num_images", "num_images_scored", "variants")  # fmt: skip
 
 
@@ -59,11 +59,14 @@ def compare(
     *,
     images_dir: str | Path | None = None,
     extra: Mapping[str, Any] | None = None,
+    iou_type: str = "bbox",
+    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None = None,
 ) -> dict:
     """Score each variant per image and for the whole set; write ``output``; return the summary.
 
     ``predictions`` maps variant names to COCO results files or in-memory lists of detections,
-    in order; the first is the baseline. ``extra`` adds keys to ``summary.json``.
+    in order; the first is the baseline. ``extra`` adds keys to ``summary.json``. ``iou_type``
+    (bbox, segm, keypoints) and ``kpt_oks_sigmas`` are as in :func:`load_annotations`.
     """
     if not predictions:
         raise InputError("no predictions given: pass at least one NAME=PATH")
@@ -79,9 +82,9 @@ def compare(
     if images_dir is not None and not Path(images_dir).is_dir():
         raise InputError(f"images directory not found: {images_dir}")
 
-    gt = load_annotations(annotations)
+    gt = load_annotations(annotations, iou_type, kpt_oks_sigmas=kpt_oks_sigmas)
     loaded = {name: load_predictions(src, gt, name=name) for name, src in predictions.items()}
-    results = {name: evaluate(gt, preds) for name, preds in loaded.items()}
+    results = {name: evaluate(gt, preds, iou_type) for name, preds in loaded.items()}
 
     columns = per_image_columns(gt, results)
     summary = _summary(gt, loaded, results, images_dir, extra)
@@ -148,6 +151,7 @@ def _summary(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "annotations": str(gt.path),
         "images_dir": str(Path(images_dir).resolve()) if images_dir is not None else None,
+        "iou_type": gt.iou_type,
         "baseline": names[0],
         "num_images": gt.num_images,
         "num_images_scored": int(np.count_nonzero(~np.isnan(base.ap))),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hfc_detect.evaluation.coco import GroundTruth, Predictions
 from hfc_detect.evaluation.overlaps import GroupPairs, Overlap
 from hfc_detect.evaluation.params import IOU_THRESHOLDS
 
@@ -41,6 +42,54 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sorted_keys[starts], starts, counts
 
 
+def by_key_then_score(key: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-score, key))``: by key, then score descending, ties in input order.
+
+    One integer sort of (key, score rank, position) where that fits in 63 bits (faster).
+    """
+    n = len(key)
+    uniq, score_rank = np.unique(-score, return_inverse=True)
+    if n == 0 or (int(key.max()) + 1) * len(uniq) * n >= 2**62:
+        return np.lexsort((-score, key))
+    return np.argsort((key * len(uniq) + score_rank.ravel()) * n + np.arange(n))
+
+
+def rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal keys."""
+    n = len(sorted_keys)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    start_pos = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return np.arange(n) - start_pos
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Detections and ground truth in the matcher's order: by (image, category) group;
+    detections then by score (descending, stable) and cut to maxDets, ground truth in file
+    order. Indices refer to the Predictions / GroundTruth arrays."""
+
+    dt_idx: np.ndarray
+    dt_key: np.ndarray  # image * K + category
+    dt_rank: np.ndarray  # rank within the group
+    g_order: np.ndarray
+    gt_key: np.ndarray
+
+
+def group_by_image_category(gt: GroundTruth, preds: Predictions, max_det: int) -> Groups:
+    """COCOeval's per-(image, category) lists, as sorted index arrays."""
+    n_cat = len(gt.category_ids)
+    key = preds.image * n_cat + preds.category
+    order = by_key_then_score(key, preds.scores)
+    key_sorted = key[order]
+    rank = rank_in_runs(key_sorted)
+    keep = rank < max_det
+    gt_key = gt.ann_image * n_cat + gt.ann_category
+    g_order = np.argsort(gt_key, kind="stable")
+    return Groups(order[keep], key_sorted[keep], rank[keep], g_order, gt_key[g_order])
+
+
 @dataclass(frozen=True)
 class Matches:
     """Every match COCOeval's greedy rule makes, one entry per (area range, threshold, dt).
@@ -55,6 +104,7 @@ class Matches:
     detection: np.ndarray  # (E,) detection index
     gt_nonzero: np.ndarray  # (E,) bool
     gt_ignored: np.ndarray  # (E,) bool
+    ground_truth: np.ndarray  # (E,) ground-truth index
 
 
 def match_detections(
@@ -64,14 +114,17 @@ def match_detections(
     gt_crowd: np.ndarray,
     gt_ignore: np.ndarray,
     gt_ids: np.ndarray,
+    thresholds: np.ndarray | None = None,
 ) -> Matches:
     """Match detections to ground truth for every area range and IoU threshold.
 
     Detections are sorted by group key, then by rank (score descending, stable), already cut
     to maxDets; ground truth is sorted by group key, file order within a group. ``overlap``
     gives the IoU (or OKS) of pairs in those orders. ``gt_ignore`` is (A, G): ignored in area
-    range A (crowd, no keypoints, or area outside the range).
+    range A (crowd, no keypoints, or area outside the range). ``thresholds`` picks some of
+    COCO's IoU thresholds (indices; all by default); ``Matches.threshold`` indexes into them.
     """
+    limits = _MATCH_THRESHOLDS if thresholds is None else _MATCH_THRESHOLDS[thresholds]
     parts: list[tuple[np.ndarray, ...]] = []
     d_keys, d_start, d_count = _runs(dt_key)
     g_keys, g_start, g_count = _runs(gt_key)
@@ -79,21 +132,21 @@ def match_detections(
     if len(common):
         _match_groups(
             GroupPairs.of(d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos]),
-            overlap, gt_crowd, gt_ignore, gt_ids != 0, parts,
+            overlap, gt_crowd, gt_ignore, gt_ids != 0, limits, parts,
         )  # fmt: skip
     if not parts:
         empty = np.zeros(0, np.int64)
-        return Matches(empty, empty, empty, empty.astype(bool), empty.astype(bool))
+        return Matches(empty, empty, empty, empty.astype(bool), empty.astype(bool), empty)
     return Matches(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
 def _match_groups(
-    pairs: GroupPairs, overlap: Overlap, gt_crowd, gt_ignore, gt_nonzero, parts
+    pairs: GroupPairs, overlap: Overlap, gt_crowd, gt_ignore, gt_nonzero, limits, parts
 ) -> None:  # fmt: skip
     """Greedy matching for the groups holding both detections and ground truth."""
     # Every (detection, ground truth) pair of each group; keep those that can ever match.
     iou = overlap(pairs)
-    can = iou >= _MATCH_THRESHOLDS.min()
+    can = iou >= limits.min()
     if not can.any():
         return
     p_dt, p_gt, group = pairs.dt[can], pairs.gt[can], pairs.group[can]
@@ -110,7 +163,7 @@ def _match_groups(
         sel = sel[np.argsort(-nd[sel], kind="stable")]
         dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
         gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
-        _greedy(dt_tab, nd[sel], gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, parts)
+        _greedy(dt_tab, nd[sel], gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, limits, parts)
 
 
 @dataclass(frozen=True)
@@ -148,15 +201,15 @@ def _last_argmax(values: np.ndarray) -> np.ndarray:
     return values.shape[-1] - 1 - np.argmax(values[..., ::-1], axis=-1)
 
 
-def _greedy(dt_tab, nd, gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, parts) -> None:
+def _greedy(dt_tab, nd, gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, limits, parts) -> None:
     """Advance all groups of one bucket one detection rank at a time (groups sorted by nd desc)."""
     n_groups, width = gt_tab.shape
     valid = gt_tab >= 0
     gidx = np.where(valid, gt_tab, 0)
     g_crowd = gt_crowd[gidx] & valid
     g_ign = np.moveaxis(gt_ignore[:, gidx], 0, 1)[:, :, None, :]  # (n, A, 1, Gb)
-    taken = np.zeros((n_groups, gt_ignore.shape[0], len(IOU_THRESHOLDS), width), bool)
-    thr = _MATCH_THRESHOLDS[None, None, :, None]
+    taken = np.zeros((n_groups, gt_ignore.shape[0], len(limits), width), bool)
+    thr = limits[None, None, :, None]
     for r in range(dt_tab.shape[1]):
         act = int(np.count_nonzero(nd > r))
         d = dt_tab[:act, r]
@@ -173,4 +226,4 @@ def _greedy(dt_tab, nd, gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, parts) 
         gj = m[gi, ai, ti]
         taken[gi, ai, ti, gj] = True
         g = gt_tab[gi, gj]
-        parts.append((ai, ti, d[gi], gt_nonzero[g], gt_ignore[ai, g]))
+        parts.append((ai, ti, d[gi], gt_nonzero[g], gt_ignore[ai, g], g))

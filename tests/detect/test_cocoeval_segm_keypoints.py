@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hfc_detect.evaluation import evaluate, load_annotations, load_predictions
+from hfc_detect.evaluation.cocoeval import found_ground_truth
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_cocoeval_parity import FIXTURE, assert_parity, ours, reference
 
@@ -258,3 +259,30 @@ def test_random_segm_and_keypoint_sets_match_pycocotools(data, segm_seed, tmp_pa
                   *reference(gt, dets, iou_type="keypoints"))  # fmt: skip
     gt, dets = segm_set(segm_seed, segm_seed % 2 == 0)
     assert_parity(ours(gt, dets, tmp_path, "segm"), *reference(gt, dets, iou_type="segm"))
+
+
+def cocoeval_found(gt: dict, dets: list[dict], iou_type: str) -> set[int]:
+    """Ids of the non-ignored ground truth COCOeval matches at IoU 0.5, area all."""
+    whole, _ = reference(gt, dets, image_ids=[], iou_type=iou_type)
+    found = set()
+    for e in whole.evalImgs:
+        if e is not None and e["aRng"] == whole.params.areaRng[0]:
+            hit = (e["gtMatches"][0] > 0) & ~np.asarray(e["gtIgnore"], bool)
+            found |= {g for g, h in zip(e["gtIds"], hit, strict=True) if h}
+    return found
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "keypoints"])
+@pytest.mark.parametrize("score_threshold", [0.0, 0.5])
+def test_found_ground_truth_equals_cocoeval_matches(iou_type, score_threshold, tmp_path):
+    """Gained/lost objects come from the engine's own matches, with mask IoU or OKS."""
+    for seed in range(3):
+        gt, dets = segm_set(seed, False) if iou_type == "segm" else keypoint_set(seed, False)
+        path = tmp_path / "gt.json"
+        path.write_text(json.dumps(gt))
+        annotations = load_annotations(path, iou_type)
+        preds = load_predictions(dets, annotations)
+        got = found_ground_truth(annotations, preds, iou_type, score_threshold=score_threshold)
+        kept = [d for d in dets if d["score"] >= score_threshold]
+        assert got.any()
+        assert set(annotations.ann_ids[got].tolist()) == cocoeval_found(gt, kept, iou_type)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -215,10 +215,10 @@ def load_annotations(
     if iou_type != "bbox":
         kept = [cols.records[i] for i in np.flatnonzero(keep).tolist()]
     if iou_type == "segm":
-        where = [f"{source}: annotation id {a['id']}" for a in kept]
-        extra["ann_masks"] = to_rles([a.get("segmentation") for a in kept],
-                                     image_sizes[img_index[keep]], where)  # fmt: skip
-        extra["ann_mask_boxes"] = mask_boxes(extra["ann_masks"])
+        extra["ann_masks"], extra["ann_mask_boxes"] = to_rles(
+            [a.get("segmentation") for a in kept], image_sizes[img_index[keep]],
+            lambda i: f"{source}: annotation id {kept[i]['id']}",
+        )  # fmt: skip
     elif iou_type == "keypoints":
         cats_sorted = [cols.categories[i] for i in corder]
         extra.update(_keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
@@ -285,28 +285,38 @@ def _gt_columns(data: Any, source: str) -> columnar.GtColumns:
     )
 
 
-def to_rles(segmentations: Sequence[Any], sizes: np.ndarray, where: Sequence[str]) -> list[dict]:
+def to_rles(
+    segmentations: Sequence[Any], sizes: np.ndarray, where: Callable[[int], str]
+) -> tuple[list[dict], np.ndarray]:
     """Compressed RLEs of COCO segmentations, as ``COCO.annToRLE`` makes them.
 
     Polygons (a list of [x1, y1, x2, y2, ...]) are rasterised at the image's (height, width)
     from ``sizes`` and their parts merged; uncompressed RLE (``counts`` a list, as crowd regions
-    are stored) is compressed; compressed RLE is kept. InputError naming ``where[i]`` for a
-    malformed one.
+    are stored) is compressed; compressed RLE is kept. Returns them with their boxes
+    (``maskUtils.toBbox``). InputError naming ``where(i)`` for a malformed one.
     """
     from pycocotools import mask as mask_utils
 
+    if all(type(s) is dict and type(s.get("counts")) is str for s in segmentations):
+        try:  # compressed RLE throughout (results files): kept as they are
+            return list(segmentations), mask_boxes(segmentations)
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError):
+            pass  # name the bad one below
     out = []
-    for segm, (height, width), label in zip(segmentations, sizes.tolist(), where, strict=True):
+    done = _single_polygons(segmentations, sizes)
+    for i, (segm, (height, width)) in enumerate(zip(segmentations, sizes.tolist(), strict=True)):
+        label = where(i)
         try:
-            if isinstance(segm, list):
+            if i in done:
+                rle = done[i]
+            elif isinstance(segm, list):
                 if height < 0 or width < 0:
                     raise InputError(f"{label}: polygons need the image's 'height' and 'width'")
                 rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
             elif isinstance(segm, dict) and isinstance(segm.get("counts"), list):
                 rle = mask_utils.frPyObjects(segm, *segm["size"])
-            elif isinstance(segm, dict) and isinstance(segm.get("counts"), (str, bytes)):
-                rle = {"size": list(segm["size"]), "counts": segm["counts"]}
-                mask_utils.area(rle)  # validates the string
+            elif _is_compressed_rle(segm):
+                rle = segm
             else:
                 raise InputError(
                     f"{label}: 'segmentation' must be polygons or an RLE, got {str(segm)[:80]}"
@@ -314,7 +324,40 @@ def to_rles(segmentations: Sequence[Any], sizes: np.ndarray, where: Sequence[str
         except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
             raise InputError(f"{label}: malformed 'segmentation' ({exc})") from None
         out.append(rle)
-    return out
+    return out, mask_boxes(out)
+
+
+def _single_polygons(segmentations: Sequence[Any], sizes: np.ndarray) -> dict[int, dict]:
+    """RLEs of the one-part polygons, one ``frPyObjects`` call per image size (merging one
+    part changes nothing); {} when any fails (the caller then names it)."""
+    from pycocotools import mask as mask_utils
+
+    single = [
+        i for i, s in enumerate(segmentations)
+        if type(s) is list and len(s) == 1 and type(s[0]) is list and len(s[0]) >= 6
+    ]  # fmt: skip
+    if not single:
+        return {}
+    index = np.array(single)
+    done: dict[int, dict] = {}
+    size_of = sizes[index]
+    for height, width in np.unique(size_of, axis=0).tolist():
+        if height < 0 or width < 0:
+            continue
+        rows = index[(size_of[:, 0] == height) & (size_of[:, 1] == width)].tolist()
+        try:
+            rles = mask_utils.frPyObjects([segmentations[i][0] for i in rows], height, width)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return {}
+        done.update(zip(rows, rles, strict=True))
+    return done
+
+
+def _is_compressed_rle(segm: Any) -> bool:
+    if not isinstance(segm, dict) or not isinstance(segm.get("counts"), (str, bytes)):
+        return False
+    size = segm.get("size")
+    return type(size) is list and len(size) == 2 and all(_is_int(v) and v >= 0 for v in size)
 
 
 def mask_boxes(rles: Sequence[dict]) -> np.ndarray:
@@ -440,19 +483,16 @@ def load_predictions(
     box_areas = iou_type == "bbox" or _has_box(dets[0] if len(dets) else None)
     if columns:
         image_ids, category_ids, boxes, scores = columns
-    elif box_areas:
-        image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
     else:
-        image_ids, category_ids, scores = _id_score_arrays(dets, label)
+        image_ids, category_ids, boxes, scores = _detection_arrays(dets, label, box_areas)
     img_index = _known_index(image_ids, gt.image_ids, "image_id", label, gt.source)
     cat_index = _known_index(category_ids, gt.category_ids, "category_id", label, gt.source)
     extra: dict[str, Any] = {}
     if iou_type == "segm":
-        where = [f"{label}: detection {i}" for i in range(len(dets))]
         segms = [d.get("segmentation") if isinstance(d, dict) else None for d in dets]
         sizes = gt.image_sizes[img_index] if gt.image_sizes is not None else None
-        masks = to_rles(segms, sizes, where)
-        extra = {"masks": masks, "mask_boxes": mask_boxes(masks)}
+        masks, boxes_of_masks = to_rles(segms, sizes, lambda i: f"{label}: detection {i}")
+        extra = {"masks": masks, "mask_boxes": boxes_of_masks}
         if not box_areas:
             boxes = extra["mask_boxes"]
             extra["areas"] = _mask_areas(masks)
@@ -484,51 +524,30 @@ def _has_box(det: Any) -> bool:
 
 
 def _mask_areas(rles: list[dict]) -> np.ndarray:
-    """``maskUtils.area`` one mask at a time, as loadRes calls it (pycocotools' list form
-    overflows a uint8 array from 256 masks on under numpy 2)."""
+    """``maskUtils.area`` of each mask, in chunks of 255 (pycocotools' list form overflows a
+    uint8 array from 256 masks on under numpy 2)."""
     from pycocotools import mask as mask_utils
 
-    return np.array([float(mask_utils.area(r)) for r in rles], dtype=np.float64)
-
-
-def _id_score_arrays(dets: Sequence[Any], label: str) -> tuple[np.ndarray, ...]:
-    """image ids, category ids and scores of detections without boxes; InputError on a bad one."""
-    for i, det in enumerate(dets):
-        where = f"{label}: detection {i}"
-        if not isinstance(det, dict):
-            raise InputError(f"{where} is not an object: {det!r}"[:300])
-        for key in ("image_id", "category_id"):
-            if not _is_int(det.get(key)):
-                raise InputError(f"{where}: '{key}' must be an integer, got {det.get(key)!r}")
-        score = det.get("score")
-        if not _is_number(score) or not math.isfinite(score):
-            raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")
-    return (
-        np.array([d["image_id"] for d in dets], dtype=np.int64),
-        np.array([d["category_id"] for d in dets], dtype=np.int64),
-        np.array([d["score"] for d in dets], dtype=np.float64),
-    )
+    chunks = [mask_utils.area(rles[i : i + 255]) for i in range(0, len(rles), 255)]
+    return np.concatenate([np.zeros(0), *chunks]).astype(np.float64)
 
 
 def _detection_arrays(
-    dets: Sequence[Any], label: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Columns of the detections; on any malformed entry, name the first one and its fault."""
+    dets: Sequence[Any], label: str, with_box: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Columns of the detections (boxes None without ``with_box``); on any malformed entry,
+    name the first one and its fault."""
     n = len(dets)
     if n == 0:
-        return (
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros((0, 4), np.float64),
-            np.zeros(0, np.float64),
-        )
+        boxes0 = np.zeros((0, 4), np.float64) if with_box else None
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), boxes0, np.zeros(0, np.float64)
     try:
         image_ids = np.array([d["image_id"] for d in dets])
         category_ids = np.array([d["category_id"] for d in dets])
-        boxes = np.array([d["bbox"] for d in dets])
+        boxes = np.array([d["bbox"] for d in dets]) if with_box else np.zeros((n, 4))
         scores = np.array([d["score"] for d in dets])
     except (KeyError, TypeError, ValueError, IndexError):
-        _explain_bad_detection(dets, label)
+        _explain_bad_detection(dets, label, with_box)
     ok = (
         image_ids.dtype.kind in "iu"
         and category_ids.dtype.kind in "iu"
@@ -543,23 +562,26 @@ def _detection_arrays(
         ok = bool(np.isfinite(boxes).all() and np.isfinite(scores).all())
         ok = ok and bool((boxes[:, 2:] >= 0).all())
     if not ok:
-        _explain_bad_detection(dets, label)
-    return image_ids.astype(np.int64), category_ids.astype(np.int64), boxes, scores
+        _explain_bad_detection(dets, label, with_box)
+    return image_ids.astype(np.int64), category_ids.astype(np.int64), \
+        boxes if with_box else None, scores  # fmt: skip
 
 
-def _explain_bad_detection(dets: Sequence[Any], label: str) -> NoReturn:
+def _explain_bad_detection(dets: Sequence[Any], label: str, with_box: bool = True) -> NoReturn:
     """Raise an InputError about the first malformed detection."""
+    keys = _DETECTION_KEYS if with_box else tuple(k for k in _DETECTION_KEYS if k != "bbox")
     for i, det in enumerate(dets):
         where = f"{label}: detection {i}"
         if not isinstance(det, dict):
             raise InputError(f"{where} is not an object: {det!r}"[:300])
-        missing = [k for k in _DETECTION_KEYS if k not in det]
+        missing = [k for k in keys if k not in det]
         if missing:
             raise InputError(f"{where} lacks {', '.join(repr(k) for k in missing)}")
         for key in ("image_id", "category_id"):
             if not _is_int(det[key]):
                 raise InputError(f"{where}: '{key}' must be an integer, got {det[key]!r}")
-        _check_box(det["bbox"], where)
+        if with_box:
+            _check_box(det["bbox"], where)
         score = det["score"]
         if not _is_number(score) or not math.isfinite(score):
             raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")

@@ -156,14 +156,38 @@ def _match_groups(
 
     # Compressed per-group tables: candidate detections (rank order), candidate gt (file order).
     _, dt_first, nd = np.unique(rel_dt_group, return_index=True, return_counts=True)
-    _, gt_first, ngt = np.unique(rel_gt_group, return_index=True, return_counts=True)
+    groups, gt_first, ngt = np.unique(rel_gt_group, return_index=True, return_counts=True)
+    one = np.zeros(len(pairs.d_start), bool)
+    one[groups[ngt == 1]] = True
+    _single_candidate(one[group], p_dt, p_gt, iou[can], gt_crowd, gt_ignore, gt_nonzero, limits,
+                      parts)  # fmt: skip
     bucket = np.ceil(np.log2(ngt)).astype(np.int64)
-    for b in np.unique(bucket):
+    for b in np.unique(bucket[ngt > 1]):
         sel = np.flatnonzero(bucket == b)
         sel = sel[np.argsort(-nd[sel], kind="stable")]
         dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
         gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
         _greedy(dt_tab, nd[sel], gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, limits, parts)
+
+
+def _single_candidate(
+    on, p_dt, p_gt, iou, gt_crowd, gt_ignore, gt_nonzero, limits, parts
+) -> None:  # fmt: skip
+    """Groups with one candidate ground truth, without the loop: at each threshold it goes to
+    the first detection (rank order) that reaches it, or to every such detection for a crowd
+    region; its ignore flag cannot change that, so every area range matches alike."""
+    if not on.any():
+        return
+    p_dt, p_gt = p_dt[on], p_gt[on]  # grouped, detections in rank order
+    ok = iou[on][:, None] >= limits[None, :]
+    count = np.cumsum(ok, axis=0)
+    starts = np.flatnonzero(np.r_[True, p_gt[1:] != p_gt[:-1]])
+    before = (count[starts] - ok[starts])[np.cumsum(np.r_[True, p_gt[1:] != p_gt[:-1]]) - 1]
+    first = ok & ((count - before == 1) | gt_crowd[p_gt][:, None])
+    pi, ti = np.nonzero(first)
+    g = p_gt[pi]
+    for a in range(gt_ignore.shape[0]):
+        parts.append((np.full(len(pi), a), ti, p_dt[pi], gt_nonzero[g], gt_ignore[a, g], g))
 
 
 @dataclass(frozen=True)

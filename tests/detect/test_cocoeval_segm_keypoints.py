@@ -286,3 +286,44 @@ def test_found_ground_truth_equals_cocoeval_matches(iou_type, score_threshold, t
         kept = [d for d in dets if d["score"] >= score_threshold]
         assert got.any()
         assert set(annotations.ann_ids[got].tolist()) == cocoeval_found(gt, kept, iou_type)
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "keypoints"])
+def test_compare_cli_iou_type(iou_type, tmp_path):
+    """``hfc-detect compare --iou-type``: the per-image table and the stats of that iouType."""
+    from typer.testing import CliRunner
+
+    from hfc_detect.cli.app import app
+
+    gt, dets = segm_set(0, True) if iou_type == "segm" else keypoint_set(0, True)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "p.json").write_text(json.dumps(dets))
+    args = ["compare", "-a", str(tmp_path / "gt.json"), "-p", f"orig={tmp_path / 'p.json'}",
+            "-o", str(tmp_path / "out"), "--iou-type", iou_type]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"COCO {iou_type} evaluation" in result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    whole, per_image = reference(gt, dets, iou_type=iou_type)
+    assert summary["iou_type"] == iou_type
+    np.testing.assert_allclose(list(summary["variants"][0]["stats"].values()), whole.stats,
+                               rtol=0, atol=1e-9)  # fmt: skip
+    rows = (tmp_path / "out" / "per_image.jsonl").read_text().splitlines()
+    for row in map(json.loads, rows):
+        want = per_image[row["image_id"]][0]
+        assert (row["ap_orig"] is None) == (want == -1)
+        if want != -1:
+            assert abs(row["ap_orig"] - want) <= 1e-9
+    bad = CliRunner().invoke(app, [*args[:-1], "masks"])
+    assert bad.exit_code == 2 and "error: --iou-type must be one of" in bad.output
+
+
+def test_bad_masks_and_keypoints_are_named(tmp_path):
+    gt, dets = segm_set(1, False)
+    gt["annotations"][2]["segmentation"] = {"counts": 5}
+    with pytest.raises(InputError, match=r"annotation id 3: 'segmentation' must be polygons"):
+        ours(gt, dets, tmp_path, "segm")
+    gt, dets = keypoint_set(1, False)
+    dets[4]["keypoints"] = dets[4]["keypoints"][:-3]
+    with pytest.raises(InputError, match=r"detection 4: 'keypoints' must be a list of 51"):
+        ours(gt, dets, tmp_path, "keypoints")

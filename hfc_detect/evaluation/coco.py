@@ -186,7 +186,7 @@ def load_annotations(
     path = Path(path)
     source = str(path)
     raw_bytes = read_bytes(path, "annotations")
-    cols = columnar.gt_columns(raw_bytes) if iou_type == "bbox" else None
+    cols = columnar.gt_columns(raw_bytes, iou_type == "segm") if iou_type != "keypoints" else None
     if cols is None:  # segmentations/keypoints wanted, no msgspec, or a fault to name
         cols = _gt_columns(parse_json(raw_bytes, path, "annotations"), source)
     del raw_bytes
@@ -463,7 +463,7 @@ def load_predictions(
         path: Path | None = Path(source)
         label = str(path)
         raw_bytes = read_bytes(path, "predictions")
-        columns = columnar.detection_columns(raw_bytes) if iou_type == "bbox" else None
+        columns = _fast_columns(raw_bytes, iou_type)
         dets = [] if columns else parse_json(raw_bytes, path, "predictions")
         del raw_bytes
         if not isinstance(dets, list):
@@ -480,16 +480,17 @@ def load_predictions(
         if not isinstance(dets, (list, tuple)):
             raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
 
-    box_areas = iou_type == "bbox" or _has_box(dets[0] if len(dets) else None)
     if columns:
-        image_ids, category_ids, boxes, scores = columns
+        image_ids, category_ids, boxes, scores = columns[:4]
+        box_areas = boxes is not None
     else:
+        box_areas = iou_type == "bbox" or _has_box(dets[0] if len(dets) else None)
         image_ids, category_ids, boxes, scores = _detection_arrays(dets, label, box_areas)
     img_index = _known_index(image_ids, gt.image_ids, "image_id", label, gt.source)
     cat_index = _known_index(category_ids, gt.category_ids, "category_id", label, gt.source)
     extra: dict[str, Any] = {}
     if iou_type == "segm":
-        segms = [d.get("segmentation") if isinstance(d, dict) else None for d in dets]
+        segms = columns[4] if columns else [d.get("segmentation") for d in dets]
         sizes = gt.image_sizes[img_index] if gt.image_sizes is not None else None
         masks, boxes_of_masks = to_rles(segms, sizes, lambda i: f"{label}: detection {i}")
         extra = {"masks": masks, "mask_boxes": boxes_of_masks}
@@ -516,6 +517,13 @@ def load_predictions(
         scores=scores,
         **extra,
     )
+
+
+def _fast_columns(data: bytes, iou_type: str) -> tuple[Any, ...] | None:
+    """Columns of a results file by :mod:`columnar` (bbox, segm), or None: read it slowly."""
+    if iou_type == "bbox":
+        return columnar.detection_columns(data)
+    return columnar.segm_detection_columns(data) if iou_type == "segm" else None
 
 
 def _has_box(det: Any) -> bool:

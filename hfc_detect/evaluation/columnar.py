@@ -1,4 +1,4 @@
-"""Columnar reading of COCO bbox files with msgspec: JSON bytes straight into numpy columns.
+"""Columnar reading of COCO files with msgspec: JSON bytes straight into numpy columns.
 
 The fast path of :mod:`hfc_detect.evaluation.coco` for the big files (results with hundreds of
 thousands of detections, instances files): msgspec decodes into typed, untracked structs that
@@ -41,7 +41,7 @@ class GtColumns:
     ann_boxes: np.ndarray  # (N, 4)
     ann_areas: np.ndarray
     ann_crowd: np.ndarray  # bool
-    records: list[dict[str, Any]] | None  # the annotations as dicts (slow path only)
+    records: list[dict[str, Any]] | None  # the annotations as dicts (id, segmentation, ...)
 
 
 if msgspec is not None:
@@ -75,8 +75,25 @@ if msgspec is not None:
         categories: list[_Category]
         annotations: list[_Ann]
 
+    class _SegmDet(msgspec.Struct, gc=False):
+        image_id: int
+        category_id: int
+        score: float
+        segmentation: dict[str, Any]
+        bbox: tuple[float, float, float, float] | None = None
+
+    class _SegmAnn(_Ann, gc=False):
+        segmentation: Any = None
+
+    class _SegmGt(msgspec.Struct, gc=False):
+        images: list[_Image]
+        categories: list[_Category]
+        annotations: list[_SegmAnn]
+
     _DET_DECODER = msgspec.json.Decoder(list[_Det])
     _GT_DECODER = msgspec.json.Decoder(_Gt)
+    _SEGM_DET_DECODER = msgspec.json.Decoder(list[_SegmDet])
+    _SEGM_GT_DECODER = msgspec.json.Decoder(_SegmGt)
 
 
 def _decode(decoder_name: str, data: bytes) -> Any:
@@ -115,9 +132,30 @@ def detection_columns(data: bytes) -> tuple[np.ndarray, ...] | None:
         scores  # fmt: skip
 
 
-def gt_columns(data: bytes) -> GtColumns | None:
-    """The columns of a COCO ground-truth file (boxes only: no segmentations or keypoints)."""
-    gt = _decode("_GT_DECODER", data)
+def segm_detection_columns(data: bytes) -> tuple[Any, ...] | None:
+    """(image ids, category ids, boxes or None, scores, segmentations) of a COCO segm results
+    file, or None. Boxes are None unless every detection has one (see coco's area rule)."""
+    dets = _decode("_SEGM_DET_DECODER", data)
+    if not dets:
+        return None
+    scores = _column(dets, "score", np.float64)
+    boxes = None
+    if dets[0].bbox is not None:
+        if any(d.bbox is None for d in dets):
+            return None
+        boxes = _boxes(dets)
+        if not _boxes_ok(boxes):
+            return None
+    if not np.isfinite(scores).all():
+        return None
+    return (_column(dets, "image_id", np.int64), _column(dets, "category_id", np.int64), boxes,
+            scores, list(map(attrgetter("segmentation"), dets)))  # fmt: skip
+
+
+def gt_columns(data: bytes, segm: bool = False) -> GtColumns | None:
+    """The columns of a COCO ground-truth file: boxes, and with ``segm`` the segmentations in
+    ``records`` (no keypoints)."""
+    gt = _decode("_SEGM_GT_DECODER" if segm else "_GT_DECODER", data)
     if gt is None:
         return None
     anns = gt.annotations
@@ -140,5 +178,5 @@ def gt_columns(data: bytes) -> GtColumns | None:
         ann_boxes=boxes,
         ann_areas=areas,
         ann_crowd=crowd.astype(bool),
-        records=None,
+        records=[{"id": a.id, "segmentation": a.segmentation} for a in anns] if segm else None,
     )

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import io
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -183,11 +182,13 @@ def run_faster(gt_path: Path, pred_path: Path, iou_type: str) -> np.ndarray | No
 
 
 def run_pycocotools(gt_path: Path, pred_path: Path, iou_type: str, image_ids: list[int] | None):
-    """Whole set (image_ids None): stats; else the per-image loop: {image: (AP, AP50, AP75)}."""
+    """Whole set (image_ids None): stats; else the per-image loop: ({image: (AP, AP50, AP75)},
+    (wall, CPU) seconds of loading, (wall, CPU) seconds of the loop alone)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter(), time.process_time()
         coco_gt = COCO(str(gt_path))
         coco_dt = coco_gt.loadRes(str(pred_path))
         if image_ids is None:
@@ -196,6 +197,7 @@ def run_pycocotools(gt_path: Path, pred_path: Path, iou_type: str, image_ids: li
             ev.accumulate()
             ev.summarize()
             return np.array(ev.stats)
+        loaded = time.perf_counter(), time.process_time()
         per_image = {}
         for image_id in image_ids:
             ev = COCOeval(coco_gt, coco_dt, iou_type)
@@ -204,19 +206,23 @@ def run_pycocotools(gt_path: Path, pred_path: Path, iou_type: str, image_ids: li
             ev.accumulate()
             ev.summarize()
             per_image[image_id] = tuple(ev.stats[:3])
-    return per_image
+        end = time.perf_counter(), time.process_time()
+    load = (loaded[0] - start[0], loaded[1] - start[1])
+    return per_image, load, (end[0] - loaded[0], end[1] - loaded[1])
 
 
 def peak_memory(gt_path: Path, pred_path: Path, out: Path, iou_type: str) -> float:
     """Peak resident memory (GiB) of a fresh process running ours end to end."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from hfc_detect.evaluation import compare;"
-        "compare(sys.argv[2], {'original': sys.argv[3]}, sys.argv[4], iou_type=sys.argv[5])"
-    )
+        "import resource, sys; sys.path.insert(0, sys.argv[1]);"
+        "from hfc_detect.evaluation import compare;"
+        "compare(sys.argv[2], {'original': sys.argv[3]}, sys.argv[4], iou_type=sys.argv[5]);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )  # the child's own peak: RUSAGE_CHILDREN would count the forked copy of this process
     root = str(Path(__file__).resolve().parents[1])
-    subprocess.run([sys.executable, "-c", code, root, str(gt_path), str(pred_path), str(out),
-                    iou_type], check=True)  # fmt: skip
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    args = [sys.executable, "-c", code, root, str(gt_path), str(pred_path), str(out), iou_type]
+    child = subprocess.run(args, check=True, capture_output=True, text=True)
+    return int(child.stdout.split()[-1]) / 2**20
 
 
 def main() -> None:
@@ -271,18 +277,16 @@ def main() -> None:
         sample = all_ids if args.full else sorted(
             np.random.default_rng(args.seed + 100).choice(all_ids, args.sample, False).tolist()
         )  # fmt: skip
-        load = timed(lambda: run_pycocotools(gt_path, pred_path, iou_type, []), 1)
-        loop = timed(lambda: run_pycocotools(gt_path, pred_path, iou_type, sample), 1)
+        ref, load, loop = run_pycocotools(gt_path, pred_path, iou_type, sample)
         scale = len(all_ids) / len(sample)
         rows.append((f"pycocotools per-image loop ({len(sample)} images, scaled)",
-                     load[0] + (loop[0] - load[0]) * scale,
-                     load[1] + (loop[1] - load[1]) * scale))  # fmt: skip
+                     load[0] + loop[0] * scale, load[1] + loop[1] * scale))  # fmt: skip
 
         per_image = _read_per_image(tmp / "out" / "per_image.csv")
         worst = max(
             max(abs(per_image[i][k] - (v if v != -1 else np.nan)) if v != -1 else 0.0
                 for k, v in enumerate(want))
-            for i, want in loop[2].items()
+            for i, want in ref.items()
         )  # fmt: skip
 
         ref_wall = hot[0] if hot[2] is not None else None

@@ -132,16 +132,6 @@ def segm_set(seed: int, with_box: bool) -> tuple[dict, list[dict]]:
     return {"images": images, "categories": cats, "annotations": anns}, [dets[i] for i in order]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-@pytest.mark.parametrize("with_box", [False, True])
-def test_segm_matches_pycocotools(seed, with_box, tmp_path):
-    gt, dets = segm_set(seed, with_box)
-    ev = ours(gt, dets, tmp_path, "segm")
-    whole, per_image = reference(gt, dets, iou_type="segm")
-    assert len(ev.stats) == 12
-    assert_parity(ev, whole, per_image)
-
-
 def test_segm_fixture_counterpart_matches_pycocotools(shared_dir, tmp_path):
     """The classic val2014 fixture (polygons and crowd RLE) with its fake boxes as masks."""
     gt_path = shared_dir / FIXTURE / "instances_val2014_100.json"
@@ -220,11 +210,14 @@ def _kp_det(image, points, score, with_box, rng, k) -> dict:
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("with_box", [False, True])
-def test_keypoints_match_pycocotools(seed, with_box, tmp_path):
-    gt, dets = keypoint_set(seed, with_box)
-    ev = ours(gt, dets, tmp_path, "keypoints")
-    whole, per_image = reference(gt, dets, iou_type="keypoints")
-    assert len(ev.stats) == 10 and ev.precision.shape[3:] == (3, 1)
+@pytest.mark.parametrize("iou_type", ["segm", "keypoints"])
+def test_generated_sets_match_pycocotools(iou_type, seed, with_box, tmp_path):
+    """12 stats, 4 area ranges, 3 maxDets for segm; 10, 3 and 1 for keypoints."""
+    gt, dets = (segm_set if iou_type == "segm" else keypoint_set)(seed, with_box)
+    ev = ours(gt, dets, tmp_path, iou_type)
+    whole, per_image = reference(gt, dets, iou_type=iou_type)
+    want = (12, 4, 3) if iou_type == "segm" else (10, 3, 1)
+    assert (len(ev.stats), *ev.precision.shape[3:]) == want
     assert_parity(ev, whole, per_image)
 
 

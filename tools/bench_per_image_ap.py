@@ -212,13 +212,13 @@ def run_pycocotools(gt_path: Path, pred_path: Path, iou_type: str, image_ids: li
 
 
 def peak_memory(gt_path: Path, pred_path: Path, out: Path, iou_type: str) -> float:
-    """Peak resident memory (GiB) of a fresh process running ours end to end."""
+    """Peak resident memory (GiB) of a fresh process running ours end to end (Linux)."""
     code = (
-        "import resource, sys; sys.path.insert(0, sys.argv[1]);"
+        "import re, sys; sys.path.insert(0, sys.argv[1]);"
         "from hfc_detect.evaluation import compare;"
         "compare(sys.argv[2], {'original': sys.argv[3]}, sys.argv[4], iou_type=sys.argv[5]);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )  # the child's own peak: RUSAGE_CHILDREN would count the forked copy of this process
+        "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1))"
+    )  # the child's own peak (Linux): ru_maxrss would include this process, forked before exec
     root = str(Path(__file__).resolve().parents[1])
     args = [sys.executable, "-c", code, root, str(gt_path), str(pred_path), str(out), iou_type]
     child = subprocess.run(args, check=True, capture_output=True, text=True)

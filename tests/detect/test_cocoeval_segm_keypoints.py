@@ -132,6 +132,7 @@ def segm_set(seed: int, with_box: bool) -> tuple[dict, list[dict]]:
     return {"images": images, "categories": cats, "annotations": anns}, [dets[i] for i in order]
 
 
+@pytest.mark.slow
 def test_segm_fixture_counterpart_matches_pycocotools(shared_dir, tmp_path):
     """The classic val2014 fixture (polygons and crowd RLE) with its fake boxes as masks."""
     gt_path = shared_dir / FIXTURE / "instances_val2014_100.json"
@@ -243,6 +244,7 @@ def keypoint_sets(draw):
     return gt, dets
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(data=keypoint_sets(), segm_seed=st.integers(0, 2**16))

@@ -322,3 +322,30 @@ def test_bad_masks_and_keypoints_are_named(tmp_path):
     dets[4]["keypoints"] = dets[4]["keypoints"][:-3]
     with pytest.raises(InputError, match=r"detection 4: 'keypoints' must be a list of 51"):
         ours(gt, dets, tmp_path, "keypoints")
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_columnar_reading_equals_the_general_reader(iou_type, tmp_path, monkeypatch):
+    """Files read through msgspec's columns score exactly as files read record by record."""
+    from hfc_detect.evaluation import columnar
+
+    gt, dets = segm_set(2, True)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "p.json").write_text(json.dumps(dets))
+
+    def run():
+        annotations = load_annotations(tmp_path / "gt.json", iou_type)
+        return annotations, evaluate(
+            annotations, load_predictions(tmp_path / "p.json", annotations), iou_type
+        )
+
+    assert columnar.gt_columns((tmp_path / "gt.json").read_bytes(), iou_type == "segm")
+    read = columnar.detection_columns if iou_type == "bbox" else columnar.segm_detection_columns
+    assert read((tmp_path / "p.json").read_bytes())  # the fast path is taken
+    fast_gt, fast = run()
+    monkeypatch.setattr(columnar, "msgspec", None)
+    slow_gt, slow = run()
+    for field in ("ann_ids", "ann_boxes", "ann_areas", "ann_crowd", "image_sizes"):
+        np.testing.assert_array_equal(getattr(fast_gt, field), getattr(slow_gt, field))
+    for field in ("ap", "ap50", "ap75", "stats", "precision", "recall"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))

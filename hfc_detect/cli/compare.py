@@ -13,7 +13,8 @@ from hfc_detect.cli.app import app
     "compare",
     short_help="Per-image and whole-set COCO AP of predictions files, exactly as pycocotools.",
     help="Score COCO results files against COCO annotations, per image and for the whole set, "
-    "exactly as pycocotools' COCOeval (bbox) does; the first --predictions is the baseline. "
+    "exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions "
+    "is the baseline. "
     "Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and DIR/summary.json.",
 )
 def compare_command(
@@ -31,15 +32,30 @@ def compare_command(
     images: Path = typer.Option(
         None, "--images", help="Image folder, recorded in summary.json for reports (optional)."
     ),
+    iou_type: str = typer.Option(
+        "bbox", "--iou-type", help="COCOeval iouType: bbox, segm (masks) or keypoints (OKS)."
+    ),
+    kpt_oks_sigmas: str = typer.Option(
+        None,
+        "--kpt-oks-sigmas",
+        help="keypoints: comma-separated OKS sigmas, one per keypoint, for every category "
+        "(default: the category's 'kpt_oks_sigmas' field, else COCO's 17 person sigmas).",
+    ),
 ) -> None:
     """Score prediction files per image and for the whole set."""
     from rich.console import Console
 
+    from hfc_detect.cli.common import parse_number_list
     from hfc_detect.evaluation.compare import compare, parse_variant_spec
+    from hfc_detect.evaluation.params import IOU_TYPES
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
     check_output(output)
+
+    if iou_type not in IOU_TYPES:
+        raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
+    sigmas = parse_number_list([kpt_oks_sigmas], "--kpt-oks-sigmas") if kpt_oks_sigmas else None
 
     variants: dict[str, Path] = {}
     for spec in predictions:
@@ -50,7 +66,8 @@ def compare_command(
 
     console = Console()
     with console.status("scoring predictions..."):
-        summary = compare(annotations, variants, output, images_dir=images)
+        summary = compare(annotations, variants, output, images_dir=images, iou_type=iou_type,
+                          kpt_oks_sigmas=sigmas)  # fmt: skip
     console.print(summary_table(summary))
     files = sorted(p.name for p in output.iterdir() if p.name.startswith(("per_image", "summary")))
     console.print(
@@ -60,18 +77,17 @@ def compare_command(
 
 
 def summary_table(summary: dict):
-    """Rich table: the 12 COCO numbers per variant and the images where each beats the baseline."""
+    """Rich table: the COCO numbers per variant and the images where each beats the baseline."""
     from rich.table import Table
-
-    from hfc_detect.evaluation.cocoeval import STAT_NAMES
 
     baseline = summary["baseline"]
     variants = summary["variants"]
-    table = Table(title=f"COCO bbox evaluation, {summary['num_images']} images")
+    iou_type = summary.get("iou_type", "bbox")
+    table = Table(title=f"COCO {iou_type} evaluation, {summary['num_images']} images")
     table.add_column("metric", style="bold")
     for v in variants:
         table.add_column(v["name"], justify="right")
-    for name in STAT_NAMES:
+    for name in variants[0]["stats"]:
         table.add_row(name, *(f"{v['stats'][name]:.3f}" for v in variants))
     scored = summary["num_images_scored"]
     wins = [

@@ -85,7 +85,7 @@ def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> 
     if not images_dir.is_dir():
         raise InputError(f"images folder not found: {images_dir}")
     data = read_json(annotations, "annotations")
-    gt = load_annotations(annotations, data)
+    gt = load_annotations(annotations, data=data)
     sizes = {int(im["id"]): _size(im) for im in data["images"]}
     records = []
     for image_id, file_name in zip(gt.image_ids.tolist(), gt.file_names, strict=True):

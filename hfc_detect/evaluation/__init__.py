@@ -1,4 +1,4 @@
-"""Per-image and whole-set COCO bbox AP equal to pycocotools' COCOeval, in vectorised numpy.
+"""Per-image and whole-set COCO AP (bbox, segm, keypoints) equal to pycocotools' COCOeval.
 
 Importing this package never loads torch (nor pycocotools).
 """

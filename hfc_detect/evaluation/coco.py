@@ -2,8 +2,17 @@
 
 Every problem in a file becomes one :class:`InputError` naming the file and what is wrong, so a
 run fails before anything is written. The arrays follow pycocotools' ``COCO`` / ``loadRes``
-semantics: detections keep file order (their ids are 1, 2, ... in that order), a detection's
-area is ``w * h``, ground truth keeps its own ``area`` field and ``iscrowd`` flag.
+semantics: detections keep file order (their ids are 1, 2, ... in that order), ground truth
+keeps its own ``area`` field and ``iscrowd`` flag. A detection's area (for the area ranges) is
+``loadRes``'s: ``w * h`` of its box when the *first* detection of the file has a non-empty
+``bbox`` (Detectron2's segm and keypoint results do), else the mask's area (segm) or the area
+of the keypoints' bounding box (keypoints).
+
+Loaded for ``iou_type="segm"``, ground truth and predictions also hold compressed RLEs
+(polygons and uncompressed RLE converted as ``COCO.annToRLE`` does, with the image's height
+and width); for ``"keypoints"``, (N, K, 3) keypoints, the ground truth's ``num_keypoints``
+(counted from the visibility flags where the field is missing) and the OKS sigmas of each
+category (see :func:`load_annotations`).
 """
 
 from __future__ import annotations
@@ -11,13 +20,15 @@ from __future__ import annotations
 import gc
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
+from hfc_detect.evaluation import columnar
+from hfc_detect.evaluation.params import COCO_PERSON_SIGMAS, params_for
 from hfc_detect.utils.errors import InputError
 
 _DETECTION_KEYS = ("image_id", "category_id", "bbox", "score")
@@ -43,6 +54,13 @@ class GroundTruth:
     ann_boxes: np.ndarray  # (N, 4) float64 [x, y, w, h]
     ann_areas: np.ndarray  # (N,) float64, the annotation's "area" field
     ann_crowd: np.ndarray  # (N,) bool
+    image_sizes: np.ndarray | None = None  # (I, 2) int64 height, width (-1 where not given)
+    iou_type: str = "bbox"  # what the optional columns below were loaded for
+    ann_masks: list[dict] | None = None  # (N,) compressed RLE (segm)
+    ann_mask_boxes: np.ndarray | None = None  # (N, 4) boxes of the masks (segm)
+    ann_keypoints: np.ndarray | None = None  # (N, K, 3) float64 (keypoints)
+    ann_num_keypoints: np.ndarray | None = None  # (N,) int64 (keypoints)
+    category_sigmas: np.ndarray | None = None  # (K_cat, K) OKS sigmas per category (keypoints)
 
     @property
     def num_images(self) -> int:
@@ -59,7 +77,7 @@ class GroundTruth:
         new_index = np.cumsum(keep_image) - 1
         keep_ann = keep_image[self.ann_image]
         per_ann = {
-            f.name: np.asarray(getattr(self, f.name))[keep_ann]
+            f.name: _take(getattr(self, f.name), keep_ann)
             for f in fields(self)
             if f.name.startswith("ann_")
         }
@@ -67,9 +85,20 @@ class GroundTruth:
         return replace(
             self,
             image_ids=self.image_ids[keep_image],
-            file_names=[n for n, k in zip(self.file_names, keep_image, strict=True) if k],
+            file_names=_take(self.file_names, keep_image),
+            image_sizes=_take(self.image_sizes, keep_image),
             **per_ann,
         )
+
+
+def _take(values: np.ndarray | list | None, keep: np.ndarray) -> np.ndarray | list | None:
+    """The entries of a per-image or per-annotation column where ``keep`` is true (a list stays
+    a list, an absent column stays None)."""
+    if values is None:
+        return None
+    if isinstance(values, list):
+        return [v for v, k in zip(values, keep, strict=True) if k]
+    return values[keep]
 
 
 @dataclass(frozen=True)
@@ -82,27 +111,47 @@ class Predictions:
     category: np.ndarray  # (D,) index into GroundTruth.category_ids
     boxes: np.ndarray  # (D, 4) float64 [x, y, w, h]
     scores: np.ndarray  # (D,) float64
+    areas: np.ndarray | None = None  # (D,) loadRes's area; None: w * h of the boxes
+    masks: list[dict] | None = None  # (D,) compressed RLE (segm)
+    mask_boxes: np.ndarray | None = None  # (D, 4) boxes of the masks (segm)
+    keypoints: np.ndarray | None = None  # (D, K, 3) float64 (keypoints)
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def detection_areas(self) -> np.ndarray:
+        """Each detection's area for COCOeval's area ranges (``COCO.loadRes``'s ``area``)."""
+        return self.areas if self.areas is not None else self.boxes[:, 2] * self.boxes[:, 3]
 
 
 def read_json(path: str | Path, what: str) -> Any:
     """The JSON file ``path`` (a ``what`` file: annotations, predictions, ...), parsed fast;
     InputError naming the file when it is missing, unreadable or not valid JSON."""
     path = Path(path)
+    return parse_json(read_bytes(path, what), path, what)
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of the ``what`` file ``path``; InputError when it is missing or unreadable."""
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} file ({exc})") from None
+
+
+def parse_json(data: bytes, path: Path, what: str) -> Any:
+    """``data`` (the bytes of ``path``) parsed; InputError when it is not valid JSON."""
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsing creates millions of containers; collecting meanwhile costs minutes
     try:
-        data = path.read_bytes()
         return _parse_json(data)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise InputError(f"{path}: cannot read {what} file ({exc})") from None
     finally:
         if gc_was_enabled:
@@ -151,39 +200,99 @@ def _records(data: dict, key: str, source: str) -> list:
     return value
 
 
-def load_annotations(path: str | Path, data: Any = None) -> GroundTruth:
-    """Read and validate a COCO ground-truth (instances) JSON file; ``data``: its content when
-    already parsed (so a caller that needs the raw JSON too parses the file once)."""
-    path = Path(path)
-    if data is None:
-        data = read_json(path, "annotations")
-    source = str(path)
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
-    images = _records(data, "images", source)
-    categories = _records(data, "categories", source)
-    annotations = _records(data, "annotations", source)
+def _read_gt_columns(path: Path, iou_type: str) -> columnar.GtColumns:
+    """The ground-truth columns of the file ``path``: msgspec's columnar reader where it can,
+    else the record-by-record one (which also names the first bad record)."""
+    raw_bytes = read_bytes(path, "annotations")
+    cols = columnar.gt_columns(raw_bytes, iou_type == "segm") if iou_type != "keypoints" else None
+    if cols is None:  # keypoints wanted, no msgspec, or a fault to name
+        cols = _gt_columns(parse_json(raw_bytes, path, "annotations"), str(path))
+    return cols
 
-    image_ids, file_names = [], []
-    for i, img in enumerate(images):
-        if not isinstance(img, dict) or not _is_int(img.get("id")):
-            raise InputError(f"{source}: images[{i}] needs an integer 'id'")
-        image_ids.append(int(img["id"]))
-        file_names.append(str(img.get("file_name", "")))
-    cat_ids, cat_names = [], []
-    for i, cat in enumerate(categories):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
-            raise InputError(f"{source}: categories[{i}] needs an integer 'id'")
-        cat_ids.append(int(cat["id"]))
-        cat_names.append(str(cat.get("name", cat["id"])))
+
+def load_annotations(
+    path: str | Path,
+    iou_type: str = "bbox",
+    *,
+    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None = None,
+    data: Any = None,
+) -> GroundTruth:
+    """Read and validate a COCO ground-truth JSON file for ``iou_type`` (bbox, segm, keypoints);
+    ``data``: the file's content when already parsed (so a caller that needs the raw JSON too
+    parses the file once).
+
+    Keypoints: a category's OKS sigmas are ``kpt_oks_sigmas`` (one list for every category, or
+    a mapping category id -> list), else the category's own ``"kpt_oks_sigmas"`` field, else
+    COCO's 17 person sigmas (pycocotools' default) when it has 17 keypoints.
+    """
+    params_for(iou_type)
+    path = Path(path)
+    source = str(path)
+    cols = _gt_columns(data, source) if data is not None else _read_gt_columns(path, iou_type)
+    image_ids, cat_ids = cols.image_ids, cols.category_ids
     if not image_ids:
         raise InputError(f"{source}: the 'images' list is empty")
     if not cat_ids:
         raise InputError(f"{source}: the 'categories' list is empty")
     _reject_duplicates(image_ids, f"{source}: image id")
     _reject_duplicates(cat_ids, f"{source}: category id")
+    _reject_duplicates(cols.ann_ids, f"{source}: annotation id")
+    sizes = [s if all(_is_int(v) for v in s) else (-1, -1) for s in cols.sizes]
 
-    ann_ids, ann_img, ann_cat, boxes, areas, crowd = [], [], [], [], [], []
+    img_sorted = np.array(sorted(image_ids), dtype=np.int64)
+    order = np.argsort(np.array(image_ids, dtype=np.int64), kind="stable")
+    names_sorted = [cols.file_names[i] for i in order]
+    cat_sorted = np.array(sorted(cat_ids), dtype=np.int64)
+    corder = np.argsort(np.array(cat_ids, dtype=np.int64), kind="stable")
+    cat_names_sorted = [cols.category_names[i] for i in corder]
+
+    img_index, img_known = _index_of(cols.ann_image, img_sorted)
+    cat_index, cat_known = _index_of(cols.ann_category, cat_sorted)
+    keep = img_known & cat_known
+    image_sizes = np.array(sizes, dtype=np.int64).reshape(-1, 2)[order]
+    extra: dict[str, Any] = {}
+    if iou_type != "bbox":
+        kept = [cols.records[i] for i in np.flatnonzero(keep).tolist()]
+    if iou_type == "segm":
+        extra["ann_masks"], extra["ann_mask_boxes"] = to_rles(
+            [a.get("segmentation") for a in kept], image_sizes[img_index[keep]],
+            lambda i: f"{source}: annotation id {kept[i]['id']}",
+        )  # fmt: skip
+    elif iou_type == "keypoints":
+        cats_sorted = [cols.categories[i] for i in corder]
+        extra.update(_keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
+    return GroundTruth(
+        source=source,
+        path=path.resolve(),
+        image_ids=img_sorted,
+        file_names=names_sorted,
+        category_ids=cat_sorted,
+        category_names=cat_names_sorted,
+        ann_ids=cols.ann_ids[keep],
+        ann_image=img_index[keep],
+        ann_category=cat_index[keep],
+        ann_boxes=cols.ann_boxes[keep],
+        ann_areas=cols.ann_areas[keep],
+        ann_crowd=cols.ann_crowd[keep],
+        image_sizes=image_sizes,
+        iou_type=iou_type,
+        **extra,
+    )
+
+
+def _gt_columns(data: Any, source: str) -> columnar.GtColumns:
+    """The columns of a parsed COCO ground-truth file, checked record by record."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
+    images = _records(data, "images", source)
+    categories = _records(data, "categories", source)
+    annotations = _records(data, "annotations", source)
+    for i, img in enumerate(images):
+        if not isinstance(img, dict) or not _is_int(img.get("id")):
+            raise InputError(f"{source}: images[{i}] needs an integer 'id'")
+    for i, cat in enumerate(categories):
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            raise InputError(f"{source}: categories[{i}] needs an integer 'id'")
     for i, ann in enumerate(annotations):
         where = f"{source}: annotations[{i}]"
         if not isinstance(ann, dict):
@@ -193,62 +302,209 @@ def load_annotations(path: str | Path, data: Any = None) -> GroundTruth:
                 raise InputError(f"{where} needs an integer '{key}'")
         _check_box(ann.get("bbox"), where)
         box = ann["bbox"]
-        area = ann.get("area", box[2] * box[3])
+        area = ann.setdefault("area", box[2] * box[3])
         if not _is_number(area) or not math.isfinite(area):
             raise InputError(f"{where}: 'area' must be a finite number, got {area!r}")
-        is_crowd = ann.get("iscrowd", 0)
-        if is_crowd not in (0, 1):
-            raise InputError(f"{where}: 'iscrowd' must be 0 or 1, got {is_crowd!r}")
-        ann_ids.append(ann["id"])
-        ann_img.append(ann["image_id"])
-        ann_cat.append(ann["category_id"])
-        boxes.append(box)
-        areas.append(area)
-        crowd.append(bool(is_crowd))
-    _reject_duplicates(ann_ids, f"{source}: annotation id")
-
-    img_sorted = np.array(sorted(image_ids), dtype=np.int64)
-    order = np.argsort(np.array(image_ids, dtype=np.int64), kind="stable")
-    names_sorted = [file_names[i] for i in order]
-    cat_sorted = np.array(sorted(cat_ids), dtype=np.int64)
-    corder = np.argsort(np.array(cat_ids, dtype=np.int64), kind="stable")
-    cat_names_sorted = [cat_names[i] for i in corder]
-
-    ann_img_arr = np.array(ann_img, dtype=np.int64)
-    ann_cat_arr = np.array(ann_cat, dtype=np.int64)
-    img_index, img_known = _index_of(ann_img_arr, img_sorted)
-    cat_index, cat_known = _index_of(ann_cat_arr, cat_sorted)
-    keep = img_known & cat_known
-    return GroundTruth(
-        source=source,
-        path=path.resolve(),
-        image_ids=img_sorted,
-        file_names=names_sorted,
-        category_ids=cat_sorted,
-        category_names=cat_names_sorted,
-        ann_ids=np.array(ann_ids, dtype=np.int64)[keep],
-        ann_image=img_index[keep],
-        ann_category=cat_index[keep],
-        ann_boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4)[keep],
-        ann_areas=np.array(areas, dtype=np.float64)[keep],
-        ann_crowd=np.array(crowd, dtype=bool)[keep],
+        if ann.get("iscrowd", 0) not in (0, 1):
+            raise InputError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
+    return columnar.GtColumns(
+        image_ids=[int(img["id"]) for img in images],
+        file_names=[str(img.get("file_name", "")) for img in images],
+        sizes=[(img.get("height", -1), img.get("width", -1)) for img in images],
+        category_ids=[int(cat["id"]) for cat in categories],
+        category_names=[str(cat.get("name", cat["id"])) for cat in categories],
+        categories=categories,
+        ann_ids=np.array([a["id"] for a in annotations], dtype=np.int64),
+        ann_image=np.array([a["image_id"] for a in annotations], dtype=np.int64),
+        ann_category=np.array([a["category_id"] for a in annotations], dtype=np.int64),
+        ann_boxes=np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(-1, 4),
+        ann_areas=np.array([a["area"] for a in annotations], dtype=np.float64),
+        ann_crowd=np.array([bool(a.get("iscrowd", 0)) for a in annotations], dtype=bool),
+        records=annotations,
     )
 
 
+def to_rles(
+    segmentations: Sequence[Any], sizes: np.ndarray, where: Callable[[int], str]
+) -> tuple[list[dict], np.ndarray]:
+    """Compressed RLEs of COCO segmentations, as ``COCO.annToRLE`` makes them.
+
+    Polygons (a list of [x1, y1, x2, y2, ...]) are rasterised at the image's (height, width)
+    from ``sizes`` and their parts merged; uncompressed RLE (``counts`` a list, as crowd regions
+    are stored) is compressed; compressed RLE is kept. Returns them with their boxes
+    (``maskUtils.toBbox``). InputError naming ``where(i)`` for a malformed one.
+    """
+    from pycocotools import mask as mask_utils
+
+    if all(type(s) is dict and type(s.get("counts")) is str for s in segmentations):
+        try:  # compressed RLE throughout (results files): kept as they are
+            return list(segmentations), mask_boxes(segmentations)
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError):
+            pass  # name the bad one below
+    out = []
+    done = _single_polygons(segmentations, sizes)
+    for i, (segm, (height, width)) in enumerate(zip(segmentations, sizes.tolist(), strict=True)):
+        label = where(i)
+        try:
+            if i in done:
+                rle = done[i]
+            elif isinstance(segm, list):
+                if height < 0 or width < 0:
+                    raise InputError(f"{label}: polygons need the image's 'height' and 'width'")
+                rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
+            elif isinstance(segm, dict) and isinstance(segm.get("counts"), list):
+                rle = mask_utils.frPyObjects(segm, *segm["size"])
+            elif _is_compressed_rle(segm):
+                rle = segm
+            else:
+                raise InputError(
+                    f"{label}: 'segmentation' must be polygons or an RLE, got {str(segm)[:80]}"
+                )
+        except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
+            raise InputError(f"{label}: malformed 'segmentation' ({exc})") from None
+        out.append(rle)
+    return out, mask_boxes(out)
+
+
+def _single_polygons(segmentations: Sequence[Any], sizes: np.ndarray) -> dict[int, dict]:
+    """RLEs of the one-part polygons, one ``frPyObjects`` call per image size (merging one
+    part changes nothing); {} when any fails (the caller then names it)."""
+    from pycocotools import mask as mask_utils
+
+    single = [
+        i for i, s in enumerate(segmentations)
+        if type(s) is list and len(s) == 1 and type(s[0]) is list and len(s[0]) >= 6
+    ]  # fmt: skip
+    if not single:
+        return {}
+    index = np.array(single)
+    done: dict[int, dict] = {}
+    size_of = sizes[index]
+    for height, width in np.unique(size_of, axis=0).tolist():
+        if height < 0 or width < 0:
+            continue
+        rows = index[(size_of[:, 0] == height) & (size_of[:, 1] == width)].tolist()
+        try:
+            rles = mask_utils.frPyObjects([segmentations[i][0] for i in rows], height, width)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return {}
+        done.update(zip(rows, rles, strict=True))
+    return done
+
+
+def _is_compressed_rle(segm: Any) -> bool:
+    if not isinstance(segm, dict) or not isinstance(segm.get("counts"), (str, bytes)):
+        return False
+    size = segm.get("size")
+    return type(size) is list and len(size) == 2 and all(_is_int(v) and v >= 0 for v in size)
+
+
+def mask_boxes(rles: Sequence[dict]) -> np.ndarray:
+    """(N, 4) [x, y, w, h] boxes of compressed RLEs (``maskUtils.toBbox``)."""
+    from pycocotools import mask as mask_utils
+
+    if not rles:
+        return np.zeros((0, 4))
+    return np.asarray(mask_utils.toBbox(list(rles)), dtype=np.float64).reshape(-1, 4)
+
+
+def _keypoint_columns(
+    anns: list[dict],
+    categories: list[dict],
+    ann_category: np.ndarray,
+    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None,
+    source: str,
+) -> dict[str, np.ndarray]:
+    """Ground truth keypoints (N, K, 3), num_keypoints (N,) and sigmas per category (C, K).
+
+    An annotation without keypoints (a category without a skeleton) has K zeros, num_keypoints
+    0, and so is ignored as COCOeval ignores ground truth without visible keypoints.
+    """
+    lengths = {len(a["keypoints"]) for a in anns if isinstance(a.get("keypoints"), list)}
+    if len(lengths) > 1:
+        raise InputError(f"{source}: annotations hold keypoint lists of different lengths")
+    k = lengths.pop() // 3 if lengths else len(COCO_PERSON_SIGMAS)
+    points = np.zeros((len(anns), k, 3))
+    num = np.zeros(len(anns), np.int64)
+    for i, ann in enumerate(anns):
+        where = f"{source}: annotation id {ann['id']}"
+        if "keypoints" not in ann:
+            continue
+        points[i] = _keypoint_array(ann["keypoints"], k, where)
+        n = ann.get("num_keypoints", int(np.count_nonzero(points[i, :, 2] > 0)))
+        if not _is_int(n):
+            raise InputError(f"{where}: 'num_keypoints' must be an integer, got {n!r}")
+        num[i] = n
+    sigmas = np.stack([_sigmas(c, kpt_oks_sigmas, k, source) for c in categories])
+    missing = np.isnan(sigmas[ann_category]).any(axis=1) & (np.abs(points).sum(axis=(1, 2)) > 0)
+    if missing.any():
+        cid = categories[int(ann_category[np.flatnonzero(missing)[0]])]["id"]
+        raise InputError(
+            f"{source}: category {cid} has {k} keypoints, not COCO's 17: give its OKS sigmas "
+            "(kpt_oks_sigmas, or the category's 'kpt_oks_sigmas' field)"
+        )
+    return {"ann_keypoints": points, "ann_num_keypoints": num, "category_sigmas": sigmas}
+
+
+def _keypoint_array(values: Any, k: int, where: str) -> np.ndarray:
+    if not isinstance(values, list) or len(values) != 3 * k:
+        raise InputError(f"{where}: 'keypoints' must be a list of {3 * k} numbers (x, y, v)")
+    if not all(_is_number(v) and math.isfinite(v) for v in values):
+        raise InputError(f"{where}: 'keypoints' must hold finite numbers")
+    return np.array(values, dtype=np.float64).reshape(k, 3)
+
+
+def _sigmas(
+    category: dict, option: Sequence[float] | Mapping[int, Sequence[float]] | None, k: int,
+    source: str,
+) -> np.ndarray:  # fmt: skip
+    """The OKS sigmas of one category (see :func:`load_annotations`)."""
+    cid = category["id"]
+    if isinstance(option, Mapping):
+        given = option.get(cid, category.get("kpt_oks_sigmas"))
+    else:
+        given = option if option is not None else category.get("kpt_oks_sigmas")
+    if given is None:
+        given = COCO_PERSON_SIGMAS
+        if k != len(given):
+            return np.full(k, np.nan)  # used only if the category has keypoints: checked there
+    sigmas = np.asarray(given, dtype=np.float64).ravel()
+    if len(sigmas) != k or not np.isfinite(sigmas).all() or (sigmas <= 0).any():
+        raise InputError(
+            f"{source}: category {cid}: OKS sigmas must be {k} positive numbers "
+            f"(one per keypoint), got {list(given)[:20]}"
+        )
+    return sigmas
+
+
 def load_predictions(
-    source: str | Path | Sequence[dict], gt: GroundTruth, *, name: str | None = None
+    source: str | Path | Sequence[dict],
+    gt: GroundTruth,
+    *,
+    name: str | None = None,
+    iou_type: str | None = None,
 ) -> Predictions:
     """Read and validate detections in COCO results format against ``gt``.
 
     ``source`` is a JSON file path or an in-memory list of dicts with ``image_id``,
-    ``category_id``, ``bbox`` ([x, y, w, h]) and ``score``. Either may be empty: a detector
-    that found nothing scores AP 0 on every image with ground truth (pycocotools' ``loadRes``
-    refuses an empty list; we do not). Every image and category id must exist in ``gt``.
+    ``category_id``, ``score`` and, by ``iou_type`` (default: the one ``gt`` was loaded for),
+    ``bbox`` ([x, y, w, h]), ``segmentation`` (an RLE; ``bbox`` optional) or ``keypoints``
+    ([x1, y1, v1, ...]; ``bbox`` optional). Either may be empty: a detector that found nothing
+    scores AP 0 on every image with ground truth (pycocotools' ``loadRes`` refuses an empty
+    list; we do not). Every image and category id must exist in ``gt``.
     """
+    iou_type = iou_type or gt.iou_type
+    params_for(iou_type)
+    if iou_type != "bbox" and gt.iou_type != iou_type:
+        raise InputError(f"{gt.source}: ground truth was loaded for {gt.iou_type}, not {iou_type}")
+    columns = None
     if isinstance(source, (str, Path)):
         path: Path | None = Path(source)
         label = str(path)
-        dets = read_json(path, "predictions")
+        raw_bytes = read_bytes(path, "predictions")
+        columns = _fast_columns(raw_bytes, iou_type)
+        dets = [] if columns else parse_json(raw_bytes, path, "predictions")
+        del raw_bytes
         if not isinstance(dets, list):
             raise InputError(
                 f"{label}: expected a JSON list of detections (COCO results format), "
@@ -261,9 +517,34 @@ def load_predictions(
         if not isinstance(dets, (list, tuple)):
             raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
 
-    image_ids, category_ids, boxes, scores = _detection_arrays(dets, label)
+    if columns:
+        image_ids, category_ids, boxes, scores = columns[:4]
+        box_areas = boxes is not None
+    else:
+        box_areas = iou_type == "bbox" or _has_box(dets[0] if len(dets) else None)
+        image_ids, category_ids, boxes, scores = _detection_arrays(dets, label, box_areas)
     img_index = _known_index(image_ids, gt.image_ids, "image_id", label, gt.source)
     cat_index = _known_index(category_ids, gt.category_ids, "category_id", label, gt.source)
+    extra: dict[str, Any] = {}
+    if iou_type == "segm":
+        segms = columns[4] if columns else [d.get("segmentation") for d in dets]
+        sizes = gt.image_sizes[img_index] if gt.image_sizes is not None else None
+        masks, boxes_of_masks = to_rles(segms, sizes, lambda i: f"{label}: detection {i}")
+        extra = {"masks": masks, "mask_boxes": boxes_of_masks}
+        if not box_areas:
+            boxes = extra["mask_boxes"]
+            extra["areas"] = _mask_areas(masks)
+    elif iou_type == "keypoints":
+        k = gt.ann_keypoints.shape[1]
+        points = np.stack(
+            [_keypoint_array(d.get("keypoints"), k, f"{label}: detection {i}")
+             for i, d in enumerate(dets)]
+        ) if len(dets) else np.zeros((0, k, 3))  # fmt: skip
+        extra = {"keypoints": points}
+        if not box_areas:
+            lo, hi = points[:, :, :2].min(axis=1), points[:, :, :2].max(axis=1)
+            boxes = np.concatenate([lo, hi - lo], axis=1).reshape(-1, 4)
+            extra["areas"] = (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
     return Predictions(
         source=label,
         path=path.resolve() if path is not None else None,
@@ -271,28 +552,47 @@ def load_predictions(
         category=cat_index,
         boxes=boxes,
         scores=scores,
+        **extra,
     )
 
 
+def _fast_columns(data: bytes, iou_type: str) -> tuple[Any, ...] | None:
+    """Columns of a results file by :mod:`columnar` (bbox, segm), or None: read it slowly."""
+    if iou_type == "bbox":
+        return columnar.detection_columns(data)
+    return columnar.segm_detection_columns(data) if iou_type == "segm" else None
+
+
+def _has_box(det: Any) -> bool:
+    """loadRes's test on the first detection: a non-empty 'bbox' makes every area w * h."""
+    return isinstance(det, dict) and "bbox" in det and det["bbox"] != []
+
+
+def _mask_areas(rles: list[dict]) -> np.ndarray:
+    """``maskUtils.area`` of each mask, in chunks of 255 (pycocotools' list form overflows a
+    uint8 array from 256 masks on under numpy 2)."""
+    from pycocotools import mask as mask_utils
+
+    chunks = [mask_utils.area(rles[i : i + 255]) for i in range(0, len(rles), 255)]
+    return np.concatenate([np.zeros(0), *chunks]).astype(np.float64)
+
+
 def _detection_arrays(
-    dets: Sequence[Any], label: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Columns of the detections; on any malformed entry, name the first one and its fault."""
+    dets: Sequence[Any], label: str, with_box: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Columns of the detections (boxes None without ``with_box``); on any malformed entry,
+    name the first one and its fault."""
     n = len(dets)
     if n == 0:
-        return (
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros((0, 4), np.float64),
-            np.zeros(0, np.float64),
-        )
+        boxes0 = np.zeros((0, 4), np.float64) if with_box else None
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), boxes0, np.zeros(0, np.float64)
     try:
         image_ids = np.array([d["image_id"] for d in dets])
         category_ids = np.array([d["category_id"] for d in dets])
-        boxes = np.array([d["bbox"] for d in dets])
+        boxes = np.array([d["bbox"] for d in dets]) if with_box else np.zeros((n, 4))
         scores = np.array([d["score"] for d in dets])
     except (KeyError, TypeError, ValueError, IndexError):
-        _explain_bad_detection(dets, label)
+        _explain_bad_detection(dets, label, with_box)
     ok = (
         image_ids.dtype.kind in "iu"
         and category_ids.dtype.kind in "iu"
@@ -307,23 +607,26 @@ def _detection_arrays(
         ok = bool(np.isfinite(boxes).all() and np.isfinite(scores).all())
         ok = ok and bool((boxes[:, 2:] >= 0).all())
     if not ok:
-        _explain_bad_detection(dets, label)
-    return image_ids.astype(np.int64), category_ids.astype(np.int64), boxes, scores
+        _explain_bad_detection(dets, label, with_box)
+    return image_ids.astype(np.int64), category_ids.astype(np.int64), \
+        boxes if with_box else None, scores  # fmt: skip
 
 
-def _explain_bad_detection(dets: Sequence[Any], label: str) -> NoReturn:
+def _explain_bad_detection(dets: Sequence[Any], label: str, with_box: bool = True) -> NoReturn:
     """Raise an InputError about the first malformed detection."""
+    keys = _DETECTION_KEYS if with_box else tuple(k for k in _DETECTION_KEYS if k != "bbox")
     for i, det in enumerate(dets):
         where = f"{label}: detection {i}"
         if not isinstance(det, dict):
             raise InputError(f"{where} is not an object: {det!r}"[:300])
-        missing = [k for k in _DETECTION_KEYS if k not in det]
+        missing = [k for k in keys if k not in det]
         if missing:
             raise InputError(f"{where} lacks {', '.join(repr(k) for k in missing)}")
         for key in ("image_id", "category_id"):
             if not _is_int(det[key]):
                 raise InputError(f"{where}: '{key}' must be an integer, got {det[key]!r}")
-        _check_box(det["bbox"], where)
+        if with_box:
+            _check_box(det["bbox"], where)
         score = det["score"]
         if not _is_number(score) or not math.isfinite(score):
             raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")
@@ -352,7 +655,7 @@ def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, n
     return pos_clipped.astype(np.int64), known
 
 
-def _reject_duplicates(ids: list[int], what: str) -> None:
+def _reject_duplicates(ids: Sequence[int] | np.ndarray, what: str) -> None:
     arr = np.array(ids, dtype=np.int64)
     uniq, counts = np.unique(arr, return_counts=True)
     if (counts > 1).any():

@@ -1,19 +1,23 @@
-"""COCO bbox evaluation, per image and for the whole set, equal to pycocotools' COCOeval.
+"""COCO evaluation, per image and for the whole set, equal to pycocotools' COCOeval.
 
 ``evaluate`` gives, in one vectorised pass, what pycocotools gives by running COCOeval
-(iouType ``bbox``, default parameters) once on the whole set and once per image with
-``params.imgIds = [image]``: the 12 ``stats``, the ``precision``/``recall`` arrays, the AP per
-category and, per image, AP, AP50 and AP75 (area ``all``, maxDets 100).
+(iouType ``bbox``, ``segm`` or ``keypoints``, default parameters) once on the whole set and
+once per image with ``params.imgIds = [image]``: the ``stats`` (12 numbers; 10 for keypoints),
+the ``precision``/``recall`` arrays, the AP per category and, per image, AP, AP50 and AP75
+(area ``all``, the largest maxDets: 100, or 20 for keypoints).
 
 What COCOeval does, and so what this does too:
 
 - Detections are grouped by (image, category), sorted by score (stable: ties keep file order)
-  and cut to the 100 best per group.
-- An image's AP is the mean over the categories that have non-crowd ground truth in that image
-  (of area in range). Detections of categories absent from the image are ignored, not counted
-  as false positives; an image without non-crowd ground truth has no AP (COCOeval gives -1;
-  here NaN).
+  and cut to the largest maxDets per group.
+- An image's AP is the mean over the categories that have non-ignored ground truth in that
+  image (not crowd, area in range; for keypoints also ``num_keypoints > 0``). Detections of
+  categories absent from the image are ignored, not counted as false positives; an image
+  without such ground truth has no AP (COCOeval gives -1; here NaN).
 - The whole-set precision concatenates images in sorted id order and sorts stably by score.
+- The overlap is box IoU, mask IoU (``pycocotools.mask.iou``; crowd: intersection over the
+  detection's area) or OKS, see :mod:`hfc_detect.evaluation.overlaps`. A detection's area (for
+  the area ranges) is what ``COCO.loadRes`` gives it, see :mod:`hfc_detect.evaluation.coco`.
 """
 
 from __future__ import annotations
@@ -25,16 +29,21 @@ import numpy as np
 
 from hfc_detect.evaluation.coco import GroundTruth, Predictions
 from hfc_detect.evaluation.matching import (
-    AREA_LABELS,
-    AREA_RANGES,
-    IOU_THRESHOLDS,
+    by_key_then_score,
+    group_by_image_category,
     match_detections,
 )
+from hfc_detect.evaluation.overlaps import BoxOverlap, KeypointOverlap, MaskOverlap, Overlap
+from hfc_detect.evaluation.params import (
+    IOU_THRESHOLDS,
+    PARAMS,
+    REC_THRESHOLDS,
+    Params,
+    params_for,
+)
+from hfc_detect.utils.errors import InputError
 
-REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-MAX_DETS = (1, 10, 100)
-STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl",
-              "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")  # fmt: skip
+STAT_NAMES = PARAMS["bbox"].stat_names  # the 12 numbers of bbox and segm
 
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _T75 = int(np.flatnonzero(IOU_THRESHOLDS == 0.75)[0])
@@ -53,12 +62,18 @@ class Evaluation:
     precision: np.ndarray  # (T, R, K, A, M) COCOeval.eval["precision"]
     recall: np.ndarray  # (T, K, A, M) COCOeval.eval["recall"]
     category_ids: np.ndarray  # (K,)
+    iou_type: str = "bbox"
+
+    @property
+    def stat_names(self) -> tuple[str, ...]:
+        """Names of ``stats``: 12 for bbox and segm, 10 for keypoints."""
+        return params_for(self.iou_type).stat_names
 
     def stats_dict(self) -> dict[str, float]:
-        return {name: float(v) for name, v in zip(STAT_NAMES, self.stats, strict=True)}
+        return {name: float(v) for name, v in zip(self.stat_names, self.stats, strict=True)}
 
     def per_category_ap(self) -> np.ndarray:
-        """AP per category (area all, maxDets 100); NaN for categories without ground truth."""
+        """AP per category (area all, largest maxDets); NaN for categories without ground truth."""
         s = self.precision[:, :, :, 0, -1]
         valid = s > -1
         total = np.where(valid, s, 0.0).sum(axis=(0, 1))
@@ -67,35 +82,40 @@ class Evaluation:
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
-    """Score ``preds`` against ``gt`` per image and for the whole set (see module docstring)."""
+def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Evaluation:
+    """Score ``preds`` against ``gt`` per image and for the whole set (see module docstring).
+
+    ``gt`` and ``preds`` must have been loaded for ``iou_type`` (masks for segm, keypoints for
+    keypoints); InputError otherwise.
+    """
+    params = params_for(iou_type)
     n_img, n_cat = gt.num_images, len(gt.category_ids)
-    n_thr, n_rec, n_area, n_max = len(IOU_THRESHOLDS), len(REC_THRESHOLDS), 4, len(MAX_DETS)
+    n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)
+    n_area, n_max = len(params.area_ranges), len(params.max_dets)
+    ranges = params.area_ranges
 
-    # Detections: sort by (image, category) group, then score descending (stable), keep 100.
-    dt_key_all = preds.image * n_cat + preds.category
-    order = _by_key_then_score(dt_key_all, preds.scores)
-    key_sorted = dt_key_all[order]
-    rank = _rank_in_runs(key_sorted)
-    keep = rank < MAX_DETS[-1]
-    dt_idx = order[keep]
-    dt_key, dt_rank = key_sorted[keep], rank[keep]
-    dt_boxes, dt_scores = preds.boxes[dt_idx], preds.scores[dt_idx]
-    dt_areas = dt_boxes[:, 2] * dt_boxes[:, 3]
-    outside = (dt_areas[None, :] < AREA_RANGES[:, :1]) | (dt_areas[None, :] > AREA_RANGES[:, 1:])
-
-    # Ground truth: sort by group, file order within; ignore = crowd or area out of range.
-    g_order = np.argsort(gt.ann_image * n_cat + gt.ann_category, kind="stable")
-    gt_key = (gt.ann_image * n_cat + gt.ann_category)[g_order]
-    gt_areas = gt.ann_areas[g_order]
-    gt_crowd = gt.ann_crowd[g_order]
-    gt_ignore = (
-        gt_crowd[None, :]
-        | (gt_areas[None, :] < AREA_RANGES[:, :1])
-        | (gt_areas[None, :] > AREA_RANGES[:, 1:])
+    # Detections by (image, category) group, then score descending (stable), cut to maxDets;
+    # ground truth by group, file order within; ignored: crowd (or without keypoints) or area
+    # out of range.
+    groups = group_by_image_category(gt, preds, params.max_det)
+    dt_idx, dt_key, dt_rank, g_order, gt_key = (
+        groups.dt_idx,
+        groups.dt_key,
+        groups.dt_rank,
+        groups.g_order,
+        groups.gt_key,
     )
+    dt_scores = preds.scores[dt_idx]
+    dt_areas = preds.detection_areas()[dt_idx]
+    outside = (dt_areas[None, :] < ranges[:, :1]) | (dt_areas[None, :] > ranges[:, 1:])
+    gt_areas = gt.ann_areas[g_order]
+    ignored = _ignored(gt, iou_type)[g_order]
+    gt_ignore = (
+        ignored[None, :] | (gt_areas[None, :] < ranges[:, :1]) | (gt_areas[None, :] > ranges[:, 1:])
+    )
+    overlap = _overlap(iou_type, gt, g_order, preds, dt_idx)
     found = match_detections(
-        dt_key, dt_boxes, gt_key, gt.ann_boxes[g_order], gt_crowd, gt_ignore, gt.ann_ids[g_order]
+        dt_key, gt_key, overlap, gt.ann_crowd[g_order], gt_ignore, gt.ann_ids[g_order]
     )
     # COCOeval's flags at a match: a true positive needs a nonzero gt id and a non-ignored gt;
     # dtIgnore is the gt's flag, or'ed with "outside the area range" when the stored id is 0.
@@ -109,13 +129,13 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
     ev = _Events(found.area[useful], found.threshold[useful], found.detection[useful],
                  is_tp[useful], delta[useful])  # fmt: skip
 
-    ap, ap50, ap75 = _per_image_ap(n_img, n_cat, dt_key, dt_rank, outside[0], ev, gt_key,
-                                   gt_ignore[0])  # fmt: skip
+    ap, ap50, ap75 = _per_image_ap(n_img, n_cat, params.max_det, dt_key, dt_rank, outside[0], ev,
+                                   gt_key, gt_ignore[0])  # fmt: skip
 
     # Whole set: per category, images in id order then stable by score (accumulate's order).
     npig = np.stack([np.bincount(gt_key[~ig] % n_cat, minlength=n_cat) for ig in gt_ignore], 1)
     dt_cat = dt_key % n_cat
-    by_cat = _by_key_then_score(dt_cat, dt_scores)
+    by_cat = by_key_then_score(dt_cat, dt_scores)
     cat_pos = np.empty_like(by_cat)
     cat_pos[by_cat] = np.arange(len(by_cat))
     cat_start = np.searchsorted(dt_cat[by_cat], np.arange(n_cat))
@@ -127,7 +147,7 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
         (ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + cat_pos[ev.detection]
     )
     ev_sorted = _Events(*(getattr(ev, f)[order] for f in _Events.__dataclass_fields__))
-    for m, max_det in enumerate(MAX_DETS):
+    for m, max_det in enumerate(params.max_dets):
         q, rc = _whole_set_precision(
             max_det, dt_rank[by_cat], outside[:, by_cat], cat_start, cat_pos, dt_cat, ev_sorted,
             npig,
@@ -142,10 +162,83 @@ def evaluate(gt: GroundTruth, preds: Predictions) -> Evaluation:
         ap50=ap50,
         ap75=ap75,
         num_dets=counts,
-        stats=_summarize(precision, recall),
+        stats=_summarize(params, precision, recall),
         precision=precision,
         recall=recall,
         category_ids=gt.category_ids,
+        iou_type=iou_type,
+    )
+
+
+def found_ground_truth(
+    gt: GroundTruth,
+    preds: Predictions,
+    iou_type: str = "bbox",
+    *,
+    score_threshold: float = 0.0,
+    iou_threshold: float = 0.5,
+) -> np.ndarray:
+    """Which ground-truth objects (``gt.ann_*`` order) COCOeval's matching finds.
+
+    An object is found when, at IoU (or OKS) threshold ``iou_threshold`` (one of COCO's ten)
+    and area range ``all``, ``evaluate``'s own greedy matching pairs it with a detection of
+    score >= ``score_threshold``. Detections below the threshold come after all others in their
+    group, so they cannot change these matches. Ignored ground truth (crowd regions, persons
+    without keypoints) is never found.
+    """
+    t = np.flatnonzero(np.isclose(IOU_THRESHOLDS, iou_threshold, rtol=0, atol=1e-12))
+    if len(t) != 1:
+        raise ValueError(f"iou_threshold must be one of COCO's {IOU_THRESHOLDS.tolist()}")
+    groups = group_by_image_category(gt, preds, params_for(iou_type).max_det)
+    ignored = _ignored(gt, iou_type)[groups.g_order]
+    matches = match_detections(
+        groups.dt_key, groups.gt_key, _overlap(iou_type, gt, groups.g_order, preds, groups.dt_idx),
+        gt.ann_crowd[groups.g_order], ignored[None, :], gt.ann_ids[groups.g_order],
+        thresholds=t,
+    )  # fmt: skip
+    hit = ~matches.gt_ignored & (preds.scores[groups.dt_idx[matches.detection]] >= score_threshold)
+    found = np.zeros(len(gt.ann_ids), bool)
+    found[groups.g_order[matches.ground_truth[hit]]] = True
+    return found
+
+
+def _ignored(gt: GroundTruth, iou_type: str) -> np.ndarray:
+    """COCOeval's ``ignore`` flag of each annotation: crowd; for keypoints also none visible."""
+    if iou_type != "keypoints":
+        return gt.ann_crowd
+    return gt.ann_crowd | (_required(gt.ann_num_keypoints, "ground truth", iou_type) == 0)
+
+
+def _required(column, what: str, iou_type: str):
+    """``column`` of ground truth or predictions, which exists only when loaded for iou_type."""
+    if column is None:
+        raise InputError(f"the {what} was not loaded for iouType {iou_type!r} (pass iou_type=)")
+    return column
+
+
+def _overlap(
+    iou_type: str, gt: GroundTruth, g_order: np.ndarray, preds: Predictions, dt_idx: np.ndarray
+) -> Overlap:
+    """The overlap of ``iou_type`` over the engine's sorted detections and ground truth."""
+    if iou_type == "bbox":
+        return BoxOverlap(preds.boxes[dt_idx], gt.ann_boxes[g_order], gt.ann_crowd[g_order])
+    if iou_type == "segm":
+        dt_masks = _required(preds.masks, "predictions", iou_type)
+        gt_masks = _required(gt.ann_masks, "ground truth", iou_type)
+        return MaskOverlap(
+            [dt_masks[i] for i in dt_idx.tolist()],
+            [gt_masks[i] for i in g_order.tolist()],
+            _required(preds.mask_boxes, "predictions", iou_type)[dt_idx],
+            _required(gt.ann_mask_boxes, "ground truth", iou_type)[g_order],
+            gt.ann_crowd[g_order],
+        )
+    sigmas = _required(gt.category_sigmas, "ground truth", iou_type)
+    return KeypointOverlap(
+        _required(preds.keypoints, "predictions", iou_type)[dt_idx],
+        _required(gt.ann_keypoints, "ground truth", iou_type)[g_order],
+        gt.ann_boxes[g_order],
+        gt.ann_areas[g_order],
+        sigmas[gt.ann_category[g_order]],
     )
 
 
@@ -158,28 +251,6 @@ class _Events:
     detection: np.ndarray  # index in (image, category, rank) order
     is_tp: np.ndarray  # bool
     delta: np.ndarray  # int: ignored-at-match minus outside-the-area-range
-
-
-def _by_key_then_score(key: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """``np.lexsort((-score, key))``: by key, then score descending, ties in input order.
-
-    One integer sort of (key, score rank, position) where that fits in 63 bits (faster).
-    """
-    n = len(key)
-    uniq, score_rank = np.unique(-score, return_inverse=True)
-    if n == 0 or (int(key.max()) + 1) * len(uniq) * n >= 2**62:
-        return np.lexsort((-score, key))
-    return np.argsort((key * len(uniq) + score_rank.ravel()) * n + np.arange(n))
-
-
-def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
-    """Position of each element within its run of equal keys."""
-    n = len(sorted_keys)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    start_pos = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    return np.arange(n) - start_pos
 
 
 @lru_cache(maxsize=4096)
@@ -244,6 +315,7 @@ def _envelope_at_true_positives(
 def _per_image_ap(
     n_img: int,
     n_cat: int,
+    max_det: int,
     dt_key: np.ndarray,
     dt_rank: np.ndarray,
     outside: np.ndarray,
@@ -251,7 +323,7 @@ def _per_image_ap(
     gt_key: np.ndarray,
     gt_ignore: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AP, AP50, AP75 of each image alone (area all, maxDets 100); NaN without valid gt.
+    """AP, AP50, AP75 of each image alone (area all, largest maxDets); NaN without valid gt.
 
     A row is (category of the image with non-crowd gt, threshold); each true positive adds its
     envelope value times the number of recall thresholds first reached there.
@@ -272,7 +344,7 @@ def _per_image_ap(
         out_upto = np.cumsum(outside)
         out_upto = out_upto[d] - (out_upto[d - dt_rank[d]] - outside[d - dt_rank[d]])
         row, rank = group * n_thr + t, dt_rank[d]
-        order = np.argsort(row * MAX_DETS[-1] + rank)
+        order = np.argsort(row * max_det + rank)
         row, k, envelope = _envelope_at_true_positives(
             row[order], rank[order], out_upto[order], ev.is_tp[on][valid][order],
             ev.delta[on][valid][order],
@@ -349,28 +421,19 @@ def _whole_set_precision(
     return q.reshape(n_area, n_thr, n_cat, n_rec), rc.reshape(n_area, n_thr, n_cat)
 
 
-def _summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
-    """COCOeval.summarize for bbox: the 12 standard numbers (-1 where nothing is defined)."""
+def _summarize(params: Params, precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """COCOeval.summarize: the iouType's standard numbers (-1 where nothing is defined)."""
 
     def mean(s: np.ndarray) -> float:
         s = s[s > -1]
         return -1.0 if len(s) == 0 else float(np.mean(s))
 
-    a = {label: i for i, label in enumerate(AREA_LABELS)}
-    m100 = MAX_DETS.index(100)
-    return np.array(
-        [
-            mean(precision[:, :, :, a["all"], m100]),
-            mean(precision[_T50, :, :, a["all"], m100]),
-            mean(precision[_T75, :, :, a["all"], m100]),
-            mean(precision[:, :, :, a["small"], m100]),
-            mean(precision[:, :, :, a["medium"], m100]),
-            mean(precision[:, :, :, a["large"], m100]),
-            mean(recall[:, :, a["all"], MAX_DETS.index(1)]),
-            mean(recall[:, :, a["all"], MAX_DETS.index(10)]),
-            mean(recall[:, :, a["all"], m100]),
-            mean(recall[:, :, a["small"], m100]),
-            mean(recall[:, :, a["medium"], m100]),
-            mean(recall[:, :, a["large"], m100]),
-        ]
-    )
+    stats = []
+    for kind, iou, area, max_det in params.summary:
+        a, m = params.area_labels.index(area), params.max_dets.index(max_det)
+        t = slice(None) if iou is None else int(np.flatnonzero(iou == IOU_THRESHOLDS)[0])
+        if kind == "ap":
+            stats.append(mean(precision[t, :, :, a, m]))
+        else:
+            stats.append(mean(recall[t, :, a, m]))
+    return np.array(stats)

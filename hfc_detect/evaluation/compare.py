@@ -30,7 +30,7 @@ from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_at
 PER_IMAGE_STEM = "per_image"
 SUMMARY_NAME = "summary.json"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "baseline",
+_CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "iou_type", "baseline",
               "num_images", "num_images_scored", "variants")  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def score(
 
     ``predictions`` maps variant names, in order (the first is the baseline), to loaded
     :class:`Predictions`, COCO results files, or in-memory lists of detections (empty allowed).
+    The iouType (bbox, segm, keypoints) is the one ``gt`` was loaded for.
     """
     if not predictions:
         raise InputError("no predictions given: pass at least one NAME=PATH")
@@ -78,7 +79,7 @@ def score(
         name: src if isinstance(src, Predictions) else load_predictions(src, gt, name=name)
         for name, src in predictions.items()
     }
-    results = {name: evaluate(gt, preds) for name, preds in loaded.items()}
+    results = {name: evaluate(gt, preds, gt.iou_type) for name, preds in loaded.items()}
     return Comparison(gt, loaded, results)
 
 
@@ -117,10 +118,15 @@ def compare(
     *,
     images_dir: str | Path | None = None,
     extra: Mapping[str, Any] | None = None,
+    iou_type: str = "bbox",
+    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None = None,
 ) -> dict:
     """Load the annotations, :func:`score` the predictions and :func:`write_comparison` them;
-    return the summary. Every input is read and checked before anything is written."""
-    comparison = score(load_annotations(annotations), predictions)
+    return the summary. Every input is read and checked before anything is written.
+    ``iou_type`` (bbox, segm, keypoints) and ``kpt_oks_sigmas`` are as in
+    :func:`load_annotations`."""
+    gt = load_annotations(annotations, iou_type, kpt_oks_sigmas=kpt_oks_sigmas)
+    comparison = score(gt, predictions)
     return write_comparison(output, comparison, images_dir=images_dir, extra=extra)
 
 
@@ -176,6 +182,7 @@ def _summary(comparison: Comparison, images_dir: str | Path | None, extra: dict)
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "annotations": str(gt.path),
         "images_dir": str(Path(images_dir).resolve()) if images_dir is not None else None,
+        "iou_type": gt.iou_type,
         "baseline": names[0],
         "num_images": gt.num_images,
         "num_images_scored": int(np.count_nonzero(~np.isnan(base.ap))),

@@ -1,5 +1,8 @@
 """COCOeval's greedy detection-to-ground-truth matching, vectorised over (image, category).
 
+The overlap (box IoU, mask IoU or OKS, :mod:`hfc_detect.evaluation.overlaps`) is computed once
+for every pair of a group; the matcher only looks the candidates up.
+
 pycocotools matches one (image, category) at a time in Python loops. The greedy rule is
 sequential only along a group's detections (highest score first), so here every group advances
 one detection rank per step, for all 4 area ranges x 10 IoU thresholds at once. Detections
@@ -22,29 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-AREA_RANGES = np.array([[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]], float)
-AREA_LABELS = ("all", "small", "medium", "large")
+from hfc_detect.evaluation.coco import GroundTruth, Predictions
+from hfc_detect.evaluation.overlaps import GroupPairs, Overlap
+from hfc_detect.evaluation.params import IOU_THRESHOLDS
 
 _MATCH_THRESHOLDS = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
-
-
-def box_iou(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
-    """IoU of [x, y, w, h] boxes, broadcast; for crowd ground truth, intersection / dt area.
-
-    Same double-precision operations in the same order as pycocotools' ``maskUtils.iou``
-    (``bbIou`` in maskApi.c), so the results are bit-identical.
-    """
-    dx, dy, dw, dh = dt[..., 0], dt[..., 1], dt[..., 2], dt[..., 3]
-    gx, gy, gw, gh = gt[..., 0], gt[..., 1], gt[..., 2], gt[..., 3]
-    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
-    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
-    inter = w * h
-    dt_area = dw * dh
-    union = np.where(crowd, dt_area, dt_area + gw * gh - inter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / union
-    return np.where((w > 0) & (h > 0), iou, 0.0)
 
 
 def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,6 +40,54 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     counts = np.diff(np.r_[starts, len(sorted_keys)])
     return sorted_keys[starts], starts, counts
+
+
+def by_key_then_score(key: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-score, key))``: by key, then score descending, ties in input order.
+
+    One integer sort of (key, score rank, position) where that fits in 63 bits (faster).
+    """
+    n = len(key)
+    uniq, score_rank = np.unique(-score, return_inverse=True)
+    if n == 0 or (int(key.max()) + 1) * len(uniq) * n >= 2**62:
+        return np.lexsort((-score, key))
+    return np.argsort((key * len(uniq) + score_rank.ravel()) * n + np.arange(n))
+
+
+def rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal keys."""
+    n = len(sorted_keys)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    start_pos = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return np.arange(n) - start_pos
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Detections and ground truth in the matcher's order: by (image, category) group;
+    detections then by score (descending, stable) and cut to maxDets, ground truth in file
+    order. Indices refer to the Predictions / GroundTruth arrays."""
+
+    dt_idx: np.ndarray
+    dt_key: np.ndarray  # image * K + category
+    dt_rank: np.ndarray  # rank within the group
+    g_order: np.ndarray
+    gt_key: np.ndarray
+
+
+def group_by_image_category(gt: GroundTruth, preds: Predictions, max_det: int) -> Groups:
+    """COCOeval's per-(image, category) lists, as sorted index arrays."""
+    n_cat = len(gt.category_ids)
+    key = preds.image * n_cat + preds.category
+    order = by_key_then_score(key, preds.scores)
+    key_sorted = key[order]
+    rank = rank_in_runs(key_sorted)
+    keep = rank < max_det
+    gt_key = gt.ann_image * n_cat + gt.ann_category
+    g_order = np.argsort(gt_key, kind="stable")
+    return Groups(order[keep], key_sorted[keep], rank[keep], g_order, gt_key[g_order])
 
 
 @dataclass(frozen=True)
@@ -71,68 +104,105 @@ class Matches:
     detection: np.ndarray  # (E,) detection index
     gt_nonzero: np.ndarray  # (E,) bool
     gt_ignored: np.ndarray  # (E,) bool
+    ground_truth: np.ndarray  # (E,) ground-truth index
 
 
 def match_detections(
     dt_key: np.ndarray,
-    dt_boxes: np.ndarray,
     gt_key: np.ndarray,
-    gt_boxes: np.ndarray,
+    overlap: Overlap,
     gt_crowd: np.ndarray,
     gt_ignore: np.ndarray,
     gt_ids: np.ndarray,
+    thresholds: np.ndarray | None = None,
 ) -> Matches:
     """Match detections to ground truth for every area range and IoU threshold.
 
     Detections are sorted by group key, then by rank (score descending, stable), already cut
-    to maxDets; ground truth is sorted by group key, file order within a group.
-    ``gt_ignore`` is (A, G): crowd or area outside range A.
+    to maxDets; ground truth is sorted by group key, file order within a group. ``overlap``
+    gives the IoU (or OKS) of pairs in those orders. ``gt_ignore`` is (A, G): ignored in area
+    range A (crowd, no keypoints, or area outside the range). ``thresholds`` picks some of
+    COCO's IoU thresholds (indices; all by default); ``Matches.threshold`` indexes into them.
     """
+    limits = _MATCH_THRESHOLDS if thresholds is None else _MATCH_THRESHOLDS[thresholds]
     parts: list[tuple[np.ndarray, ...]] = []
     d_keys, d_start, d_count = _runs(dt_key)
     g_keys, g_start, g_count = _runs(gt_key)
     common, d_pos, g_pos = np.intersect1d(d_keys, g_keys, assume_unique=True, return_indices=True)
     if len(common):
         _match_groups(
-            d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos],
-            dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_ids != 0, parts,
+            GroupPairs.of(d_start[d_pos], d_count[d_pos], g_start[g_pos], g_count[g_pos]),
+            overlap, gt_crowd, gt_ignore, gt_ids != 0, limits, parts,
         )  # fmt: skip
     if not parts:
         empty = np.zeros(0, np.int64)
-        return Matches(empty, empty, empty, empty.astype(bool), empty.astype(bool))
+        return Matches(empty, empty, empty, empty.astype(bool), empty.astype(bool), empty)
     return Matches(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
 def _match_groups(
-    d_start, d_count, g_start, g_count, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-    parts,
+    pairs: GroupPairs, overlap: Overlap, gt_crowd, gt_ignore, gt_nonzero, limits, parts
 ) -> None:  # fmt: skip
     """Greedy matching for the groups holding both detections and ground truth."""
     # Every (detection, ground truth) pair of each group; keep those that can ever match.
-    pairs = d_count * g_count
-    group = np.repeat(np.arange(len(pairs)), pairs)
-    local = np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs)
-    ng = g_count[group]
-    p_dt = d_start[group] + local // ng
-    p_gt = g_start[group] + local % ng
-    iou = box_iou(dt_boxes[p_dt], gt_boxes[p_gt], gt_crowd[p_gt])
-    can = iou >= _MATCH_THRESHOLDS.min()
+    iou = overlap(pairs)
+    can = iou >= limits.min()
     if not can.any():
         return
-    rel_dt, rel_dt_group = _unique_with_group(p_dt[can], group[can])
-    rel_gt, rel_gt_group = _unique_with_group(p_gt[can], group[can])
+    p_dt, p_gt, group = pairs.dt[can], pairs.gt[can], pairs.group[can]
+    lookup = _PairLookup(p_dt * len(gt_crowd) + p_gt, iou[can], len(gt_crowd))
+    rel_dt, rel_dt_group = _unique_with_group(p_dt, group)
+    rel_gt, rel_gt_group = _unique_with_group(p_gt, group)
 
     # Compressed per-group tables: candidate detections (rank order), candidate gt (file order).
     _, dt_first, nd = np.unique(rel_dt_group, return_index=True, return_counts=True)
-    _, gt_first, ngt = np.unique(rel_gt_group, return_index=True, return_counts=True)
+    groups, gt_first, ngt = np.unique(rel_gt_group, return_index=True, return_counts=True)
+    one = np.zeros(len(pairs.d_start), bool)
+    one[groups[ngt == 1]] = True
+    _single_candidate(one[group], p_dt, p_gt, iou[can], gt_crowd, gt_ignore, gt_nonzero, limits,
+                      parts)  # fmt: skip
     bucket = np.ceil(np.log2(ngt)).astype(np.int64)
-    for b in np.unique(bucket):
+    for b in np.unique(bucket[ngt > 1]):
         sel = np.flatnonzero(bucket == b)
         sel = sel[np.argsort(-nd[sel], kind="stable")]
         dt_tab = _table(rel_dt, dt_first[sel], nd[sel])
         gt_tab = _table(rel_gt, gt_first[sel], ngt[sel])
-        _greedy(dt_tab, nd[sel], gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero,
-                parts)  # fmt: skip
+        _greedy(dt_tab, nd[sel], gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, limits, parts)
+
+
+def _single_candidate(
+    on, p_dt, p_gt, iou, gt_crowd, gt_ignore, gt_nonzero, limits, parts
+) -> None:  # fmt: skip
+    """Groups with one candidate ground truth, without the loop: at each threshold it goes to
+    the first detection (rank order) that reaches it, or to every such detection for a crowd
+    region; its ignore flag cannot change that, so every area range matches alike."""
+    if not on.any():
+        return
+    p_dt, p_gt = p_dt[on], p_gt[on]  # grouped, detections in rank order
+    ok = iou[on][:, None] >= limits[None, :]
+    count = np.cumsum(ok, axis=0)
+    starts = np.flatnonzero(np.r_[True, p_gt[1:] != p_gt[:-1]])
+    before = (count[starts] - ok[starts])[np.cumsum(np.r_[True, p_gt[1:] != p_gt[:-1]]) - 1]
+    first = ok & ((count - before == 1) | gt_crowd[p_gt][:, None])
+    pi, ti = np.nonzero(first)
+    g = p_gt[pi]
+    for a in range(gt_ignore.shape[0]):
+        parts.append((np.full(len(pi), a), ti, p_dt[pi], gt_nonzero[g], gt_ignore[a, g], g))
+
+
+@dataclass(frozen=True)
+class _PairLookup:
+    """The overlaps of the pairs that can match (>= the lowest threshold), by (dt, gt)."""
+
+    keys: np.ndarray  # sorted dt * n_gt + gt
+    values: np.ndarray
+    n_gt: int
+
+    def __call__(self, dt: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        """Overlap of each (dt, gt), broadcast; -1 for pairs that cannot match."""
+        key = dt * self.n_gt + gt
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[pos] == key, self.values[pos], -1.0)
 
 
 def _unique_with_group(items: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,20 +225,19 @@ def _last_argmax(values: np.ndarray) -> np.ndarray:
     return values.shape[-1] - 1 - np.argmax(values[..., ::-1], axis=-1)
 
 
-def _greedy(dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonzero, parts) -> None:
+def _greedy(dt_tab, nd, gt_tab, lookup, gt_crowd, gt_ignore, gt_nonzero, limits, parts) -> None:
     """Advance all groups of one bucket one detection rank at a time (groups sorted by nd desc)."""
     n_groups, width = gt_tab.shape
     valid = gt_tab >= 0
     gidx = np.where(valid, gt_tab, 0)
-    g_boxes = gt_boxes[gidx]  # (n, Gb, 4)
     g_crowd = gt_crowd[gidx] & valid
     g_ign = np.moveaxis(gt_ignore[:, gidx], 0, 1)[:, :, None, :]  # (n, A, 1, Gb)
-    taken = np.zeros((n_groups, len(AREA_RANGES), len(IOU_THRESHOLDS), width), bool)
-    thr = _MATCH_THRESHOLDS[None, None, :, None]
+    taken = np.zeros((n_groups, gt_ignore.shape[0], len(limits), width), bool)
+    thr = limits[None, None, :, None]
     for r in range(dt_tab.shape[1]):
         act = int(np.count_nonzero(nd > r))
         d = dt_tab[:act, r]
-        iou = box_iou(dt_boxes[d][:, None, :], g_boxes[:act], g_crowd[:act])
+        iou = lookup(d[:, None], gidx[:act])
         iou = np.where(valid[:act], iou, -1.0)[:, None, None, :]  # (act, 1, 1, Gb)
         ok = (iou >= thr) & (~taken[:act] | g_crowd[:act, None, None, :])
         ign = g_ign[:act]
@@ -181,4 +250,4 @@ def _greedy(dt_tab, nd, gt_tab, dt_boxes, gt_boxes, gt_crowd, gt_ignore, gt_nonz
         gj = m[gi, ai, ti]
         taken[gi, ai, ti, gj] = True
         g = gt_tab[gi, gj]
-        parts.append((ai, ti, d[gi], gt_nonzero[g], gt_ignore[ai, g]))
+        parts.append((ai, ti, d[gi], gt_nonzero[g], gt_ignore[ai, g], g))

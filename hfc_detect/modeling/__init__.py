@@ -5,6 +5,14 @@ from hfc_detect.modeling.registry import build_detector, list_backends, register
 
 register_backend("detectron2", "hfc_detect.modeling.detectron2_backend", "build_detectron2")
 register_backend("torchvision", "hfc_detect.modeling.torchvision_backend", "build_torchvision")
+register_backend(
+    "torchvision-maskrcnn", "hfc_detect.modeling.torchvision_backend", "build_torchvision_maskrcnn"
+)
+register_backend(
+    "torchvision-keypointrcnn",
+    "hfc_detect.modeling.torchvision_backend",
+    "build_torchvision_keypointrcnn",
+)
 register_backend("onnx-yolox", "hfc_detect.modeling.onnx_yolox", "build_onnx_yolox")
 register_backend("demo", "hfc_detect.modeling.demo_detector", "build_demo_detector")
 

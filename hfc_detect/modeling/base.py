@@ -13,11 +13,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Detections:
-    """One image's detections in that image's original pixel coordinates."""
+    """One image's detections in that image's original pixel coordinates.
+
+    Instance-segmentation models add ``masks`` (COCO compressed RLE, the image's size) and
+    keypoint models ``keypoints`` ((N, K, 3): x, y and a score or visibility), as COCO's segm
+    and keypoint results hold them.
+    """
 
     boxes: np.ndarray  # (N, 4) float, x0, y0, x1, y1
     scores: np.ndarray  # (N,) float
     category_ids: np.ndarray  # (N,) int, COCO category ids (not contiguous labels)
+    masks: list[dict] | None = None  # (N,) {"size": [H, W], "counts": str}
+    keypoints: np.ndarray | None = None  # (N, K, 3) float
 
     def __len__(self) -> int:
         return len(self.scores)

@@ -1,15 +1,20 @@
-"""torchvision's RetinaNet ResNet-50 FPN as a :class:`~hfc_detect.modeling.Detector`.
+"""torchvision's COCO models as :class:`~hfc_detect.modeling.Detector`: RetinaNet ResNet-50 FPN
+(backend ``torchvision``), Mask R-CNN (``torchvision-maskrcnn``: boxes and masks) and keypoint
+R-CNN (``torchvision-keypointrcnn``: person boxes and 17 keypoints).
 
 torchvision's COCO detection models predict 91 labels whose index *is* the COCO category id
 (index 0 is the background, the 10 ids COCO never used are named ``"N/A"``), so labels
 pass through unchanged; the test suite checks this against the weights' ``categories`` and the
-COCO annotation files.
+COCO annotation files. Keypoint R-CNN has two labels, background and person (COCO id 1).
+Masks come out as probabilities at the image's resolution; a pixel belongs to the mask where
+it is > 0.5 (torchvision's reference evaluation), encoded as COCO compressed RLE.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +59,28 @@ class TorchvisionDetector:
             if image.ndim != 3 or image.shape[0] != 3:
                 raise InputError(f"expected a (3, H, W) image tensor, got {tuple(image.shape)}")
             output = self.model([image.to(self.device, torch.float32) / 255.0])[0]
+            keypoints = output.get("keypoints")
             results.append(
                 Detections(
                     boxes=output["boxes"].cpu().double().numpy().reshape(-1, 4),
                     scores=output["scores"].cpu().double().numpy(),
                     category_ids=output["labels"].cpu().numpy().astype(np.int64),
+                    masks=_rles(output["masks"]) if "masks" in output else None,
+                    keypoints=None if keypoints is None else keypoints.cpu().double().numpy(),
                 )
             )
         return results
+
+
+def _rles(masks: torch.Tensor) -> list[dict]:
+    """(N, 1, H, W) mask probabilities -> COCO compressed RLEs of the pixels > 0.5."""
+    from pycocotools import mask as mask_utils
+
+    binary = (masks[:, 0] > 0.5).cpu().numpy().astype(np.uint8)  # (N, H, W)
+    if len(binary) == 0:
+        return []
+    encoded = mask_utils.encode(np.asfortranarray(binary.transpose(1, 2, 0)))
+    return [{"size": r["size"], "counts": r["counts"].decode("ascii")} for r in encoded]
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -78,21 +97,53 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def build_torchvision(
+@dataclass(frozen=True)
+class _Arch:
+    """One torchvision COCO model: its builder, COCO weights and label count."""
+
+    name: str  # torchvision's function name
+    weights: str  # the weights enum's name in torchvision.models.detection
+    num_classes: int
+
+
+_RETINANET = _Arch("retinanet_resnet50_fpn", "RetinaNet_ResNet50_FPN_Weights", NUM_CLASSES)
+_MASKRCNN = _Arch("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights", NUM_CLASSES)
+_KEYPOINTRCNN = _Arch("keypointrcnn_resnet50_fpn", "KeypointRCNN_ResNet50_FPN_Weights", 2)
+
+
+def build_torchvision(**options: Any) -> TorchvisionDetector:
+    """torchvision's ``retinanet_resnet50_fpn`` trained on COCO (36.4 box AP on val2017).
+
+    ``weights``: a local state dict (``.pth``), ``"random"`` (random initialisation, no
+    download: for trying the pipeline offline), or None for the ``COCO_V1`` weights fetched and
+    cached by torchvision (needs the internet once). ``overrides``: ``KEY=VALUE`` keyword
+    arguments of the model, e.g. ``min_size=512``, ``score_thresh=0.05``,
+    ``detections_per_img=100`` (torchvision's defaults: 800, 1333, 0.05, 300).
+    """
+    return _build(_RETINANET, **options)
+
+
+def build_torchvision_maskrcnn(**options: Any) -> TorchvisionDetector:
+    """torchvision's ``maskrcnn_resnet50_fpn`` (COCO_V1: 37.9 box AP, 34.6 mask AP); boxes and
+    masks. Options as :func:`build_torchvision` (e.g. ``box_score_thresh=0.05``)."""
+    return _build(_MASKRCNN, **options)
+
+
+def build_torchvision_keypointrcnn(**options: Any) -> TorchvisionDetector:
+    """torchvision's ``keypointrcnn_resnet50_fpn`` (COCO_V1: 54.6 box AP, 65.0 keypoint AP);
+    person boxes and 17 keypoints. Options as :func:`build_torchvision`."""
+    return _build(_KEYPOINTRCNN, **options)
+
+
+def _build(
+    arch: _Arch,
     *,
     weights: str | Path | None = None,
     device: str | torch.device | None = None,
     overrides: Sequence[str] = (),
     config_file: str | None = None,
 ) -> TorchvisionDetector:
-    """torchvision's ``retinanet_resnet50_fpn`` trained on COCO (36.4 box AP on val2017).
-
-    ``weights``: a local state dict (``.pth``), or None for ``RetinaNet_ResNet50_FPN_Weights.
-    COCO_V1`` fetched and cached by torchvision (needs the internet once). ``overrides``:
-    ``KEY=VALUE`` keyword arguments of the model, e.g. ``min_size=512``, ``score_thresh=0.05``,
-    ``detections_per_img=100`` (torchvision's defaults: 800, 1333, 0.05, 300).
-    """
-    from torchvision.models.detection import RetinaNet_ResNet50_FPN_Weights, retinanet_resnet50_fpn
+    from torchvision.models import detection
 
     if config_file is not None:
         raise InputError("--config-file applies to the detectron2 backend only")
@@ -101,13 +152,15 @@ def build_torchvision(
         if fixed in kwargs:
             raise InputError(f"--set {fixed}=... is not allowed for torchvision; use --weights")
     try:
-        model = retinanet_resnet50_fpn(
-            weights=None, weights_backbone=None, num_classes=NUM_CLASSES, **kwargs
+        model = getattr(detection, arch.name)(
+            weights=None, weights_backbone=None, num_classes=arch.num_classes, **kwargs
         )
     except TypeError as exc:
-        raise InputError(f"torchvision retinanet_resnet50_fpn: bad --set option ({exc})") from None
+        raise InputError(f"torchvision {arch.name}: bad --set option ({exc})") from None
+    if weights == "random":
+        return TorchvisionDetector(model, device)
     if weights is None:
-        coco = RetinaNet_ResNet50_FPN_Weights.COCO_V1
+        coco = getattr(detection, arch.weights).COCO_V1
         try:
             state = coco.get_state_dict(progress=True, check_hash=True)
         except Exception as exc:
@@ -122,5 +175,5 @@ def build_torchvision(
         model.load_state_dict(state)
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())[:300]
-        raise InputError(f"weights {weights} do not fit retinanet_resnet50_fpn: {detail}") from None
+        raise InputError(f"weights {weights} do not fit {arch.name}: {detail}") from None
     return TorchvisionDetector(model, device)

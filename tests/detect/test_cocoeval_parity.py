@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hfc_detect.evaluation import evaluate, load_annotations, load_predictions
-from hfc_detect.evaluation.matching import box_iou
+from hfc_detect.evaluation.overlaps import box_iou
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools import mask as mask_utils  # noqa: E402
@@ -31,20 +31,27 @@ FIXTURE = "data/coco-eval-fixture"
 TOL = 1e-9
 
 
-def reference(gt: dict, dets: list[dict], image_ids=None):
+def reference(gt: dict, dets: list[dict], image_ids=None, iou_type="bbox", sigmas=None):
     """pycocotools: whole-set COCOeval and per-image (AP, AP50, AP75) (-1 where undefined)."""
+
+    def cocoeval(coco_gt, coco_dt):
+        ev = COCOeval(coco_gt, coco_dt, iou_type)
+        if sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
+        return ev
+
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = copy.deepcopy(gt)
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
-        whole = COCOeval(coco_gt, coco_dt, "bbox")
+        whole = cocoeval(coco_gt, coco_dt)
         whole.evaluate()
         whole.accumulate()
         whole.summarize()
         per_image = {}
         for image_id in image_ids if image_ids is not None else sorted(coco_gt.getImgIds()):
-            ev = COCOeval(coco_gt, coco_dt, "bbox")
+            ev = cocoeval(coco_gt, coco_dt)
             ev.params.imgIds = [image_id]
             ev.evaluate()
             ev.accumulate()
@@ -53,11 +60,11 @@ def reference(gt: dict, dets: list[dict], image_ids=None):
     return whole, per_image
 
 
-def ours(gt: dict, dets: list[dict], tmp_path):
+def ours(gt: dict, dets: list[dict], tmp_path, iou_type="bbox", **kw):
     path = tmp_path / "gt.json"
     path.write_text(json.dumps(gt))
-    annotations = load_annotations(path)
-    return evaluate(annotations, load_predictions(dets, annotations))
+    annotations = load_annotations(path, iou_type, **kw)
+    return evaluate(annotations, load_predictions(dets, annotations), iou_type)
 
 
 def assert_parity(ev, whole, per_image) -> None:

@@ -45,9 +45,9 @@ def compare_command(
     """Score prediction files per image and for the whole set."""
     from rich.console import Console
 
-    from hfc_detect.cli.common import parse_number_list
     from hfc_detect.evaluation.compare import compare, parse_variant_spec
     from hfc_detect.evaluation.params import IOU_TYPES
+    from hfc_detect.utils.cli import parse_number_list
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 

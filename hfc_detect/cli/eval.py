@@ -20,10 +20,17 @@ def default_output() -> Path:
 )
 def eval_command(
     radius: list[float] = typer.Option(
-        ...,
+        None,
         "--radius",
         "-r",
         help="Split radius in pixels of the centred spectrum (the paper: 128); repeat for more.",
+    ),
+    radius_sweep: int = typer.Option(
+        None,
+        "--radius-sweep",
+        help="Instead of --radius: N radii geometric from 4 to the images' half-diagonal "
+        "(for hfc-detect curve).",
+        show_default=False,
     ),
     variants: str = typer.Option(
         "original,lfc,hfc", "--variants", help="Comma-separated variants to run."
@@ -92,6 +99,9 @@ def eval_command(
 
         raise InputError("--resume needs --output (the folder of the run to continue)")
     output = output if output is not None else default_output()
+    from hfc_detect.analysis.radii import resolve_radii
+
+    radius = resolve_radii(radius or [], radius_sweep, dataset, annotations, images)
     if threads is not None:
         import torch
 

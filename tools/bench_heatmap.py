@@ -2,9 +2,11 @@
 
 Runs :func:`hfc_classify.analysis.heatmap.fourier_heatmap` (Yin et al.'s definition, half the
 plane, --batch-size perturbed images per forward pass) on the first --images test images, and
-prints the wall time, the forward passes per second, and what the map costs per 1,000 images
-(the cost is linear in the images). Then checks --check random cells of a 20-image map against a
-naive computation: the basis built literally as real(ifft2(ifftshift(D))), one image at a time.
+prints the wall and CPU time, the forward passes per CPU second, and what the map costs per
+1,000 images (the cost is linear in the images; on a CPU shared with other jobs the CPU time
+is the better estimate of an idle machine's wall time at --threads 1). Then checks --check
+random cells of a 20-image map against a naive computation: the basis built literally as
+real(ifft2(ifftshift(D))), one image at a time.
 With --save the map is written as .npy.
 
     python tools/bench_heatmap.py [--images 1000] [--threads 1] [--save map.npy]
@@ -13,6 +15,7 @@ With --save the map is written as .npy.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -65,14 +68,18 @@ def main() -> None:
     model = build_from_checkpoint(args.arch, args.shared / args.checkpoint)
     config = HeatmapConfig(eps=args.eps, batch_size=args.batch_size)
     bases = len(centred_frequencies(*x.shape[-2:])[0])
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     errors = fourier_heatmap(model, x, y, config)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     passes = bases * len(y)
-    print(f"machine: {platform.machine()} {platform.processor()}, torch threads {args.threads}")
-    print(f"{args.arch}, {len(y)} images, {x.shape[-2]}x{x.shape[-1]} map, {bases} bases: "
-          f"{seconds:.1f} s, {passes / seconds:.0f} forward passes/s, "
-          f"{seconds * 1000 / len(y):.0f} s per 1,000 images")  # fmt: skip
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}")
+    print(f"{args.arch}, {len(y)} images, {x.shape[-2]}x{x.shape[-1]} map, {bases} bases, "
+          f"batch {args.batch_size}: wall {seconds:.1f} s, CPU {cpu:.1f} s; "
+          f"{passes / cpu:.0f} forward passes per CPU second")  # fmt: skip
+    print(
+        f"per 1,000 images (linear in images): wall {seconds * 1000 / len(y):.0f} s, "
+        f"CPU {cpu * 1000 / len(y):.0f} s"
+    )
     rng = np.random.default_rng(1)
     small = errors if len(y) <= 20 else fourier_heatmap(model, x[:20], y[:20], config)
     for _ in range(args.check):

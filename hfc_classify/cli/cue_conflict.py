@@ -50,7 +50,9 @@ def cue_conflict_command(
         )
     write_text_atomic(output / "cue_conflict.csv", rows_to_csv(rows))
     plot_cue_conflict(
-        output / "cue_conflict.png", rows, f"{arch} on {len(images)} images of {images.source}"
+        output / "cue_conflict.png",
+        rows,
+        f"{arch} on {len(images)} images of {Path(images.source).name}",
     )
     for row in rows:
         typer.echo(

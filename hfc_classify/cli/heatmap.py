@@ -64,7 +64,7 @@ def heatmap_command(
     clean_error = 1 - accuracy(model, x, y)
     with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, errors)
-    title = (f"{arch} on {len(y)} images of {images.source}: eps {eps:g}, sign {sign}; "
+    title = (f"{arch} on {len(y)} images of {Path(images.source).name}: eps {eps:g}, sign {sign}; "
              f"clean error {clean_error:.3f}")  # fmt: skip
     plot_heatmaps(
         output / "heatmap.png",

@@ -120,15 +120,17 @@ def per_category_csv(curve: Curve) -> str:
 
 
 def plot_curve(path: str | Path, curve: Curve, title: str) -> Path:
-    """AP, APs, APm, APl against radius (log axis) for LFC and HFC with the original as a
-    horizontal line, and the mean per-image AP difference with its 95% CI."""
+    """AP, AP50 and one panel per object size (APs, APm, APl) against radius (log axis) for LFC
+    and HFC with the original as a horizontal line, and the mean per-image AP difference with
+    its 95% CI."""
     from hfc_detect.analysis.figures import pyplot, save_png
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 5, figsize=(21, 4.2))
+    fig, grid = plt.subplots(2, 3, figsize=(14, 8))
+    axes = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1], grid[1, 2], grid[0, 2]]
     styles = {"lfc": ("tab:blue", "o-"), "hfc": ("tab:red", "s-")}
-    sizes = ("all", "small", "medium", "large")
-    panels = zip(axes[:4], ("AP", "APs", "APm", "APl"), sizes, strict=True)
+    sizes = ("all", "all, IoU 0.5", "small", "medium", "large")
+    panels = zip(axes[:5], ("AP", "AP50", "APs", "APm", "APl"), sizes, strict=True)
     for ax, stat, size in panels:
         for kind, (color, style) in styles.items():
             pts = [p for p in curve.points if p.kind == kind and p.stats[stat] >= 0]
@@ -136,9 +138,9 @@ def plot_curve(path: str | Path, curve: Curve, title: str) -> Path:
                     label=kind.upper())  # fmt: skip
         if curve.original[stat] >= 0:
             ax.axhline(curve.original[stat], color="k", linestyle="--", label="original")
-        ax.set_title(f"{stat} ({size} objects)", fontsize=10)
+        ax.set_title(f"{stat} ({size})", fontsize=10)
         ax.set_ylabel(stat)
-    ax = axes[4]
+    ax = axes[5]
     for kind, (color, style) in styles.items():
         pts = [p for p in curve.points if p.kind == kind]
         r = [p.radius for p in pts]

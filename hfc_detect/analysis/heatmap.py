@@ -155,7 +155,6 @@ def detector_heatmap(
     (``heatmap_progress.jsonl``, headed by ``settings`` plus ``config``) from which a re-run with
     the same settings resumes. ``progress(k)`` gets the detector runs of each step."""
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     records = dataset.images[: config.limit] if config.limit else dataset.images
     images = _decode(records, detector.channel_order)
     smallest = min(min(img.shape[-2:]) for img in images)
@@ -165,6 +164,7 @@ def detector_heatmap(
             f"--grid {config.grid} x --step {config.step} reaches {top} cycles per image, "
             f"beyond the Nyquist limit of a {smallest}-pixel side"
         )
+    output.mkdir(parents=True, exist_ok=True)
     gt = _scoring_gt(dataset, [r.image_id for r in records], output)
     log_path = output / LOG_NAME
     header = {"settings": {**(settings or {}), **asdict(config)}}

@@ -173,8 +173,9 @@ def test_grid_counts_and_nyquist(coco, tmp_path):
         assert len(grid_frequencies(g, 4)[0]) == expected
     with pytest.raises(InputError, match="Nyquist"):
         detector_heatmap(
-            TinyDetector(), load_coco(*coco), DetectorHeatmapConfig(grid=4, step=16), tmp_path
+            TinyDetector(), load_coco(*coco), DetectorHeatmapConfig(grid=4, step=16), tmp_path / "x"
         )
+    assert not (tmp_path / "x").exists()
 
 
 def test_heatmap_cli_writes_maps(coco, tmp_path):

@@ -127,10 +127,11 @@ def _read_log(path: Path, settings: dict[str, Any]) -> dict[Frequency, tuple[flo
             f"{path.parent} holds a heat map with other settings; choose another --output"
         )
     done = {}
-    for line in lines[1:]:
+    for count, line in enumerate(lines[1:], start=1):
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError:  # killed mid-write: keep the lines before it
+            path.write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
             break
         done[(rec["fy"], rec["fx"])] = (rec["ap"], rec["delta_ap"])
     return done

@@ -163,6 +163,9 @@ def test_detector_heatmap_equals_per_frequency_pycocotools_loop(coco, tmp_path):
     resumed = detector_heatmap(again, ds, config, tmp_path / "hm")
     np.testing.assert_array_equal(resumed.ap, result.ap)
     assert len(again.seen) == len(SIZES) * (2 + 1)
+    third = TinyDetector()  # the torn line was dropped, so nothing is left to run
+    np.testing.assert_array_equal(detector_heatmap(third, ds, config, log.parent).ap, result.ap)
+    assert len(third.seen) == len(SIZES)
     with pytest.raises(InputError, match="other settings"):
         detector_heatmap(again, ds, DetectorHeatmapConfig(grid=3, step=2, eps=10.0), log.parent)
 

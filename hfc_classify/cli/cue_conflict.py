@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hfc_classify.cli import options
 from hfc_classify.cli.app import app
 
 
@@ -18,18 +19,16 @@ from hfc_classify.cli.app import app
     "fractions of the images) and DIR/cue_conflict.png. Radii: repeat --radius or comma-separate.",
 )
 def cue_conflict_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Trained weights (.th/.pt)."),
-    data: str = typer.Option(
-        ..., "--data", "-d", help="Test images: .npz, CIFAR-10 folder, mnist:ROOT, ..."
-    ),
+    checkpoint: Path = options.CHECKPOINT,
+    data: str = options.DATA,
     radius: list[str] = typer.Option(
         ..., "--radius", "-r", help="Radius; repeat or comma-separate."
     ),
-    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write."),
-    arch: str = typer.Option("resnet20", "--arch", "-a", help="Registered architecture."),
-    limit: int = typer.Option(None, "--limit", help="First N images only.", show_default=False),
+    output: Path = options.OUTPUT,
+    arch: str = options.ARCH,
+    limit: int = options.LIMIT,
     batch_size: int = typer.Option(500, "--batch-size", help="Images per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    device: str = options.DEVICE,
 ) -> None:
     from hfc_classify.analysis.cue_conflict import cue_conflict, plot_cue_conflict, rows_to_csv
     from hfc_classify.analysis.inputs import load_inputs

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from hfc_classify.cli import options
 from hfc_classify.cli.app import app
 
 
@@ -22,22 +23,20 @@ from hfc_classify.cli.app import app
     "(H//2, W//2)), DIR/heatmap.png and DIR/heatmap.json (settings, clean error, time).",
 )
 def heatmap_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Trained weights (.th/.pt)."),
-    data: str = typer.Option(
-        ..., "--data", "-d", help="Test images: .npz, CIFAR-10 folder, mnist:ROOT, ..."
-    ),
-    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write."),
-    arch: str = typer.Option("resnet20", "--arch", "-a", help="Registered architecture."),
+    checkpoint: Path = options.CHECKPOINT,
+    data: str = options.DATA,
+    output: Path = options.OUTPUT,
+    arch: str = options.ARCH,
     eps: float = typer.Option(4.0, "--eps", help="L2 norm of the perturbation (images in [0, 1])."),
     sign: str = typer.Option(
         "random", "--sign", help="random (+-1 per image and channel) or positive."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random signs."),
-    limit: int = typer.Option(None, "--limit", help="First N images only.", show_default=False),
+    limit: int = options.LIMIT,
     batch_size: int = typer.Option(
         256, "--batch-size", help="Perturbed images per forward pass (GPU: thousands)."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    device: str = options.DEVICE,
 ) -> None:
     import numpy as np
     import torch

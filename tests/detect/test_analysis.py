@@ -89,7 +89,7 @@ def test_eval_radius_sweep_then_curve(coco, tmp_path):
     want = hfc4["per_category_ap"]["1"]["ap"]
     assert float(first["AP"]) == pytest.approx(want, abs=1e-6)
     png = cv2.imread(str(out / "curve.png"))
-    assert png is not None and png.shape[1] > 2 * png.shape[0]
+    assert png is not None and png.shape[1] > 1.5 * png.shape[0]  # 2 x 3 panels
 
 
 def test_radius_and_sweep_together_exit_2(coco, tmp_path):

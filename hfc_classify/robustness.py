@@ -10,6 +10,10 @@ Two ways to count an image as robust at ``eps`` (``mode``):
   eps' <= eps of a grid fools the model. FGSM tries eps' in steps of 1/1000 (foolbox's grid);
   PGD tries the table's eps values, success at any of its steps (defaults: 40 steps of eps/30,
   foolbox v1's). A search is never weaker than the fixed attack at the same eps.
+
+``spectra`` of the table: the summed power spectrum of the perturbations ``x_adv - x`` of the
+attack at exactly eps (with the mode's PGD steps), per (rho, attack, eps), over all images
+(:mod:`hfc_classify.analysis.spectrum`); in search mode that attack is one extra run.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
+from hfc_classify.analysis.spectrum import SpectrumKey, power_spectrum
 from hfc_classify.attacks import fgsm, fgsm_min_eps, foolbox_fgsm_grid, pgd, pgd_min_eps
 from hfc_classify.smoothing import Layers, smooth_model
 from hfc_detect.utils.errors import InputError
@@ -54,6 +60,7 @@ class RobustnessTable:
     epsilons: list[float]
     n_images: int
     settings: dict[str, object] = field(default_factory=dict)
+    spectra: dict[SpectrumKey, np.ndarray] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[tuple[str, float]]:
@@ -163,23 +170,27 @@ def evaluate_robustness(
     steps, alpha_text = pgd_settings(mode, pgd_steps, pgd_alpha)
     columns = [(a, e) for a in attacks for e in epsilons]
     rows = []
+    spectra: dict[SpectrumKey, np.ndarray] = {}
     for rho in rhos:
         net = smooth_model(model, rho, layers=layers, rescale=rescale) if rho else model
         correct = {key: 0 for key in ["clean", *columns]}
+        power: dict[tuple[str, float], torch.Tensor] = {}
         for start in range(0, images.shape[0], batch_size):
             x, y = images[start : start + batch_size], labels[start : start + batch_size]
-            for key, hits in _batch_hits(net, x, y, attacks, epsilons, mode, steps, pgd_alpha):
-                correct[key] += hits
+            hits = _batch_hits(net, x, y, attacks, epsilons, mode, steps, pgd_alpha, power)
+            for key, count in hits:
+                correct[key] += count
             if progress is not None:
                 progress(x.shape[0])
         n = images.shape[0]
         rows.append(RobustnessRow(rho, correct["clean"] / n, {c: correct[c] / n for c in columns}))
+        spectra.update({(rho, a, e): p.cpu().numpy() for (a, e), p in power.items()})
     settings: dict[str, object] = {"mode": mode, "layers": layers, "rescale": rescale}
     if "pgd" in attacks:
         settings.update(pgd_steps=steps, pgd_alpha=alpha_text)
     if mode == "search" and "fgsm" in attacks:
         settings["fgsm_grid"] = "1/1000"
-    return RobustnessTable(rows, attacks, epsilons, images.shape[0], settings)
+    return RobustnessTable(rows, attacks, epsilons, images.shape[0], settings, spectra)
 
 
 def _batch_hits(
@@ -191,8 +202,10 @@ def _batch_hits(
     mode: Mode,
     steps: int,
     alpha: float | None,
+    power: dict[tuple[str, float], torch.Tensor],
 ) -> list[tuple[str | tuple[str, float], int]]:
-    """Numbers of robust images in one batch: clean and per (attack, eps)."""
+    """Numbers of robust images in one batch: clean and per (attack, eps); adds the power
+    spectra of the fixed-eps perturbations to ``power``."""
     device = next(iter(net.parameters())).device
     x, y = x.to(device), y.to(device)
     with eval_mode(net):
@@ -210,14 +223,16 @@ def _batch_hits(
                     )
                 # Grid values are compared with a tolerance: 0.03 from the grid is 30 * 0.001.
                 hits += [((attack, e), int((min_eps > e + 1e-9).sum())) for e in epsilons]
-            return hits
         for attack in attacks:
             for eps in epsilons:
                 if attack == "fgsm":
                     x_adv = fgsm(net, x, y, eps)
                 else:
                     x_adv = pgd(net, x, y, eps, _pgd_alpha(mode, steps, alpha, eps), steps)
-                with torch.no_grad():
-                    ok = clean_ok & (net(x_adv).argmax(1) == y)
-                hits.append(((attack, eps), int(ok.sum())))
+                spectrum = power_spectrum(x_adv.detach() - x)
+                power[(attack, eps)] = power.get((attack, eps), 0) + spectrum
+                if mode == "fixed":
+                    with torch.no_grad():
+                        ok = clean_ok & (net(x_adv).argmax(1) == y)
+                    hits.append(((attack, eps), int(ok.sum())))
         return hits

@@ -7,8 +7,10 @@ app = make_app(__doc__, "hfc_classify")
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-classify --help`` stays fast.
 from hfc_classify.cli import (  # noqa: E402, F401
+    cue_conflict,
     evaluate,
     examples,
+    heatmap,
     kernels,
     plot,
     robustness,

@@ -16,7 +16,9 @@ from hfc_detect.utils.cli import parse_number_list, split_option_list
     help="Table 2 of the paper: smooth the first-layer kernels of a trained classifier with "
     "each --rho (Eq. 3; 0 = unchanged), then measure clean accuracy and accuracy under FGSM and "
     "PGD (L-infinity, pixels in [0, 1]) at each --eps. Writes DIR/table2.csv and "
-    "DIR/table2.md (atomically) and prints the table. Lists take repeated options or commas: "
+    "DIR/table2.md (atomically) and prints the table; DIR/perturbation_spectrum.csv (per rho, "
+    "attack and eps the share of the perturbations' energy outside each radius r) and its "
+    "radial-profile figure DIR/perturbation_spectrum.png. Lists take repeated options or commas: "
     "--rho 0,0.1,0.25,0.5,1 --eps 0.03,0.06,0.09. --mode fixed attacks at exactly eps "
     "(PGD: 10 steps of 2.5*eps/steps); --mode search counts an image as fooled when any eps' "
     "<= eps fools it, as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of "
@@ -84,6 +86,7 @@ def robustness_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
+    from hfc_classify.analysis.spectrum import plot_spectra, spectra_csv
     from hfc_classify.data import load_split
     from hfc_classify.engine.evaluation import resolve_device
     from hfc_classify.engine.loading import load_classifier
@@ -125,6 +128,8 @@ def robustness_command(
     title = f"{arch} ({checkpoint.name}) on {images.source}"
     write_text_atomic(output / "table2.csv", table.to_csv())
     write_text_atomic(output / "table2.md", table.to_markdown(title))
+    write_text_atomic(output / "perturbation_spectrum.csv", spectra_csv(table.spectra))
+    plot_spectra(output / "perturbation_spectrum.png", table.spectra, f"perturbations: {title}")
 
     shown = Table(title=title, caption=", ".join(f"{k}={v}" for k, v in table.settings.items()))
     shown.add_column("rho", justify="right")
@@ -137,5 +142,6 @@ def robustness_command(
         )
     Console().print(shown)
     typer.echo(
-        f"wrote {output / 'table2.csv'} and {output / 'table2.md'} ({table.n_images} images)"
+        f"wrote {output}/table2.csv, table2.md, perturbation_spectrum.csv and .png "
+        f"({table.n_images} images)"
     )

@@ -18,10 +18,17 @@ EXIT_INTERRUPTED = 130
 )
 def eval_command(
     radius: list[float] = typer.Option(
-        ...,
+        None,
         "--radius",
         "-r",
         help="Split radius in pixels of the centred spectrum (the paper: 128); repeat for more.",
+    ),
+    radius_sweep: int = typer.Option(
+        None,
+        "--radius-sweep",
+        help="Instead of --radius: N radii geometric from 4 to the images' half-diagonal "
+        "(for hfc-detect curve).",
+        show_default=False,
     ),
     variants: str = typer.Option(
         "original,lfc,hfc", "--variants", help="Comma-separated variants to run."
@@ -97,9 +104,11 @@ def eval_command(
     from hfc_detect.utils.files import check_output
 
     check_output(output if output is not None else Path("runs"))  # before any heavy work
+    from hfc_detect.analysis.radii import resolve_radii
     from hfc_detect.cli.eval_view import EvalView
     from hfc_detect.engine.evaluate import EvalConfig, run_eval
 
+    radius = resolve_radii(radius or [], radius_sweep, dataset, annotations, images)
     config = EvalConfig(
         radii=tuple(radius),
         output=output,

@@ -30,7 +30,7 @@ class Variant:
 def check_radii(radii: Sequence[float]) -> list[float]:
     """The radii as floats; InputError when none is given, one is <= 0 or not finite, or repeats."""
     if not radii:
-        raise InputError("give at least one --radius (the paper uses 128)")
+        raise InputError("give at least one --radius (the paper uses 128), or --radius-sweep N")
     out: list[float] = []
     for value in radii:
         r = check_radius(value)

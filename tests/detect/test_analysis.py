@@ -1,0 +1,200 @@
+"""Detector frequency analyses: radius sweeps, AP-versus-radius curves and Fourier heat maps,
+against independent computations (numpy, csv, pycocotools' COCOeval on a per-frequency loop)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hfc_detect.analysis.heatmap import (
+    LOG_NAME,
+    DetectorHeatmapConfig,
+    detector_heatmap,
+    grid_frequencies,
+)
+from hfc_detect.analysis.radii import half_diagonal, sweep_radii
+from hfc_detect.cli.app import app
+from hfc_detect.engine.dataset import load_coco
+from hfc_detect.utils.errors import InputError
+from tests.detect.test_cocoeval_parity import reference
+from tests.detect.test_eval_pipeline import BACKEND, SIZES, TinyDetector, make_coco
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def coco(tmp_path):
+    return make_coco(tmp_path / "data")
+
+
+def test_sweep_radii_are_geometric_from_4_to_the_half_diagonal():
+    radii = sweep_radii(5, 400.0)
+    assert radii[0] == 4 and radii[-1] == 400
+    expected = 4 * 100 ** (np.arange(5) / 4)  # ratio 100 ** (1/4) from one radius to the next
+    np.testing.assert_allclose(radii, expected, atol=0.05)  # rounded to 0.1
+    for bad in (1, 0):
+        with pytest.raises(InputError, match="at least 2"):
+            sweep_radii(bad, 400.0)
+    with pytest.raises(InputError, match="too small"):
+        sweep_radii(3, 3.0)
+
+
+def test_half_diagonal_reads_the_largest_image(coco):
+    expected = max(math.hypot(h, w) for h, w in SIZES) / 2
+    assert half_diagonal(coco[0]) == pytest.approx(expected)
+
+
+def test_eval_radius_sweep_then_curve(coco, tmp_path):
+    ann, img = coco
+    out = tmp_path / "run"
+    args = ["eval", "--annotations", str(ann), "--images", str(img), "--backend", BACKEND,
+            "--radius-sweep", "3", "--num-workers", "0", "--no-progress",
+            "-o", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    radii = sweep_radii(3, max(math.hypot(h, w) for h, w in SIZES) / 2)
+    assert summary["radii"] == radii
+
+    result = runner.invoke(app, ["curve", str(out), "--resamples", "500"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "curve.csv").open()))
+    assert [(r["kind"], float(r["radius"])) for r in rows] == [
+        (k, r) for k in ("lfc", "hfc") for r in radii
+    ]
+    stats = {v["name"]: v["stats"] for v in summary["variants"]}
+    with (out / "per_image.csv").open() as f:
+        per_image = list(csv.DictReader(f))
+    for row in rows:
+        name = f"{row['kind']}_r{float(row['radius']):g}"
+        assert float(row["AP"]) == pytest.approx(stats[name]["AP"], abs=1e-6)
+        assert float(row["AP50"]) == pytest.approx(stats[name]["AP50"], abs=1e-6)
+        delta = [float(r[f"ap_{name}"]) - float(r["ap_original"]) for r in per_image
+                 if r["ap_original"] and r[f"ap_{name}"]]  # fmt: skip
+        assert float(row["delta_ap_mean"]) == pytest.approx(np.mean(delta), abs=1e-6)
+        assert float(row["delta_ap_ci_low"]) <= float(row["delta_ap_mean"])
+        assert float(row["delta_ap_mean"]) <= float(row["delta_ap_ci_high"])
+        assert int(row["num_pairs"]) == len(delta)
+    per_cat = list(csv.DictReader((out / "curve_per_category.csv").open()))
+    assert len(per_cat) == 2 * (1 + 6)  # two categories: original + 6 variants
+    first = next(r for r in per_cat if r["kind"] == "hfc" and r["category_id"] == "1")
+    hfc4 = next(v for v in summary["variants"] if v["name"] == "hfc_r4")  # the first radius
+    want = hfc4["per_category_ap"]["1"]["ap"]
+    assert float(first["AP"]) == pytest.approx(want, abs=1e-6)
+    png = cv2.imread(str(out / "curve.png"))
+    assert png is not None and png.shape[1] > 1.5 * png.shape[0]  # 2 x 3 panels
+
+
+def test_radius_and_sweep_together_exit_2(coco, tmp_path):
+    ann, img = coco
+    out = tmp_path / "run"
+    args = ["eval", "--annotations", str(ann), "--images", str(img), "--backend", BACKEND,
+            "--radius", "8", "--radius-sweep", "3", "-o", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert (
+        result.exit_code == 2 and "error: give either --radius or --radius-sweep" in result.output
+    )
+    assert not out.exists()
+
+
+def test_curve_refuses_a_folder_without_radii_or_original(tmp_path):
+    result = runner.invoke(app, ["curve", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "error:" in result.output
+
+
+def pycocotools_heatmap(coco, grid: int, step: int, eps: float):
+    """Every grid cell (no symmetry used): perturb with numpy's cosine, clip, detect one image
+    at a time, score with pycocotools (whole set; per image with imgIds=[id])."""
+    gt = json.loads(coco[0].read_text())
+    detector = TinyDetector()
+    records = sorted(gt["images"], key=lambda im: im["id"])
+    axis = (np.arange(grid) - grid // 2) * step
+
+    def run(fy: float, fx: float, amplitude: float):
+        dets = []
+        for im in records:
+            rgb = cv2.imread(str(coco[1] / im["file_name"]))[:, :, ::-1].astype(np.float64)
+            h, w = rgb.shape[:2]
+            yy, xx = np.mgrid[0:h, 0:w]
+            basis = np.cos(2 * np.pi * (fy * yy / h + fx * xx / w))
+            pert = np.clip(rgb + amplitude * (basis / np.sqrt((basis**2).sum()))[..., None], 0, 255)
+            x = torch.from_numpy(pert.transpose(2, 0, 1).copy()).float()
+            d = detector.detect([x])[0]
+            for box, score, cat in zip(d.boxes, d.scores, d.category_ids, strict=True):
+                x0, y0, x1, y1 = box.astype(np.float32).tolist()
+                dets.append({"image_id": im["id"], "category_id": int(cat), "score": float(score),
+                             "bbox": [x0, y0, x1 - x0, y1 - y0]})  # fmt: skip
+        whole, per_image = reference(gt, dets)
+        return whole.stats[0], np.array([per_image[im["id"]][0] for im in records])
+
+    _, clean = run(0, 0, 0.0)
+    ap, delta = np.zeros((grid, grid)), np.zeros((grid, grid))
+    for i, fy in enumerate(axis):
+        for j, fx in enumerate(axis):
+            ap[i, j], per = run(fy, fx, eps)
+            delta[i, j] = np.mean(per - clean)
+    return ap, delta
+
+
+def test_detector_heatmap_equals_per_frequency_pycocotools_loop(coco, tmp_path):
+    config = DetectorHeatmapConfig(grid=3, step=2, eps=3000.0, batch_size=2)
+    ds = load_coco(*coco)
+    detector = TinyDetector()
+    result = detector_heatmap(detector, ds, config, tmp_path / "hm")
+    ap, delta = pycocotools_heatmap(coco, 3, 2, 3000.0)
+    np.testing.assert_allclose(result.ap, ap, atol=1e-4)  # float32 boxes in both
+    np.testing.assert_allclose(result.delta_ap, delta, atol=1e-4)
+    assert np.ptp(result.ap) > 0.05  # the perturbations matter to this detector
+    reps = len(grid_frequencies(3, 2)[0])
+    assert reps == 5 and len(detector.seen) == len(SIZES) * (reps + 1)
+
+    # Resume: drop the last two logged frequencies; only those are run again.
+    log = tmp_path / "hm" / LOG_NAME
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:7])  # and a torn line
+    again = TinyDetector()
+    resumed = detector_heatmap(again, ds, config, tmp_path / "hm")
+    np.testing.assert_array_equal(resumed.ap, result.ap)
+    assert len(again.seen) == len(SIZES) * (2 + 1)
+    third = TinyDetector()  # the torn line was dropped, so nothing is left to run
+    np.testing.assert_array_equal(detector_heatmap(third, ds, config, log.parent).ap, result.ap)
+    assert len(third.seen) == len(SIZES)
+    with pytest.raises(InputError, match="other settings"):
+        detector_heatmap(again, ds, DetectorHeatmapConfig(grid=3, step=2, eps=10.0), log.parent)
+
+
+def test_grid_counts_and_nyquist(coco, tmp_path):
+    for g in (1, 2, 3, 8, 15, 16):
+        expected = (g * g + 1) // 2 if g % 2 else g * g // 2 + g
+        assert len(grid_frequencies(g, 4)[0]) == expected
+    with pytest.raises(InputError, match="Nyquist"):
+        detector_heatmap(
+            TinyDetector(), load_coco(*coco), DetectorHeatmapConfig(grid=4, step=16), tmp_path / "x"
+        )
+    assert not (tmp_path / "x").exists()
+
+
+def test_heatmap_cli_writes_maps(coco, tmp_path):
+    out = tmp_path / "hm"
+    args = ["heatmap", "--annotations", str(coco[0]), "--images", str(coco[1]), "--backend",
+            BACKEND, "--grid", "2", "--step", "3", "--eps", "500", "--limit", "3",
+            "-o", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    maps = np.load(out / "heatmap.npy")
+    assert maps.shape == (2, 2, 2)
+    info = json.loads((out / "heatmap.json").read_text())
+    assert info["images"] == 3 and info["frequencies"] == [-3, 0]
+    rows = list(csv.DictReader((out / "heatmap.csv").open()))
+    assert float(rows[1]["AP"]) == pytest.approx(maps[0, 0, 1], abs=1e-6)
+    assert (out / "heatmap.png").is_file()
+    bad = runner.invoke(app, [*args[:-2], "--grid", "0", "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "error: --grid" in bad.output
+    assert not (tmp_path / "x").exists()

@@ -59,7 +59,7 @@ def heatmap_command(
         heatmap_cost,
         heatmap_csv,
     )
-    from hfc_detect.engine.evaluate import resolve_dataset
+    from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic

@@ -27,6 +27,8 @@ CASES = [
     ("detect", ["export", "OUT", "--format", "csv"], True),
     ("detect", ["export", "cmp", "--format", "html", "--output", "OUT"], True),
     ("detect", ["export", "cmp", "--format", "csv", "--output", "OUT"], False),
+    ("detect", ["curve", "OUT"], True),
+    ("detect", ["heatmap", "--output", "OUT"], True),
     ("classify", ["train", "--data", "d.npz", "--output", "OUT"], True),
     ("classify", ["evaluate", "--arch", "resnet20", "--checkpoint", "c.th", "--data", "d.npz",
                   "--radius", "4", "--output", "OUT"], True),
@@ -36,6 +38,10 @@ CASES = [
     ("classify", ["plot", "run", "--output", "OUT"], True),
     ("classify", ["robustness", "-c", "c.th", "-d", "d.npz", "--output", "OUT"], True),
     ("classify", ["sweep", "sweep.yaml", "--output", "OUT"], True),
+    ("classify", ["heatmap", "--arch", "resnet20", "--checkpoint", "c.th", "--data", "d.npz",
+                  "--eps", "4", "--output", "OUT"], True),
+    ("classify", ["cue-conflict", "--arch", "resnet20", "--checkpoint", "c.th", "--data",
+                  "d.npz", "--radius", "4", "--output", "OUT"], True),
 ]  # fmt: skip
 
 

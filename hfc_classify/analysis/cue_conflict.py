@@ -21,6 +21,7 @@ from torch import nn
 from hfc_classify.data import pixels_to_tensor
 from hfc_detect.frequency import check_radius, split_radii
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.torch_tools import eval_mode
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,7 @@ def cue_conflict(
     partner = conflict_partners(labels)
     device = next(iter(model.parameters())).device
     counts = np.zeros((len(radii), 2), dtype=np.int64)  # follows low, follows high
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for start in range(0, len(labels), batch_size):
             idx = np.arange(start, min(start + batch_size, len(labels)))
             both = np.concatenate([images[idx], images[partner[idx]]])
@@ -84,8 +83,6 @@ def cue_conflict(
                 counts[i] += [int((pred == own).sum()), int((pred == other).sum())]
             if progress is not None:
                 progress(len(idx))
-    finally:
-        model.train(was_training)
     shares = counts / len(labels)
     return [
         CueConflictRow(r, lo, hi, 1 - lo - hi) for r, (lo, hi) in zip(radii, shares, strict=True)
@@ -103,7 +100,7 @@ def rows_to_csv(rows: Sequence[CueConflictRow]) -> str:
 
 def plot_cue_conflict(path: str | Path, rows: Sequence[CueConflictRow], title: str) -> Path:
     """The three fractions against radius."""
-    from hfc_detect.analysis.figures import pyplot, save_png
+    from hfc_detect.utils.figures import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))

@@ -36,6 +36,7 @@ from torch import nn
 
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.torch_tools import eval_mode
 
 SIGNS = ("positive", "random")
 #: A forward pass holds at least this many bases (of fewer images) when the batch allows.
@@ -113,9 +114,7 @@ def fourier_heatmap(
     errors = torch.zeros(len(frequencies), dtype=torch.int64, device=device)
     per_pass = min(n, max(1, config.batch_size // BASES_PER_PASS))
     bases_per_pass = max(1, config.batch_size // per_pass)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for start in range(0, n, per_pass):
             x = images[start : start + per_pass].to(device)
             y = labels[start : start + per_pass].to(device)
@@ -127,6 +126,4 @@ def fourier_heatmap(
                 errors[k : k + len(u)] += (pred != y).sum(1)
                 if progress is not None:
                     progress(pred.numel())
-    finally:
-        model.train(was_training)
     return (errors.cpu().numpy() / n)[mapping]

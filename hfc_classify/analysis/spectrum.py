@@ -75,7 +75,7 @@ def spectra_csv(spectra: Mapping[SpectrumKey, np.ndarray]) -> str:
 def plot_spectra(path: str | Path, spectra: Mapping[SpectrumKey, np.ndarray], title: str) -> Path:
     """Two panels: the radial power profile (log scale, normalised to total 1) and the share of
     energy outside r; colour per (attack, eps), line style per rho."""
-    from hfc_detect.analysis.figures import pyplot, save_png
+    from hfc_detect.utils.figures import pyplot, save_png
 
     plt = pyplot()
     fig, (profile_ax, share_ax) = plt.subplots(1, 2, figsize=(11, 4.2))

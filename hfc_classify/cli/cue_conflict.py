@@ -30,6 +30,9 @@ def cue_conflict_command(
     batch_size: int = typer.Option(500, "--batch-size", help="Images per batch."),
     device: str = options.DEVICE,
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy work
     from hfc_classify.analysis.cue_conflict import cue_conflict, plot_cue_conflict, rows_to_csv
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.cli.evaluate import parse_radii
@@ -38,8 +41,6 @@ def cue_conflict_command(
     from hfc_detect.utils.progress import progress_bar
 
     radii = sorted(set(parse_radii(radius)))
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)

@@ -38,20 +38,20 @@ def heatmap_command(
     ),
     device: str = options.DEVICE,
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy work
     import numpy as np
     import torch
 
     from hfc_classify.analysis.heatmap import HeatmapConfig, centred_frequencies, fourier_heatmap
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.engine.evaluation import accuracy
-    from hfc_detect.analysis.figures import centred_extent, plot_heatmaps
-    from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
     from hfc_detect.utils.files import atomic_path, write_json_atomic
     from hfc_detect.utils.progress import progress_bar
 
     config = HeatmapConfig(eps=eps, sign=sign, seed=seed, batch_size=batch_size)
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
     model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)
     x, y = images.tensor(), torch.from_numpy(images.labels)
     height, width = x.shape[-2:]

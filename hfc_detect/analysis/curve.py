@@ -123,7 +123,7 @@ def plot_curve(path: str | Path, curve: Curve, title: str) -> Path:
     """AP, AP50 and one panel per object size (APs, APm, APl) against radius (log axis) for LFC
     and HFC with the original as a horizontal line, and the mean per-image AP difference with
     its 95% CI."""
-    from hfc_detect.analysis.figures import pyplot, save_png
+    from hfc_detect.utils.figures import pyplot, save_png
 
     plt = pyplot()
     fig, grid = plt.subplots(2, 3, figsize=(14, 8))

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfc_detect.engine.dataset import DecodedImages, EvalDataset, write_subset_annotations
+from hfc_detect.engine.dataset import DecodedImages, EvalDataset
 from hfc_detect.engine.predictions import detections_to_rows, rows_to_coco
 from hfc_detect.evaluation import GroundTruth, evaluate, load_annotations, load_predictions
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
@@ -101,14 +101,9 @@ def heatmap_cost(grid: int, images: int) -> int:
     return images * (len(grid_frequencies(grid)[0]) + 1)
 
 
-def _scoring_gt(dataset: EvalDataset, image_ids: list[int], workdir: Path) -> GroundTruth:
-    if len(image_ids) == len(dataset.images):
-        return load_annotations(dataset.annotations)
-    return load_annotations(
-        write_subset_annotations(
-            dataset.annotations, image_ids, workdir / "annotations_scored.json"
-        )
-    )
+def _scoring_gt(dataset: EvalDataset, image_ids: list[int]) -> GroundTruth:
+    gt = load_annotations(dataset.annotations)
+    return gt if len(image_ids) == len(dataset.images) else gt.subset(image_ids)
 
 
 def _score(gt: GroundTruth, dets: list[dict[str, Any]]):
@@ -166,7 +161,7 @@ def detector_heatmap(
             f"beyond the Nyquist limit of a {smallest}-pixel side"
         )
     output.mkdir(parents=True, exist_ok=True)
-    gt = _scoring_gt(dataset, [r.image_id for r in records], output)
+    gt = _scoring_gt(dataset, [r.image_id for r in records])
     log_path = output / LOG_NAME
     header = {"settings": {**(settings or {}), **asdict(config)}}
     done = _read_log(log_path, header["settings"])

@@ -24,6 +24,9 @@ def curve_command(
     resamples: int = typer.Option(10_000, "--resamples", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(directory)  # before any heavy work
     from hfc_detect.analysis.curve import curve_csv, load_curve, per_category_csv, plot_curve
     from hfc_detect.utils.files import write_text_atomic
 

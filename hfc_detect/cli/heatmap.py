@@ -52,7 +52,9 @@ def heatmap_command(
 ) -> None:
     import numpy as np
 
-    from hfc_detect.analysis.figures import centred_extent, plot_heatmaps
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy work
     from hfc_detect.analysis.heatmap import (
         DetectorHeatmapConfig,
         detector_heatmap,
@@ -61,13 +63,11 @@ def heatmap_command(
     )
     from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
-    from hfc_detect.utils.errors import InputError
+    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
     from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
     from hfc_detect.utils.progress import progress_bar
 
     config = DetectorHeatmapConfig(grid, step, eps, batch_size, limit)
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output}: exists and is not a folder")
     if threads is not None:
         import torch
 

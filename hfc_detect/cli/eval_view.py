@@ -35,7 +35,7 @@ class EvalView:
         self.output, self.done, self.total = event.output, event.done, event.total
         self.started, self.start_time = event.done, time.perf_counter()
         if event.demo_fallback:
-            self.err.print(demo_notice())
+            self.err.print(demo_notice(), soft_wrap=False)  # wrap inside the panel, never crop
         if event.done:
             self.err.print(f"resuming {event.output}: {event.done} of {event.total} images done")
         self.progress = _progress_bar(self.err, self.show_progress)

@@ -8,7 +8,9 @@ statistics, per-category table, histogram and gallery; no <img> fails to load (a
 page, in a temporary copy of the folder, counts images whose naturalWidth is 0 after load); a
 list of failed images, where the run had some, is drawn above the summary; gallery panels are
 shown at no less than 90% of the size their labels were drawn for (``PANEL_MAX_WIDTH`` x
-``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``).
+``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``); where the page has a "Frequency response"
+section (``curve.png``, ``heatmap.png``), it is rendered with its figures (counted in the
+images above).
 One Chromium run dumps the DOM and writes a screenshot of the whole page (default
 REPORT_DIR/../<name>_screenshot.png). Exit 0 if all checks pass, 1 otherwise (each failure on
 one line), 2 on bad arguments.
@@ -119,7 +121,7 @@ def render_problems(
         text = page.read_text(encoding="utf-8")
         probe = _PROBE % {"w": PANEL_MAX_WIDTH, "h": PANEL_MAX_HEIGHT}
         page.write_text(text.replace("</body>", probe + "</body>"), encoding="utf-8")
-        height = 1400 + 500 * text.count('class="win"')
+        height = 1400 + 500 * text.count('class="win"') + 1200 * len(_section_figures(text))
         dom = _chromium(
             binary,
             [
@@ -140,6 +142,7 @@ def render_problems(
         problems.append(f"{match.group(2)} of {match.group(1)} images failed to load")
     else:
         print(f"rendered: {match.group(1)} images loaded, none broken")
+    problems += _section_problems(text, dom)
     failed = re.search(r'data-failed-above="(\w+)"', dom)
     if failed and failed.group(1) == "false":
         problems.append("the list of failed images is not above the summary")
@@ -154,6 +157,22 @@ def render_problems(
     if not screenshot.is_file() or screenshot.stat().st_size == 0:
         problems.append(f"no screenshot written to {screenshot}")
     return problems
+
+
+def _section_figures(page: str) -> list[str]:
+    """The figure ids of the Frequency response section in ``page`` (curve, heatmap)."""
+    return [i for i in ("curve", "heatmap") if f'<img id="{i}"' in page]
+
+
+def _section_problems(page: str, dom: str) -> list[str]:
+    """The Frequency response section, where the page has one, is in the rendered DOM."""
+    if 'id="frequency-response"' not in page:
+        return []
+    missing = [i for i in ("frequency-response", *_section_figures(page)) if f'id="{i}"' not in dom]
+    if missing:
+        return [f"rendered DOM lacks #{i}" for i in missing]
+    print(f"frequency response section rendered: {', '.join(_section_figures(page)) or 'table'}")
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

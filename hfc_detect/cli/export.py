@@ -17,7 +17,9 @@ from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
     help="Export the per-image table of DIR as csv, json or parquet, or write an HTML report "
     "folder that opens offline: AP per variant, the 12 COCO numbers, wins, per-category AP, a "
     "histogram of per-image AP differences, a paired bootstrap 95% CI of the mean difference, "
-    "and a gallery original | LFC | HFC with ground truth, detections and gained/lost objects.",
+    "a gallery original | LFC | HFC with ground truth, detections and gained/lost objects, and a "
+    "Frequency response section where DIR holds curve.csv (hfc-detect curve) or a heat map in "
+    "DIR/heatmap/ (hfc-detect heatmap -o DIR/heatmap).",
 )
 def export_command(
     directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),

@@ -4,7 +4,9 @@
 variant, the 12 COCOeval numbers, wins, per-category AP, paired bootstrap intervals),
 ``histogram.png`` the per-image AP differences, and ``images/`` the gallery panels (PNG):
 original | LFC | HFC of the images the variant gains most on, with ground truth, detections and
-gained/lost objects drawn, each panel captioned with its variant's AP and objects.
+gained/lost objects drawn, each panel captioned with its variant's AP and objects. Where the
+folder holds ``curve.csv`` or ``heatmap/`` a "Frequency response" section shows them
+(:mod:`hfc_detect.reports.analyses`).
 
 Display: the original and the LFC as the detector saw them (``pixel_mode``), rounded and clipped
 to 0..255; the HFC, which is mostly negative, as 128 + HFC clipped (zero is mid-grey), as
@@ -466,11 +468,14 @@ def write_html_report(
     ``score_threshold`` (``threshold_note`` says how it was chosen). ``progress`` is an
     optional ``rich.progress.Progress``. Returns the warnings (missing image files)."""
     from hfc_detect.data.images import read_image
+    from hfc_detect.reports.analyses import analysis_sections
 
     warnings: list[str] = []
     pixel_mode = comparison.summary.get("pixel_mode")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     histogram_png(comparison, out_dir / "histogram.png")
+    analyses = analysis_sections(comparison, out_dir)
+    warnings += analyses.warnings
     cis = bootstrap_all(comparison, resamples=resamples, seed=seed)
     panels = panel_variants(comparison, radius)
     rows = {r["image_id"]: r for r in comparison.rows}
@@ -523,6 +528,7 @@ def write_html_report(
         stats=_stats_rows(comparison),
         histogram="histogram.png",
         categories=_category_rows(comparison),
+        analyses=analyses.html,
         gallery_count=len(entries),
         variant=_e(variant),
         baseline=_e(comparison.baseline),

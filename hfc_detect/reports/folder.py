@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 from hfc_detect.evaluation.coco import read_json
 from hfc_detect.evaluation.compare import is_integer_column
 from hfc_detect.utils.errors import InputError
+
+PAPER_RADIUS = 128  # Sec. 7's radius: the default view of a run with several radii
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,19 @@ class ComparisonFolder:
             [math.nan if r[name] is None else float(r[name]) for r in self.rows], dtype=np.float64
         )
 
+    def variant_radius(self, variant: str) -> float | None:
+        """The radius a variant was made at: from eval's ``variant_kinds``, else a ``_r<r>``
+        name; None when neither says."""
+        kinds = self.summary.get("variant_kinds") or {}
+        if isinstance(kinds.get(variant), dict) and kinds[variant].get("radius") is not None:
+            return float(kinds[variant]["radius"])
+        match = re.search(r"_r(\d+(?:\.\d+)?)$", variant)
+        return float(match.group(1)) if match else None
+
     def resolve_variant(self, name: str | None) -> str:
-        """``name`` checked against the folder; ``None`` picks ``lfc``, else the first ``lfc*``
-        variant (e.g. ``lfc_r128``), else the first non-baseline variant."""
+        """``name`` checked against the folder; ``None`` picks ``lfc``, else the ``lfc*``
+        variant whose radius is nearest the paper's 128 (e.g. ``lfc_r128`` of a sweep), else the
+        first non-baseline variant."""
         others = [v for v in self.variant_names if v != self.baseline]
         if name is not None:
             if name == self.baseline:
@@ -75,7 +88,14 @@ class ComparisonFolder:
             )
         if "lfc" in others:
             return "lfc"
-        return next((v for v in others if v.startswith("lfc")), others[0])
+        lfcs = [v for v in others if v.startswith("lfc")]
+        if not lfcs:
+            return others[0]
+        radii = [self.variant_radius(v) for v in lfcs]
+        return min(
+            zip(lfcs, radii, strict=True),
+            key=lambda vr: math.inf if vr[1] is None else abs(vr[1] - PAPER_RADIUS),
+        )[0]
 
 
 def failed_image_text(failed: dict[str, Any]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -40,13 +39,11 @@ from hfc_detect.reports.draw import (
     draw_objects,
     placeholder,
 )
-from hfc_detect.reports.folder import ComparisonFolder, failed_image_text
+from hfc_detect.reports.folder import PAPER_RADIUS, ComparisonFolder, failed_image_text
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import ObjectSources
 from hfc_detect.reports.wins import Win
 from hfc_detect.utils.errors import InputError
-
-DEFAULT_RADIUS = 128
 
 
 def _e(value: Any) -> str:
@@ -68,15 +65,6 @@ def _row(cells: list[str], *, header: bool = False, text_cols: int = 1) -> str:
     return "<tr>" + "".join(out) + "</tr>"
 
 
-def _variant_radius(comparison: ComparisonFolder, variant: str) -> float | None:
-    """The radius a variant was made at: from eval's ``variant_kinds``, else a ``_r<r>`` name."""
-    kinds = comparison.summary.get("variant_kinds") or {}
-    if isinstance(kinds.get(variant), dict) and kinds[variant].get("radius") is not None:
-        return float(kinds[variant]["radius"])
-    match = re.search(r"_r(\d+(?:\.\d+)?)$", variant)
-    return float(match.group(1)) if match else None
-
-
 def resolve_radius(
     comparison: ComparisonFolder, variant: str, requested: float | None
 ) -> tuple[float, str]:
@@ -84,6 +72,8 @@ def resolve_radius(
 
     The run's own radius (``radius`` or ``radii`` in summary.json) wins; ``requested`` may pick
     one of several radii and must agree with a single one; without either, ``requested`` or 128.
+    Of several radii, the default is the variant's own, else the one nearest the paper's 128
+    (a sweep's first radius, 4, would show an LFC that never wins).
     """
     summary = comparison.summary
     if requested is not None:
@@ -94,15 +84,16 @@ def resolve_radius(
     if not radii:
         if requested is not None:
             return float(requested), "--radius"
-        return float(DEFAULT_RADIUS), "default"
+        return float(PAPER_RADIUS), "default"
     known = ", ".join(f"{r:g}" for r in radii)
     if requested is not None:
         if float(requested) not in radii:
             word = "radius" if len(radii) == 1 else "radii"
             raise InputError(f"--radius {requested:g}: this run used {word} {known}")
         return float(requested), "summary.json"
-    own = _variant_radius(comparison, variant)
-    return (own if own in radii else radii[0]), "summary.json"
+    own = comparison.variant_radius(variant)
+    nearest = min(radii, key=lambda r: abs(r - PAPER_RADIUS))
+    return (own if own in radii else nearest), "summary.json"
 
 
 def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str | None]:
@@ -118,13 +109,13 @@ def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str
             for name in comparison.variant_names
             if isinstance(kinds.get(name), dict)
             and kinds[name].get("kind") == kind
-            and _variant_radius(comparison, name) == radius
+            and comparison.variant_radius(name) == radius
         ]
         named = [
             name
             for name in comparison.variant_names
             if name == kind
-            or (name.startswith(f"{kind}_r") and _variant_radius(comparison, name) == radius)
+            or (name.startswith(f"{kind}_r") and comparison.variant_radius(name) == radius)
         ]
         out[kind] = (recorded or named or [None])[0]
     return out

@@ -216,3 +216,22 @@ def test_html_gallery_of_16_bit_images_matches_8_bit_in_clip_mode(tmp_path: Path
         a = cv2.imread(str(panel), cv2.IMREAD_UNCHANGED).astype(int)
         b = cv2.imread(str(sixteen / "images" / panel.name), cv2.IMREAD_UNCHANGED).astype(int)
         assert np.abs(a - b).max() <= 1, panel.name
+
+
+def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_path):
+    from hfc_detect.reports.folder import ComparisonFolder
+    from hfc_detect.reports.html import resolve_radius
+
+    names = ["original", "lfc_r4", "hfc_r4", "lfc_r74.3", "hfc_r74.3", "lfc_r320", "hfc_r320"]
+    kinds = {n: {"kind": n.split("_")[0], "radius": float(n.split("_r")[1])} for n in names[1:]}
+    summary = {
+        "baseline": "original",
+        "radii": [4.0, 74.3, 320.0],
+        "variants": [{"name": n} for n in names],
+        "variant_kinds": kinds,
+    }
+    folder = ComparisonFolder(tmp_path, summary, [], [])
+    assert folder.resolve_variant(None) == "lfc_r74.3"
+    assert folder.resolve_variant("lfc_r4") == "lfc_r4"
+    assert resolve_radius(folder, "lfc_r74.3", None) == (74.3, "summary.json")
+    assert resolve_radius(folder, "hfc_r4", None) == (4.0, "summary.json")

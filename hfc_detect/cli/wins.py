@@ -12,6 +12,9 @@ from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 _SHOWN_BY_DEFAULT = 25
 
 
+_OVERLAP = {"bbox": "IoU", "segm": "mask IoU", "keypoints": "OKS"}
+
+
 def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
     if objs is None:
         return "-"
@@ -49,6 +52,12 @@ def wins_command(
         "--objects/--no-objects",
         help="Match objects (reads the annotations and predictions named in summary.json).",
     ),
+    iou_type: str = typer.Option(
+        None,
+        "--iou-type",
+        help="bbox, segm or keypoints: the folder's iouType (read from summary.json; a folder "
+        "holds one), checked when given.",
+    ),
 ) -> None:
     """List the images where the variant's per-image AP beats the baseline's."""
     from rich.console import Console
@@ -68,6 +77,7 @@ def wins_command(
         top=top,
         score_threshold=score_threshold,
         objects=objects,
+        iou_type=iou_type,
     )
     csv_path, json_path = write_wins(result)
     console = Console()
@@ -85,7 +95,8 @@ def wins_command(
     table.add_column("gained")
     table.add_column("lost")
     table.caption = (
-        f"gained/lost: ground-truth objects found (IoU >= {result.iou_threshold:g}, score >= "
+        f"gained/lost: ground-truth objects found ({_OVERLAP[result.iou_type]} >= "
+        f"{result.iou_threshold:g}, score >= "
         f"{result.score_threshold:g}) only by {result.variant} / only by {result.baseline}"
     )
     for w in shown:

@@ -28,7 +28,7 @@ import numpy as np
 from hfc_detect import __version__
 from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.decompose import display_hfc, display_lfc
-from hfc_detect.evaluation import STAT_NAMES
+from hfc_detect.evaluation.params import params_for
 from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.draw import (
@@ -155,10 +155,11 @@ def _summary_rows(comparison: ComparisonFolder, cis: dict[str, BootstrapCI]) -> 
 
 
 def _stats_rows(comparison: ComparisonFolder) -> str:
-    rows = [_row(["variant", *STAT_NAMES], header=True)]
+    names = params_for(comparison.summary.get("iou_type", "bbox")).stat_names
+    rows = [_row(["variant", *names], header=True)]
     for v in comparison.summary["variants"]:
         stats = v.get("stats") or {}
-        rows.append(_row([_e(v["name"]), *(_fmt(stats.get(s)) for s in STAT_NAMES)]))
+        rows.append(_row([_e(v["name"]), *(_fmt(stats.get(s)) for s in names)]))
     return "\n".join(rows)
 
 

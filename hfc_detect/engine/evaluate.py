@@ -134,7 +134,12 @@ def run_eval(
             detector = detector if detector is not None else _build_detector(run.config)
             if is_main:
                 run.folder.start(run.config.to_json(), run.annotations_sha256)
-            _infer(run, detector, report)
+            try:
+                _infer(run, detector, report)
+            except InputError:  # e.g. a detector without the masks --iou-type segm needs
+                if is_main and not run.done:
+                    run.folder.discard_unused()  # so other settings may use the folder
+                raise
             if not is_main:
                 return EvalResult(run.folder.root, None)
             results = collect_results([r.image_id for r in run.records], run.done,

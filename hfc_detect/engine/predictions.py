@@ -192,6 +192,13 @@ class RunFolder:
                       "annotations_sha256": annotations_sha256}  # fmt: skip
             write_json_atomic(self.run_file, record)
 
+    def discard_unused(self) -> None:
+        """Remove the run record and progress log of a run that finished no image."""
+        if self.progress_file.is_file() and self.progress_file.stat().st_size == 0:
+            self.progress_file.unlink()
+        if not self.progress_file.exists():
+            self.run_file.unlink(missing_ok=True)
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder for one run; InputError at once when another process holds it.

@@ -27,6 +27,13 @@ def _runs(image_index: np.ndarray, num_images: int) -> tuple[np.ndarray, np.ndar
     return order, starts
 
 
+def _shape(masks: list[dict] | None, keypoints: np.ndarray | None, row: int) -> dict[str, Any]:
+    """The mask / keypoints of item ``row`` where a segm / keypoints comparison loaded them."""
+    if masks is not None:
+        return {"segmentation": masks[row]}
+    return {"keypoints": keypoints[row].tolist()} if keypoints is not None else {}
+
+
 @dataclass(frozen=True)
 class ObjectSources:
     """Annotations and detections of a comparison, as COCO-style dicts per image id."""
@@ -67,12 +74,14 @@ class ObjectSources:
         return order[starts[i] : starts[i + 1]]
 
     def gt_record(self, row: int) -> dict[str, Any]:
-        """Annotation ``row`` as a COCO-style dict: id, category_id, bbox, iscrowd."""
+        """Annotation ``row`` as a COCO-style dict: id, category_id, bbox, iscrowd (and
+        ``segmentation`` as compressed RLE / ``keypoints`` as (K, 3) lists where loaded)."""
         return {
             "id": int(self.gt.ann_ids[row]),
             "category_id": int(self.gt.category_ids[self.gt.ann_category[row]]),
             "bbox": self.gt.ann_boxes[row].tolist(),
             "iscrowd": int(self.gt.ann_crowd[row]),
+            **_shape(self.gt.ann_masks, self.gt.ann_keypoints, row),
         }
 
     def image_gts(self, image_id: int) -> list[dict[str, Any]]:
@@ -81,7 +90,7 @@ class ObjectSources:
 
     def image_dets(self, variant: str, image_id: int) -> list[dict[str, Any]]:
         """Detections of ``variant`` on ``image_id`` as dicts (file order): category_id, bbox,
-        score."""
+        score (and segmentation / keypoints as :meth:`gt_record`)."""
         preds = self.preds.get(variant)
         cats = self.gt.category_ids
         return [
@@ -89,6 +98,7 @@ class ObjectSources:
                 "category_id": int(cats[preds.category[k]]),
                 "bbox": preds.boxes[k].tolist(),
                 "score": float(preds.scores[k]),
+                **_shape(preds.masks, preds.keypoints, k),
             }
             for k in self.det_rows(variant, image_id)
         ]

@@ -12,9 +12,6 @@ from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 _SHOWN_BY_DEFAULT = 25
 
 
-_OVERLAP = {"bbox": "IoU", "segm": "mask IoU", "keypoints": "OKS"}
-
-
 def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
     if objs is None:
         return "-"
@@ -63,6 +60,7 @@ def wins_command(
     from rich.console import Console
     from rich.table import Table
 
+    from hfc_detect.evaluation.params import OVERLAP_NAMES
     from hfc_detect.reports.folder import failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
     from hfc_detect.utils.cli import print_failed_images
@@ -95,7 +93,7 @@ def wins_command(
     table.add_column("gained")
     table.add_column("lost")
     table.caption = (
-        f"gained/lost: ground-truth objects found ({_OVERLAP[result.iou_type]} >= "
+        f"gained/lost: ground-truth objects found ({OVERLAP_NAMES[result.iou_type]} >= "
         f"{result.iou_threshold:g}, score >= "
         f"{result.score_threshold:g}) only by {result.variant} / only by {result.baseline}"
     )

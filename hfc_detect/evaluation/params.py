@@ -13,6 +13,7 @@ import numpy as np
 from hfc_detect.utils.errors import InputError
 
 IOU_TYPES = ("bbox", "segm", "keypoints")
+OVERLAP_NAMES = {"bbox": "IoU", "segm": "mask IoU", "keypoints": "OKS"}  # what each matches by
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 # COCO's 17 person keypoints (pycocotools' default kpt_oks_sigmas).

@@ -254,5 +254,7 @@ def test_html_of_a_keypoints_folder_shows_its_10_stats_and_oks_objects(tmp_path:
     names = re.findall(r"<th[^>]*>([^<]+)</th>", header.group(0))
     assert names[1:] == list(params_for("keypoints").stat_names)
     assert len(names[1:]) == 10 and "APs" not in names
+    assert "COCO statistics (10 COCOeval numbers, keypoints)" in page
+    assert "found at OKS &ge; 0.5" in page
     with pytest.raises(InputError, match="holds keypoints results, not segm"):
         export(out, fmt="csv", iou_type="segm", output=tmp_path / "x.csv")

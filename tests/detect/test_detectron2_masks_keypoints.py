@@ -1,6 +1,7 @@
 """The Detectron2 backend's masks and keypoints (random-init R-18 Mask / keypoint R-CNN, real
 COCO images): the COCO results ``eval`` writes from them equal Detectron2's own
-``instances_to_coco_json`` on the same model output. Skips without Detectron2 or ../shared."""
+``instances_to_coco_json`` on the same model output, and ``eval --iou-type segm|keypoints``
+with them scores like pycocotools. Skips without Detectron2 or ../shared."""
 
 from __future__ import annotations
 
@@ -49,3 +50,18 @@ def test_masks_and_keypoints_equal_instances_to_coco_json(iou_type, shared_dir, 
         else:  # float32-rounded, as every number eval writes; Detectron2's -0.5 shift included
             np.testing.assert_allclose(o[field], t[field], rtol=1e-6, atol=1e-4)
             assert len(o[field]) == 51
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("iou_type", list(CASES))
+def test_detectron2_eval_scores_like_pycocotools(iou_type, shared_dir, tmp_path, one_torch_thread):
+    """``run_eval`` with the Detectron2 Mask / keypoint R-CNN: per-image AP of original, LFC and
+    HFC equal to pycocotools on the run's own predictions files."""
+    pytest.importorskip("detectron2.config", reason="detectron2 is not installed")
+    from hfc_detect.modeling.detectron2_backend import build_detectron2
+    from tests.detect.test_eval_segm_keypoints import assert_equals_pycocotools, run_on
+
+    torch.manual_seed(0)
+    detector = build_detectron2(config_file=CASES[iou_type][0], weights="", overrides=SMALL)
+    gt, result = run_on(shared_dir, tmp_path, detector, iou_type)
+    assert_equals_pycocotools(gt, result, iou_type, CASES[iou_type][1])

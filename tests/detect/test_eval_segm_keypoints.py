@@ -41,6 +41,8 @@ def _ground_truth(shared_dir, tmp_path, detector, iou_type: str) -> tuple[dict, 
     flags = np.random.default_rng(0).integers(0, 3, (len(IMAGES) * PSEUDO, 17))
     for img in images:
         pixels = read_image(shared_dir / SUBSET / "val2017" / img["file_name"])
+        if detector.channel_order == "BGR":
+            pixels = pixels[:, :, ::-1]
         dets = detector.detect([torch.from_numpy(pixels.transpose(2, 0, 1).copy()).float()])[0]
         for k in np.argsort(-dets.scores)[:PSEUDO]:
             x0, y0, x1, y1 = dets.boxes[k].tolist()
@@ -65,14 +67,19 @@ def _ground_truth(shared_dir, tmp_path, detector, iou_type: str) -> tuple[dict, 
 
 def _run(shared_dir, tmp_path, backend: str, iou_type: str):
     torch.manual_seed(0)
-    detector = build_detector(backend, weights="random", overrides=SMALL)
+    return run_on(shared_dir, tmp_path, build_detector(backend, weights="random", overrides=SMALL),
+                  iou_type)  # fmt: skip
+
+
+def run_on(shared_dir, tmp_path, detector, iou_type: str):
+    """``run_eval`` of ``detector`` for ``iou_type`` on IMAGES (radius 16); (gt, result)."""
     gt, path = _ground_truth(shared_dir, tmp_path, detector, iou_type)
     config = EvalConfig(radii=(16,), annotations=path, images=str(shared_dir / SUBSET / "val2017"),
                         iou_type=iou_type, output=str(tmp_path / "out"), num_workers=0)  # fmt: skip
     return gt, run_eval(config, detector)
 
 
-def _assert_equals_pycocotools(gt: dict, result, iou_type: str, field: str) -> None:
+def assert_equals_pycocotools(gt: dict, result, iou_type: str, field: str) -> None:
     summary = result.summary
     assert summary["iou_type"] == iou_type
     per_image = {
@@ -108,13 +115,13 @@ def _csv_rows(path):
 def test_maskrcnn_eval_segm_ap_per_image_equals_pycocotools(shared_dir, tmp_path, one_torch_thread):
     gt, result = _run(shared_dir, tmp_path, "torchvision-maskrcnn", "segm")
     assert set(result.predictions) == {"original", "lfc", "hfc"}
-    _assert_equals_pycocotools(gt, result, "segm", "segmentation")
+    assert_equals_pycocotools(gt, result, "segm", "segmentation")
 
 
 @pytest.mark.slow
 def test_keypointrcnn_eval_keypoint_ap_equals_pycocotools(shared_dir, tmp_path, one_torch_thread):
     gt, result = _run(shared_dir, tmp_path, "torchvision-keypointrcnn", "keypoints")
-    _assert_equals_pycocotools(gt, result, "keypoints", "keypoints")
+    assert_equals_pycocotools(gt, result, "keypoints", "keypoints")
     dets = json.loads(result.predictions["original"].read_text())
     assert all(len(d["keypoints"]) == 51 for d in dets)
 

@@ -46,15 +46,14 @@ def compare_command(
     from rich.console import Console
 
     from hfc_detect.evaluation.compare import compare, parse_variant_spec
-    from hfc_detect.evaluation.params import IOU_TYPES
+    from hfc_detect.evaluation.params import check_iou_type
     from hfc_detect.utils.cli import parse_number_list
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
     check_output(output)
 
-    if iou_type not in IOU_TYPES:
-        raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
+    check_iou_type(iou_type)
     sigmas = parse_number_list([kpt_oks_sigmas], "--kpt-oks-sigmas") if kpt_oks_sigmas else None
 
     variants: dict[str, Path] = {}

@@ -66,6 +66,12 @@ def eval_command(
         help="How LFC/HFC become model inputs: raw (as the FFT gives them, as the paper fed "
         "them), clip (to 0..255) or max (scaled by 255 / the image's maximum).",
     ),
+    iou_type: str = typer.Option(
+        "bbox",
+        "--iou-type",
+        help="What is scored: bbox, segm (the detector's masks) or keypoints (its keypoints); "
+        "one per run.",
+    ),
     device: str = typer.Option(
         None, "--device", help="e.g. cpu, cuda, cuda:1 [default: backend's]."
     ),
@@ -121,6 +127,7 @@ def eval_command(
         weights=weights,
         overrides=tuple(overrides),
         pixel_mode=pixel_mode,
+        iou_type=iou_type,
         device=device,
         batch_size=batch_size,
         num_workers=num_workers,

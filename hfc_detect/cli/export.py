@@ -62,6 +62,12 @@ def export_command(
         help="html: paired bootstrap resamples of the mean gain.",
     ),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="html: seed of the bootstrap."),
+    iou_type: str = typer.Option(
+        None,
+        "--iou-type",
+        help="bbox, segm or keypoints: the folder's iouType (read from summary.json; a folder "
+        "holds one), checked when given.",
+    ),
 ) -> None:
     """Export a comparison folder as a table or an offline HTML report."""
     from rich.console import Console
@@ -84,6 +90,7 @@ def export_command(
             resamples=resamples,
             seed=seed,
             progress=progress,
+            iou_type=iou_type,
         )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)

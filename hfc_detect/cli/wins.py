@@ -49,11 +49,18 @@ def wins_command(
         "--objects/--no-objects",
         help="Match objects (reads the annotations and predictions named in summary.json).",
     ),
+    iou_type: str = typer.Option(
+        None,
+        "--iou-type",
+        help="bbox, segm or keypoints: the folder's iouType (read from summary.json; a folder "
+        "holds one), checked when given.",
+    ),
 ) -> None:
     """List the images where the variant's per-image AP beats the baseline's."""
     from rich.console import Console
     from rich.table import Table
 
+    from hfc_detect.evaluation.params import OVERLAP_NAMES
     from hfc_detect.reports.folder import failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
     from hfc_detect.utils.cli import print_failed_images
@@ -68,6 +75,7 @@ def wins_command(
         top=top,
         score_threshold=score_threshold,
         objects=objects,
+        iou_type=iou_type,
     )
     csv_path, json_path = write_wins(result)
     console = Console()
@@ -85,7 +93,8 @@ def wins_command(
     table.add_column("gained")
     table.add_column("lost")
     table.caption = (
-        f"gained/lost: ground-truth objects found (IoU >= {result.iou_threshold:g}, score >= "
+        f"gained/lost: ground-truth objects found ({OVERLAP_NAMES[result.iou_type]} >= "
+        f"{result.iou_threshold:g}, score >= "
         f"{result.score_threshold:g}) only by {result.variant} / only by {result.baseline}"
     )
     for w in shown:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hfc_detect.engine.variants import check_radii, parse_kinds
+from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency import check_pixel_mode
 from hfc_detect.utils.errors import InputError
 
 DEFAULT_VARIANTS = ("original", "lfc", "hfc")
 RESULT_FIELDS = ("radii", "variants", "annotations", "images", "backend", "config_file",
-                 "weights", "overrides", "pixel_mode", "limit")  # fmt: skip
+                 "weights", "overrides", "pixel_mode", "limit", "iou_type")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ class EvalConfig:
     Detectron2 looks, else the bundled demo). ``backend`` (or a ready detector passed to
     ``run_eval``) is built with ``config_file``, ``weights``, ``overrides`` and ``device``.
     ``output`` None: a folder under ``runs/`` named after the settings, so the same command
-    resumes. ``num_workers`` / ``threads`` None: CPU defaults that do not oversubscribe the
-    cores (:func:`hfc_detect.engine.environment.cpu_defaults`).
+    resumes. ``iou_type`` (bbox, segm, keypoints): what the detections carry besides boxes and
+    what is scored; one per run. ``num_workers`` / ``threads`` None: CPU defaults that do not
+    oversubscribe the cores (:func:`hfc_detect.engine.environment.cpu_defaults`).
     """
 
     radii: tuple[float, ...]
@@ -48,6 +50,7 @@ class EvalConfig:
     weights: str | None = None
     overrides: tuple[str, ...] = ()
     pixel_mode: str = "raw"
+    iou_type: str = "bbox"
     limit: int | None = None
     output: str | None = None
     resume: bool = False
@@ -67,6 +70,7 @@ class EvalConfig:
             if getattr(self, name) is not None:
                 put(name, str(getattr(self, name)))
         check_pixel_mode(self.pixel_mode)
+        check_iou_type(self.iou_type)
         for name, low in (("batch_size", 1), ("num_workers", 0), ("threads", 1), ("limit", 1)):
             value = getattr(self, name)
             if value is not None and value < low:

@@ -75,17 +75,19 @@ def coco_val2017_available() -> bool:
     return ann.is_file() and img.is_dir()
 
 
-def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> EvalDataset:
+def load_coco(
+    annotations: str | os.PathLike, images_dir: str | os.PathLike, iou_type: str = "bbox"
+) -> EvalDataset:
     """Read and check a COCO annotations file, once, as scoring will read it
-    (:func:`~hfc_detect.evaluation.load_annotations`), so a malformed file fails before any image
-    is run; InputError naming the file on any problem."""
+    (:func:`~hfc_detect.evaluation.load_annotations` for ``iou_type``), so a malformed file
+    fails before any image is run; InputError naming the file on any problem."""
     annotations, images_dir = Path(annotations), Path(images_dir)
     if not annotations.is_file():
         raise InputError(f"annotations file not found: {annotations}")
     if not images_dir.is_dir():
         raise InputError(f"images folder not found: {images_dir}")
     data = read_json(annotations, "annotations")
-    gt = load_annotations(annotations, data=data)
+    gt = load_annotations(annotations, iou_type, data=data)
     sizes = {int(im["id"]): _size(im) for im in data["images"]}
     records = []
     for image_id, file_name in zip(gt.image_ids.tolist(), gt.file_names, strict=True):
@@ -103,20 +105,24 @@ def _size(image: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def resolve_dataset(
-    dataset: str | None, annotations: str | os.PathLike | None, images: str | os.PathLike | None
+    dataset: str | None,
+    annotations: str | os.PathLike | None,
+    images: str | os.PathLike | None,
+    iou_type: str = "bbox",
 ) -> tuple[EvalDataset, bool]:
-    """The dataset to evaluate on and whether it is the demo fallback (COCO not found)."""
+    """The dataset to evaluate on, its ground truth loaded for ``iou_type``, and whether it is
+    the demo fallback (COCO not found)."""
     if annotations is not None or images is not None:
         if dataset is not None:
             raise InputError("give either --dataset or --annotations/--images, not both")
         if annotations is None or images is None:
             raise InputError("--annotations and --images go together: give both")
-        return load_coco(annotations, images), False
+        return load_coco(annotations, images, iou_type), False
     fallback = dataset is None and not coco_val2017_available()
     if dataset == "demo" or fallback:
         from hfc_detect.data.demo import ensure_demo_dataset
 
-        return replace(load_coco(*ensure_demo_dataset()), name="demo"), fallback
+        return replace(load_coco(*ensure_demo_dataset(), iou_type), name="demo"), fallback
     name = dataset or "coco_2017_val"
     ann, img = builtin_paths(name)
     if not ann.is_file() or not img.is_dir():
@@ -124,7 +130,7 @@ def resolve_dataset(
             f"dataset {name} not found: expected {ann} and {img} "
             "(set DETECTRON2_DATASETS to the folder holding coco/)"
         )
-    return replace(load_coco(ann, img), name=name), False
+    return replace(load_coco(ann, img, iou_type), name=name), False
 
 
 def write_subset_annotations(data: dict[str, Any], image_ids: Sequence[int], path: Path) -> Path:

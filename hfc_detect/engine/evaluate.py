@@ -134,7 +134,12 @@ def run_eval(
             detector = detector if detector is not None else _build_detector(run.config)
             if is_main:
                 run.folder.start(run.config.to_json(), run.annotations_sha256)
-            _infer(run, detector, report)
+            try:
+                _infer(run, detector, report)
+            except InputError:  # e.g. a detector without the masks --iou-type segm needs
+                if is_main and not run.done:
+                    run.folder.discard_unused()  # so other settings may use the folder
+                raise
             if not is_main:
                 return EvalResult(run.folder.root, None)
             results = collect_results([r.image_id for r in run.records], run.done,
@@ -154,7 +159,9 @@ def _warn(event: EvalEvent) -> None:
 
 def _plan(config: EvalConfig, detector: Detector | None) -> _Run:
     """Resolve the config (parsing the annotations, once) and set the CPU threads."""
-    dataset, demo_fallback = resolve_dataset(config.dataset, config.annotations, config.images)
+    dataset, demo_fallback = resolve_dataset(
+        config.dataset, config.annotations, config.images, config.iou_type
+    )
     sha = sha256_of(dataset.annotations)
     config = _resolve(config, dataset, detector, sha)
     if config.threads is not None:
@@ -250,8 +257,9 @@ def _sync(device: torch.device) -> None:
 class _Runner:
     """Runs the planned variants of one batch through the detector and times each stage."""
 
-    def __init__(self, detector: Detector, plan: list[Variant], pixel_mode: str):
+    def __init__(self, detector: Detector, plan: list[Variant], pixel_mode: str, iou_type: str):
         self.detector = detector
+        self.iou_type = iou_type
         self.device = torch.device(detector.device)
         self.plan = plan
         self.maker = VariantMaker(plan, pixel_mode)
@@ -282,7 +290,7 @@ class _Runner:
             if len(dets) != len(ok):
                 raise RuntimeError(f"detector returned {len(dets)} results for {len(ok)} images")
             for i, d in enumerate(dets):
-                rows[i][v.name] = detections_to_rows(d)
+                rows[i][v.name] = detections_to_rows(d, self.iou_type)
         self.timings["inference"] += time.perf_counter() - start
         for item, dets_by_variant in zip(ok, rows, strict=True):
             entries.append(
@@ -302,7 +310,7 @@ def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
     if is_main:
         report(EvalEvent("start", output, done_count, len(records),
                          demo_fallback=run.demo_fallback))  # fmt: skip
-    runner = _Runner(detector, run.plan, run.config.pixel_mode)
+    runner = _Runner(detector, run.plan, run.config.pixel_mode, run.config.iou_type)
     decoded = DecodedImages(records, detector.channel_order)
     loader = make_loader(decoded, shard, run.config.batch_size, run.config.num_workers)
     loop_start = time.perf_counter()

@@ -1,14 +1,15 @@
 """Predictions that survive a kill: an append-only log, one fsync'd JSON line per finished image.
 
-An output folder of ``eval`` holds ``run.json`` (the run's :class:`EvalConfig` and the hash of
-its annotations) and ``progress.jsonl``: one line per image, ``{"image_id": 1, "ok": true,
-"dets": {variant: [[x, y, w, h, score, category_id], ...]}}`` or ``{"image_id": 1, "ok": false,
-"error": "..."}``. A line is the image's completion marker: a torn last line (killed mid-write)
-is cut off on resume, and a corrupt line elsewhere is dropped (its image is recomputed) while
-every valid line is kept. Numbers are stored as the shortest decimal that round-trips to
-float32, so the final ``predictions/<variant>.json`` files are identical whether or not the run
-was interrupted. While a run writes, it holds ``.eval.lock`` (an OS file lock, released by the
-kernel when the process dies, so a killed run never leaves the folder locked).
+An output folder of ``eval`` holds ``run.json`` (the run's :class:`EvalConfig` and the hash of its
+annotations) and ``progress.jsonl``: one line per image, ``{"image_id": 1, "ok": true, "dets":
+{variant: [[x, y, w, h, score, category_id], ...]}}`` (``segm`` runs add the mask's compressed RLE
+to each row, ``keypoints`` runs the flat keypoint list) or ``{"image_id": 1, "ok": false, "error":
+"..."}``. A line is the image's completion marker: a torn last line (killed mid-write) is cut off
+on resume, and a corrupt line elsewhere is dropped (its image is recomputed) while every valid
+line is kept. Numbers are stored as the shortest decimal that round-trips to float32, so the final
+``predictions/<variant>.json`` files are identical whether or not the run was interrupted. While a
+run writes, it holds ``.eval.lock`` (an OS file lock, released by the kernel when the process
+dies, so a killed run never leaves the folder locked).
 """
 
 from __future__ import annotations
@@ -36,8 +37,17 @@ def _f32(values: np.ndarray) -> list[float]:
     return [float(str(v)) for v in np.asarray(values, dtype=np.float32).ravel()]
 
 
-def detections_to_rows(dets: Detections) -> list[list[float | int]]:
-    """``Detections`` -> ``[[x, y, w, h, score, category_id], ...]`` (COCO xywh boxes)."""
+# what each iouType needs beyond boxes: the Detections field and a model that predicts it
+_EXTRA = {
+    "segm": ("masks", "torchvision-maskrcnn or a Detectron2 Mask R-CNN config"),
+    "keypoints": ("keypoints", "torchvision-keypointrcnn or a Detectron2 keypoint R-CNN config"),
+}
+
+
+def detections_to_rows(dets: Detections, iou_type: str = "bbox") -> list[list[Any]]:
+    """``Detections`` -> ``[[x, y, w, h, score, category_id], ...]`` (COCO xywh boxes); for
+    ``segm`` each row also holds the mask (compressed RLE), for ``keypoints`` the flat
+    ``[x1, y1, v1, ...]`` list. InputError when the detector gives no masks / keypoints."""
     boxes = np.asarray(dets.boxes, dtype=np.float32).reshape(-1, 4)
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
     coords = _f32(xywh)
@@ -45,15 +55,46 @@ def detections_to_rows(dets: Detections) -> list[list[float | int]]:
     cats = [int(c) for c in np.asarray(dets.category_ids).ravel()]
     if not (len(scores) == len(cats) == len(coords) // 4):
         raise ValueError("detector returned boxes, scores and category_ids of different lengths")
-    return [[*coords[4 * i : 4 * i + 4], scores[i], cats[i]] for i in range(len(scores))]
+    rows = [[*coords[4 * i : 4 * i + 4], scores[i], cats[i]] for i in range(len(scores))]
+    if iou_type == "bbox" or not rows:
+        return rows
+    extra = _extra_column(dets, iou_type)
+    if len(extra) != len(rows):
+        name = _EXTRA[iou_type][0]
+        raise ValueError(f"detector returned {len(extra)} {name} for {len(rows)} boxes")
+    return [[*row, value] for row, value in zip(rows, extra, strict=True)]
 
 
-def rows_to_coco(image_id: int, rows: Iterable[Sequence[float]]) -> list[dict[str, Any]]:
-    """Rows of one image -> COCO results entries."""
-    return [
-        {"image_id": image_id, "category_id": int(r[5]), "bbox": list(r[:4]), "score": r[4]}
-        for r in rows
-    ]
+def _extra_column(dets: Detections, iou_type: str) -> list[Any]:
+    """The masks (RLE dicts) or flat keypoint lists of ``dets``, as the results file holds them."""
+    name, models = _EXTRA[iou_type]
+    values = getattr(dets, name)
+    if values is None:
+        raise InputError(
+            f"--iou-type {iou_type}: the detector returns no {name}; use a model that predicts "
+            f"them ({models}) or --iou-type bbox"
+        )
+    if iou_type == "segm":
+        return [{"size": [int(v) for v in m["size"]], "counts": _text(m["counts"])} for m in values]
+    flat = np.asarray(values, dtype=np.float32).reshape(len(values), -1)
+    return [_f32(k) for k in flat]
+
+
+def _text(counts: str | bytes) -> str:
+    return counts.decode("ascii") if isinstance(counts, bytes) else counts
+
+
+def rows_to_coco(image_id: int, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of one image -> COCO results entries (with ``segmentation`` or ``keypoints`` where
+    the rows hold them)."""
+    entries = []
+    for r in rows:
+        entry = {"image_id": image_id, "category_id": int(r[5]), "bbox": list(r[:4]),
+                 "score": r[4]}  # fmt: skip
+        if len(r) > 6:
+            entry["segmentation" if isinstance(r[6], dict) else "keypoints"] = r[6]
+        entries.append(entry)
+    return entries
 
 
 def _parse_entry(line: bytes) -> dict[str, Any] | None:
@@ -111,7 +152,8 @@ class RunFolder:
             stored = json.loads(self.run_file.read_text(encoding="utf-8"))
             if not isinstance(stored["config"], dict):
                 raise TypeError("config is not an object")
-            return {**stored["config"], "annotations_sha256": stored["annotations_sha256"]}
+            config = {"iou_type": "bbox", **stored["config"]}  # runs before --iou-type: bbox
+            return {**config, "annotations_sha256": stored["annotations_sha256"]}
         except (OSError, ValueError, KeyError, TypeError):
             raise InputError(f"{self.run_file} is unreadable; use another --output") from None
 
@@ -149,6 +191,13 @@ class RunFolder:
             record = {"format": FORMAT_VERSION, "config": config,
                       "annotations_sha256": annotations_sha256}  # fmt: skip
             write_json_atomic(self.run_file, record)
+
+    def discard_unused(self) -> None:
+        """Remove the run record and progress log of a run that finished no image."""
+        if self.progress_file.is_file() and self.progress_file.stat().st_size == 0:
+            self.progress_file.unlink()
+        if not self.progress_file.exists():
+            self.run_file.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

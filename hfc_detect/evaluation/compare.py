@@ -31,7 +31,7 @@ PER_IMAGE_STEM = "per_image"
 SUMMARY_NAME = "summary.json"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "iou_type", "baseline",
-              "num_images", "num_images_scored", "variants")  # fmt: skip
+              "num_images", "num_images_scored", "variants", "kpt_oks_sigmas")  # fmt: skip
 
 
 def parse_variant_spec(spec: str) -> tuple[str, Path]:
@@ -183,12 +183,22 @@ def _summary(comparison: Comparison, images_dir: str | Path | None, extra: dict)
         "annotations": str(gt.path),
         "images_dir": str(Path(images_dir).resolve()) if images_dir is not None else None,
         "iou_type": gt.iou_type,
+        **_sigmas_entry(gt),
         "baseline": names[0],
         "num_images": gt.num_images,
         "num_images_scored": int(np.count_nonzero(~np.isnan(base.ap))),
         "variants": variants,
         **extra,
     }
+
+
+def _sigmas_entry(gt: GroundTruth) -> dict[str, Any]:
+    """keypoints: the OKS sigmas scored with, by category id, so reports match objects with the
+    same OKS as the AP (:func:`~hfc_detect.evaluation.load_annotations` takes them back)."""
+    if gt.iou_type != "keypoints":
+        return {}
+    rows = zip(gt.category_ids.tolist(), gt.category_sigmas, strict=True)
+    return {"kpt_oks_sigmas": {str(c): s.tolist() for c, s in rows if np.isfinite(s).all()}}
 
 
 def _write_per_image(output: Path, columns: dict[str, list]) -> None:

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hfc_detect.utils.errors import InputError
+
 IOU_TYPES = ("bbox", "segm", "keypoints")
+OVERLAP_NAMES = {"bbox": "IoU", "segm": "mask IoU", "keypoints": "OKS"}  # what each matches by
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 # COCO's 17 person keypoints (pycocotools' default kpt_oks_sigmas).
@@ -74,3 +77,10 @@ def params_for(iou_type: str) -> Params:
     if iou_type not in PARAMS:
         raise ValueError(f"iou_type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
     return PARAMS[iou_type]
+
+
+def check_iou_type(iou_type: str) -> str:
+    """``iou_type`` when it is one of :data:`IOU_TYPES`; else InputError naming ``--iou-type``."""
+    if iou_type not in IOU_TYPES:
+        raise InputError(f"--iou-type must be one of {', '.join(IOU_TYPES)}, got {iou_type!r}")
+    return iou_type

@@ -39,3 +39,15 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
             raise InputError(f"--set {item!r}: expected KEY=VALUE")
         pairs.append((key.strip(), value.strip()))
     return pairs
+
+
+def masks_to_rles(masks: np.ndarray) -> list[dict]:
+    """(N, H, W) binary masks -> COCO compressed RLEs (``counts`` as text), as COCO results
+    files hold them."""
+    from pycocotools import mask as mask_utils
+
+    binary = np.asarray(masks, dtype=np.uint8)
+    if len(binary) == 0:
+        return []
+    encoded = mask_utils.encode(np.asfortranarray(binary.transpose(1, 2, 0)))
+    return [{"size": r["size"], "counts": r["counts"].decode("ascii")} for r in encoded]

@@ -27,7 +27,12 @@ import numpy as np
 import torch
 
 from hfc_detect.modeling.base import Detections
-from hfc_detect.modeling.common import COCO_CATEGORY_IDS, as_exact_uint8, parse_overrides
+from hfc_detect.modeling.common import (
+    COCO_CATEGORY_IDS,
+    as_exact_uint8,
+    masks_to_rles,
+    parse_overrides,
+)
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.optional import require
 from hfc_detect.utils.torch_tools import resolve_device
@@ -43,6 +48,9 @@ INSTALL_HINT = (
     "(see its INSTALL.md), or use --backend torchvision, --backend onnx-yolox, "
     "or your own package.module:Class"
 )
+
+
+COCO_PERSON_ID = 1
 
 
 def _device_type(name: str) -> str:
@@ -67,15 +75,25 @@ def dataset_category_ids(dataset: str | None) -> np.ndarray | None:
     return np.asarray(ids, dtype=np.int64)
 
 
+def _thing_classes(dataset: str | None) -> list[str] | None:
+    if not dataset:
+        return None
+    metadata_catalog = _import("detectron2.data").MetadataCatalog
+    return getattr(metadata_catalog.get(dataset), "thing_classes", None)
+
+
 def category_ids_for(num_classes: int, dataset: str | None) -> np.ndarray:
     """COCO category id of each of a model's ``num_classes`` contiguous classes.
 
     Taken from the metadata of ``dataset`` (Detectron2 registers COCO's), else the standard
-    80-class COCO map; InputError when neither fits the model.
+    80-class COCO map, or COCO's person (id 1) for a one-class model of a person dataset (the
+    keypoint R-CNN configs' ``keypoints_coco_2017_val``); InputError when none fits the model.
     """
     ids = dataset_category_ids(dataset)
     if ids is None and num_classes == len(COCO_CATEGORY_IDS):
         ids = np.asarray(COCO_CATEGORY_IDS, dtype=np.int64)
+    if ids is None and num_classes == 1 and _thing_classes(dataset) == ["person"]:
+        ids = np.array([COCO_PERSON_ID])  # keypoints_coco_*: metadata without the id map
     if ids is None:
         raise InputError(
             f"detectron2: no category map for dataset {dataset!r} and the model has {num_classes} "
@@ -99,12 +117,23 @@ def model_num_classes(model: torch.nn.Module) -> int:
 
 
 def instances_to_detections(instances: Any, category_ids: np.ndarray) -> Detections:
-    """A model output's ``Instances`` (on any device) as :class:`Detections` with COCO ids."""
+    """A model output's ``Instances`` (on any device) as :class:`Detections` with COCO ids,
+    with masks (``pred_masks``, as compressed RLE) and keypoints (``pred_keypoints``) where the
+    model gives them, as Detectron2's ``instances_to_coco_json`` writes them: keypoint x and y
+    are shifted by -0.5 (Detectron2's keypoint coordinates put pixel centres at +0.5, COCO's at
+    integers)."""
     instances = instances.to("cpu")
+    keypoints = None
+    if instances.has("pred_keypoints"):
+        keypoints = instances.pred_keypoints.double().numpy().copy()
+        keypoints[:, :, :2] -= 0.5
+    masks = instances.pred_masks.numpy() if instances.has("pred_masks") else None
     return Detections(
         boxes=instances.pred_boxes.tensor.double().numpy().reshape(-1, 4),
         scores=instances.scores.double().numpy(),
         category_ids=category_ids[instances.pred_classes.numpy()],
+        masks=None if masks is None else masks_to_rles(masks),
+        keypoints=keypoints,
     )
 
 

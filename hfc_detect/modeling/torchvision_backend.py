@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from hfc_detect.modeling.base import Detections
-from hfc_detect.modeling.common import parse_overrides
+from hfc_detect.modeling.common import masks_to_rles, parse_overrides
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import resolve_device
 
@@ -74,13 +74,7 @@ class TorchvisionDetector:
 
 def _rles(masks: torch.Tensor) -> list[dict]:
     """(N, 1, H, W) mask probabilities -> COCO compressed RLEs of the pixels > 0.5."""
-    from pycocotools import mask as mask_utils
-
-    binary = (masks[:, 0] > 0.5).cpu().numpy().astype(np.uint8)  # (N, H, W)
-    if len(binary) == 0:
-        return []
-    encoded = mask_utils.encode(np.asfortranarray(binary.transpose(1, 2, 0)))
-    return [{"size": r["size"], "counts": r["counts"].decode("ascii")} for r in encoded]
+    return masks_to_rles((masks[:, 0] > 0.5).cpu().numpy())
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -70,6 +70,24 @@ def _box(
         )
 
 
+def _outline(canvas: np.ndarray, obj: Mapping[str, Any], kind: str) -> None:
+    """Draw an object's mask outline (``segmentation``, compressed RLE) or its labelled
+    keypoints (``keypoints``, (K, 3); points at (0, 0) are unlabelled) where it has them."""
+    import cv2
+
+    colour, thickness, _ = STYLES[kind]
+    rle = obj.get("segmentation")
+    if isinstance(rle, dict) and list(rle.get("size", ())) == list(canvas.shape[:2]):
+        from pycocotools import mask as mask_utils
+
+        mask = np.ascontiguousarray(mask_utils.decode(dict(rle)))  # counts: text or bytes
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(canvas, contours, -1, colour, thickness, cv2.LINE_AA)
+    for x, y, *_ in obj.get("keypoints") or ():
+        if x or y:
+            cv2.circle(canvas, (round(x), round(y)), thickness + 1, colour, -1, cv2.LINE_AA)
+
+
 def draw_objects(
     image: np.ndarray,
     *,
@@ -80,22 +98,26 @@ def draw_objects(
     score_threshold: float = 0.5,
     category_names: Mapping[int, str] | None = None,
 ) -> np.ndarray:
-    """A copy of ``image`` (RGB uint8, (H, W, 3)) with the boxes drawn; detections below
-    ``score_threshold`` are left out. Gained/lost are drawn last so they stay on top."""
+    """A copy of ``image`` (RGB uint8, (H, W, 3)) with the boxes drawn, and the outlines of
+    masks and the keypoints of objects that have them; detections below ``score_threshold``
+    are left out. Gained/lost are drawn last so they stay on top."""
     names = category_names or {}
     canvas = np.ascontiguousarray(image, dtype=np.uint8).copy()
     font = label_font(*canvas.shape[:2])
     for g in gts:
         if not g.get("iscrowd", 0):
             _box(canvas, g["bbox"], "gt", None, font)
+            _outline(canvas, g, "gt")
     for d in dets:
         if d["score"] >= score_threshold:
             name = names.get(d["category_id"], str(d["category_id"]))
             _box(canvas, d["bbox"], "det", f"{name} {d['score']:.2f}", font)
+            _outline(canvas, d, "det")
     for kind, objects in (("gained", gained), ("lost", lost)):
         for g in objects:
             name = names.get(g["category_id"], str(g["category_id"]))
             _box(canvas, g["bbox"], kind, f"{kind[0].upper()}: {name}", font)
+            _outline(canvas, g, kind)
     return canvas
 
 

@@ -87,6 +87,7 @@ def export(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     progress: Any = None,
+    iou_type: str | None = None,
 ) -> ExportResult:
     """Export the comparison folder ``directory`` as ``fmt`` (csv, json, parquet or html).
 
@@ -95,6 +96,7 @@ def export(
     gallery size (default 12). Images for the gallery come from ``images`` or the summary's
     ``images_dir``; a missing image gets a placeholder and a warning. ``score_threshold``
     (html): detections drawn and matched; None picks :func:`~.html.drawing_threshold`.
+    ``iou_type``: checked against the folder's (one iouType per folder).
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -103,7 +105,7 @@ def export(
     default_name = "report" if fmt == "html" else f"report.{fmt}"
     target = Path(output) if output is not None else Path(directory) / default_name
     check_output(target, folder=fmt == "html")
-    comparison = load_comparison(directory)
+    comparison = load_comparison(directory, iou_type)
     name = comparison.resolve_variant(variant)
     failed = [failed_image_text(f) for f in comparison.failed_images]
     if fmt == "parquet":

@@ -17,6 +17,7 @@ import numpy as np
 
 from hfc_detect.evaluation.coco import read_json
 from hfc_detect.evaluation.compare import is_integer_column
+from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.utils.errors import InputError
 
 PAPER_RADIUS = 128  # Sec. 7's radius: the default view of a run with several radii
@@ -114,8 +115,11 @@ def _parse_cell(column: str, value: str) -> Any:
     return float(value)
 
 
-def load_comparison(directory: str | Path) -> ComparisonFolder:
-    """Load and validate the comparison folder ``directory``; :class:`InputError` if unusable."""
+def load_comparison(directory: str | Path, iou_type: str | None = None) -> ComparisonFolder:
+    """Load and validate the comparison folder ``directory``; :class:`InputError` if unusable.
+
+    A folder holds the results of one iouType (``summary.json``'s ``iou_type``, bbox for
+    folders written before it was recorded); ``iou_type``, when given, must be that one."""
     root = Path(directory)
     if not root.is_dir():
         raise InputError(f"{root}: no such comparison folder")
@@ -131,6 +135,12 @@ def load_comparison(directory: str | Path) -> ComparisonFolder:
         or "baseline" not in summary
     ):
         raise InputError(f"{summary_path}: expected 'baseline' and a non-empty 'variants' list")
+    held = summary.setdefault("iou_type", "bbox")
+    if iou_type is not None and check_iou_type(iou_type) != held:
+        raise InputError(
+            f"{root} holds {held} results, not {iou_type} (one iouType per folder: run compare "
+            f"or eval with --iou-type {iou_type} into another folder)"
+        )
     table_path = root / "per_image.csv"
     if not table_path.is_file():
         raise InputError(f"{table_path}: missing (not a comparison folder written by compare)")

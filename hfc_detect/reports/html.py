@@ -1,7 +1,7 @@
 """The HTML report of a comparison folder: a folder that opens offline (no network references).
 
 ``index.html`` holds the images the run could not score (first, in red), the summary (AP per
-variant, the 12 COCOeval numbers, wins, per-category AP, paired bootstrap intervals),
+variant, the COCOeval numbers of its iouType, wins, per-category AP, paired bootstrap intervals),
 ``histogram.png`` the per-image AP differences, and ``images/`` the gallery panels (PNG):
 original | LFC | HFC of the images the variant gains most on, with ground truth, detections and
 gained/lost objects drawn, each panel captioned with its variant's AP and objects. Where the
@@ -29,7 +29,7 @@ import numpy as np
 from hfc_detect import __version__
 from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.decompose import display_hfc, display_lfc
-from hfc_detect.evaluation import STAT_NAMES
+from hfc_detect.evaluation.params import OVERLAP_NAMES, params_for
 from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.draw import (
@@ -148,10 +148,11 @@ def _summary_rows(comparison: ComparisonFolder, cis: dict[str, BootstrapCI]) -> 
 
 
 def _stats_rows(comparison: ComparisonFolder) -> str:
-    rows = [_row(["variant", *STAT_NAMES], header=True)]
+    names = params_for(comparison.summary["iou_type"]).stat_names
+    rows = [_row(["variant", *names], header=True)]
     for v in comparison.summary["variants"]:
         stats = v.get("stats") or {}
-        rows.append(_row([_e(v["name"]), *(_fmt(stats.get(s)) for s in STAT_NAMES)]))
+        rows.append(_row([_e(v["name"]), *(_fmt(stats.get(s)) for s in names)]))
     return "\n".join(rows)
 
 
@@ -517,6 +518,9 @@ def write_html_report(
         num_pairs=_e(any_ci.num_pairs if any_ci else 0),
         ci_text=ci_text,
         stats=_stats_rows(comparison),
+        num_stats=len(params_for(comparison.summary["iou_type"]).stat_names),
+        iou_type=_e(comparison.summary["iou_type"]),
+        overlap=_e(OVERLAP_NAMES[comparison.summary["iou_type"]]),
         histogram="histogram.png",
         categories=_category_rows(comparison),
         analyses=analyses.html,

@@ -56,6 +56,7 @@ class WinsResult:
     wins: list[Win] = field(default_factory=list)
     category_names: dict[int, str] = field(default_factory=dict)
     failed_images: list[dict[str, Any]] = field(default_factory=list)  # not scored in the run
+    iou_type: str = "bbox"  # of the comparison: objects match by box IoU, mask IoU or OKS
 
 
 def _check_finite(name: str, value: float) -> float:
@@ -113,18 +114,21 @@ def find_wins(
     top: int | None = None,
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
     objects: bool = True,
+    iou_type: str | None = None,
 ) -> WinsResult:
     """Images of the comparison folder ``directory`` where ``variant`` (default: ``lfc``) has a
     per-image AP above the baseline's by more than ``min_delta``, best first.
 
     ``top`` keeps the N largest gains (``count`` still counts all). With ``objects``, each win
-    lists the ground-truth objects gained and lost at ``score_threshold`` (IoU >= 0.5).
+    lists the ground-truth objects gained and lost at ``score_threshold`` (IoU >= 0.5, with
+    the folder's iouType: box IoU, mask IoU or OKS, as its AP). ``iou_type``: checked against
+    the folder's (see :func:`~hfc_detect.reports.folder.load_comparison`).
     """
     min_delta = _check_finite("min-delta", min_delta)
     score_threshold = _check_finite("score-threshold", score_threshold)
     if top is not None and top < 1:
         raise InputError(f"top must be >= 1, got {top}")
-    comparison = load_comparison(directory)
+    comparison = load_comparison(directory, iou_type)
     name = comparison.resolve_variant(variant)
     wins, scored = rank_wins(comparison, name, min_delta=min_delta)
     count = len(wins)
@@ -148,6 +152,7 @@ def find_wins(
         wins=listed,
         category_names=names,
         failed_images=comparison.failed_images,
+        iou_type=comparison.summary["iou_type"],
     )
 
 

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from hfc_detect.cli.app import app
 from hfc_detect.reports.export import export
 from hfc_detect.reports.folder import load_comparison
+from hfc_detect.reports.wins import find_wins
+from hfc_detect.utils.errors import InputError
 from tests.detect.test_wins import make_comparison
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,3 +237,43 @@ def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_pat
     assert folder.resolve_variant("lfc_r4") == "lfc_r4"
     assert resolve_radius(folder, "lfc_r74.3", None) == (74.3, "summary.json")
     assert resolve_radius(folder, "hfc_r4", None) == (4.0, "summary.json")
+
+
+def test_html_of_a_keypoints_folder_shows_its_10_stats_and_oks_objects(tmp_path: Path) -> None:
+    from hfc_detect.evaluation.compare import compare
+    from hfc_detect.evaluation.params import params_for
+
+    def person(ann_id: int, x: float, num: int) -> dict:
+        points = [v for k in range(17) for v in (x + k, 10.0 + k, 2 if k < num else 0)]
+        return {"id": ann_id, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 400.0,
+                "bbox": [x, 10, 17, 17], "keypoints": points, "num_keypoints": num}  # fmt: skip
+
+    gt = {"images": [{"id": 1, "file_name": "1.png", "height": 60, "width": 60}],
+          "categories": [{"id": 1, "name": "person", "keypoints": [f"k{i}" for i in range(17)]}],
+          "annotations": [person(1, 5.0, 17), person(2, 30.0, 9)]}  # fmt: skip
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    # both put person 1's box where it is; only lfc its keypoints too
+    for name, shift in (("original", 9.0), ("lfc", 0.0)):
+        det = {**person(0, 5.0 + shift, 17), "bbox": [5, 10, 17, 17], "score": 0.9}
+        second = {**person(0, 30.0, 17), "score": 0.8}
+        (tmp_path / f"{name}.json").write_text(json.dumps([det, second]))
+    out = tmp_path / "cmp"
+    compare(tmp_path / "gt.json", {n: tmp_path / f"{n}.json" for n in ("original", "lfc")},
+            out, iou_type="keypoints")  # fmt: skip
+    from pycocotools.cocoeval import Params
+
+    sigmas = load_comparison(out).summary["kpt_oks_sigmas"]
+    assert sigmas == {"1": Params(iouType="keypoints").kpt_oks_sigmas.tolist()}
+    (win,) = find_wins(out, variant="lfc", score_threshold=0.5).wins
+    assert [o["id"] for o in win.gained] == [1] and win.lost == []  # OKS, not box IoU
+    export(out, fmt="html", top=1, output=tmp_path / "r")
+    page = (tmp_path / "r" / "index.html").read_text()
+    header = re.search(r"<tr>(?:(?!</tr>).)*ARl(?:(?!</tr>).)*</tr>", page, re.S)
+    assert header is not None
+    names = re.findall(r"<th[^>]*>([^<]+)</th>", header.group(0))
+    assert names[1:] == list(params_for("keypoints").stat_names)
+    assert len(names[1:]) == 10 and "APs" not in names
+    assert "COCO statistics (10 COCOeval numbers, keypoints)" in page
+    assert "found at OKS &ge; 0.5" in page
+    with pytest.raises(InputError, match="holds keypoints results, not segm"):
+        export(out, fmt="csv", iou_type="segm", output=tmp_path / "x.csv")

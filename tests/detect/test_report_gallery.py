@@ -242,3 +242,22 @@ def test_baseline_row_has_no_wins_over_itself(report: tuple[Path, str]) -> None:
     cells = re.findall(r"<td>(.*?)</td>", rows["original (baseline)"])
     assert cells[4] == "&ndash;"  # AP, AP50, AP75, detections, wins over baseline
     assert re.fullmatch(r"\d+", re.findall(r"<td>(.*?)</td>", rows["lfc"])[4])
+
+
+@pytest.mark.parametrize("counts_as_text", [True, False])
+def test_gallery_draws_mask_outlines_and_keypoints(counts_as_text: bool) -> None:
+    from pycocotools import mask as mask_utils
+
+    from hfc_detect.reports.draw import STYLES, draw_objects
+
+    triangle = mask_utils.merge(mask_utils.frPyObjects([[4, 4, 36, 4, 4, 36]], 48, 48))
+    if counts_as_text:
+        triangle["counts"] = triangle["counts"].decode("ascii")
+    gt = {"category_id": 1, "bbox": [4, 4, 32, 32], "segmentation": triangle}
+    point = {"category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.9,
+             "keypoints": [[40, 40, 2], [0, 0, 0]]}  # fmt: skip
+    canvas = draw_objects(np.zeros((48, 48, 3), np.uint8), gts=[gt], dets=[point])
+    drawn = canvas.any(axis=2)
+    assert drawn[24:27, 11:16].any()  # the mask's hypotenuse (x + y = 40), not a box edge
+    assert not drawn[25, 8] and not drawn[30, 30]  # inside the triangle / the box only
+    assert np.all(canvas[40, 40] == STYLES["det"][0])  # the labelled keypoint

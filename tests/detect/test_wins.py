@@ -15,6 +15,7 @@ from hfc_detect.cli.app import app
 from hfc_detect.reports.bootstrap import paired_bootstrap_ci
 from hfc_detect.reports.objects import found_objects, object_diff
 from hfc_detect.reports.wins import find_wins
+from hfc_detect.utils.errors import InputError
 
 CATEGORIES = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 7, "name": "car"}]
 GAIN_IMAGE, LOSS_IMAGE = 100, 101  # hand-made: the LFC variant gains / loses one cat
@@ -274,9 +275,11 @@ def test_wins_objects_gained_and_lost(comparison: Path) -> None:
             assert anns[obj["id"]]["image_id"] == w.image_id and not anns[obj["id"]]["iscrowd"]
 
 
-def _cocoeval_found(gt_path: Path, pred_path: Path, score_threshold: float) -> dict[int, set]:
-    """Reference: the ground-truth ids pycocotools' COCOeval matches at IoU 0.5 (area all,
-    maxDets 100) with the detections of score >= the threshold, per image."""
+def _cocoeval_found(
+    gt_path: Path, pred_path: Path, score_threshold: float, iou_type: str = "bbox"
+) -> dict[int, set]:
+    """Reference: the ground-truth ids pycocotools' COCOeval (``iou_type``) matches at IoU 0.5
+    (area all, most detections) with the detections of score >= the threshold, per image."""
     import contextlib
     import io
 
@@ -287,7 +290,7 @@ def _cocoeval_found(gt_path: Path, pred_path: Path, score_threshold: float) -> d
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(gt_path))
         dt = gt.loadRes(dets)
-        ev = COCOeval(gt, dt, "bbox")
+        ev = COCOeval(gt, dt, iou_type)
         ev.params.iouThrs = np.array([0.5])
         ev.evaluate()
     found: dict[int, set] = {i: set() for i in gt.getImgIds()}
@@ -441,3 +444,64 @@ def test_bootstrap_is_independent_of_chunking(monkeypatch: pytest.MonkeyPatch) -
 def test_bootstrap_of_one_pair_is_that_pair() -> None:
     ci = paired_bootstrap_ci(np.array([0.25, np.nan]), np.array([0.5, 0.75]), resamples=100)
     assert ci.num_pairs == 1 and ci.low == ci.mean == ci.high == 0.25
+
+
+def _triangle_rle(points: list[float], size: int = 40) -> dict:
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.merge(mask_utils.frPyObjects([points], size, size))
+    return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+
+
+def test_segm_wins_match_objects_by_mask_iou_as_cocoeval(tmp_path: Path) -> None:
+    """A detection with the object's box but the other half of it (box IoU 1, mask IoU ~0)
+    does not find it in a segm comparison: the gain is the mask, as COCOeval(segm) matches."""
+    from hfc_detect.evaluation.compare import compare
+
+    triangle, other_half = [0, 0, 30, 0, 0, 30], [30, 0, 30, 30, 0, 30]
+    square = [20, 20, 35, 20, 35, 35, 20, 35]
+    gt = {
+        "images": [{"id": 1, "file_name": "1.png", "height": 40, "width": 40}],
+        "categories": CATEGORIES,
+        "annotations": [
+            {
+                "id": 5,
+                "image_id": 1,
+                "category_id": 1,
+                "iscrowd": 0,
+                "bbox": [0, 0, 30, 30],
+                "area": 450.0,
+                "segmentation": [triangle],
+            },
+            {
+                "id": 6,
+                "image_id": 1,
+                "category_id": 2,
+                "iscrowd": 0,
+                "bbox": [20, 20, 15, 15],
+                "area": 225.0,
+                "segmentation": [square],
+            },
+        ],
+    }
+    paths = {"original": other_half, "lfc": triangle}
+    for name, points in paths.items():
+        dets = [{"image_id": 1, "category_id": 1, "segmentation": _triangle_rle(points),
+                 "bbox": [0, 0, 30, 30], "score": 0.9},
+                {"image_id": 1, "category_id": 2, "segmentation": _triangle_rle(square),
+                 "bbox": [20, 20, 15, 15], "score": 0.8}]  # fmt: skip
+        (tmp_path / f"{name}.json").write_text(json.dumps(dets))
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    out = tmp_path / "cmp"
+    compare(tmp_path / "gt.json", {n: tmp_path / f"{n}.json" for n in paths}, out,
+            iou_type="segm")  # fmt: skip
+    result = find_wins(out, variant="lfc", score_threshold=0.5)
+    assert result.iou_type == "segm" and result.count == 1
+    (win,) = result.wins
+    expected = {n: _cocoeval_found(tmp_path / "gt.json", tmp_path / f"{n}.json", 0.5, "segm")[1]
+                for n in paths}  # fmt: skip
+    assert expected == {"original": {6}, "lfc": {5, 6}}
+    assert [o["id"] for o in win.gained] == sorted(expected["lfc"] - expected["original"])
+    assert win.lost == []
+    with pytest.raises(InputError, match="holds segm results, not bbox"):
+        find_wins(out, variant="lfc", iou_type="bbox")

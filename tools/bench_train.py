@@ -9,7 +9,7 @@ random CIFAR-sized images, everything on --device as a real run keeps it. Per ti
 - test accuracy on --test-images images, scaled to 10,000;
 - tracking, measured as it is (its cost does not depend on the training set's size).
 Prints the median of --repeats epochs after one warm-up epoch, the shares of the epoch, and the
-time of a 100-epoch run.
+time of a 100-epoch run; --eval-batches 100,1000 also times the tracking at each eval batch.
 
     python tools/bench_train.py [--device cuda] [--channels-last] [--precision bf16]
 """
@@ -36,12 +36,17 @@ def _random_set(n: int, seed: int) -> ImageSet:
 
 
 def _timed(device: torch.device, fn) -> float:
+    return _wall_and_cpu(device, fn)[0]
+
+
+def _wall_and_cpu(device: torch.device, fn) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds (robust to other jobs on a shared CPU)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
     sync()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -55,6 +60,7 @@ def main() -> None:
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--eval-batches", default="", help="e.g. 100,1000: time tracking at each")
     args = p.parse_args()
 
     device = resolve_device(args.device)
@@ -97,6 +103,13 @@ def main() -> None:
                 trainer.tracker.measure(model)
 
         trainer.train_epoch(0)  # warm-up
+        sizes = [int(b) for b in args.eval_batches.split(",") if b]
+        by_batch: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}
+        for _ in range(args.repeats):  # interleaved, so load changes hit every size alike
+            for size in sizes:
+                trainer.tracker.batch_size = size
+                by_batch[size].append(_wall_and_cpu(device, track))
+        trainer.tracker.batch_size = trainer.eval_batch_size
         rows = []
         for rep in range(args.repeats):
             train_s = _timed(device, lambda r=rep: trainer.train_epoch(r + 1))
@@ -127,6 +140,12 @@ def main() -> None:
         f"= {100 * track_s / epoch:4.1f}% of the epoch"
     )
     print(f"epoch: {epoch:.2f} s; 100 epochs: {100 * epoch / 60:.1f} min")
+    for size, times in by_batch.items():
+        wall, cpu = (1000 * statistics.median(t) / tracked for t in zip(*times, strict=True))
+        print(
+            f"tracking at eval batch {size:5d}: {wall:.2f} ms an image wall, {cpu:.2f} ms CPU "
+            "time of this process"
+        )
 
 
 if __name__ == "__main__":

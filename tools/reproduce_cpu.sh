@@ -19,13 +19,13 @@ hc() { python -m hfc_classify "$@"; }
 stamp() { echo "== $(date -u +%FT%TZ) $*"; }
 sweep() { stamp "sweep $*"; hc sweep "$CFG/$1.yaml" --output "$ROOT" --no-progress "${@:2}"; }
 
-table2() {  # Table 2 rows of one model: rho x {clean, FGSM, PGD} x eps, first 500 test images
-  local out=$ROOT/table2/$1
+table2() {  # RUN [OUT [OPTION...]]: Table 2 rows of one model, first 500 test images
+  local run=$1 out=$ROOT/table2/${2:-$1}
   [ -f "$out/table2.csv" ] && return
-  stamp "robustness $1"
-  hc robustness --arch released_resnet --checkpoint "$RUNS/$1/checkpoint.pt" --data "$TEST" \
+  stamp "robustness $run -> $out ${*:3}"
+  hc robustness --arch released_resnet --checkpoint "$RUNS/$run/checkpoint.pt" --data "$TEST" \
     --rho 0,0.1,0.25,0.5,1.0 --attack fgsm,pgd --eps 0.03,0.06,0.09 --limit 500 \
-    --batch-size 100 --device cpu --output "$out"
+    --batch-size 100 --device cpu --output "$out" "${@:3}"
 }
 
 plot() {  # NAME RUN...: curves and table of the runs that exist so far
@@ -40,6 +40,9 @@ plot fig3 vanilla shuffled
 table2 vanilla
 sweep table2 --only adversarial
 table2 adversarial
+# Control: smoothing with the kernels divided by 1 + 8 rho (same output scale), to tell the
+# effect of smoothness from that of Eq. 3's growth of the first layer.
+table2 vanilla vanilla_rescaled --rescale
 stamp kernels
 hc kernels --arch released_resnet --checkpoint "$RUNS/vanilla/checkpoint.pt" \
   --checkpoint "$RUNS/adversarial/checkpoint.pt" --label M_natural --label M_adversarial \

@@ -109,6 +109,18 @@ def load_sweep(
     return runs
 
 
+def select_runs(runs: list[Run], names: list[str]) -> list[Run]:
+    """The runs named in ``names``, in sweep order (all runs when ``names`` is empty); an
+    unknown name raises :class:`InputError` listing the sweep's runs."""
+    known = [r.name for r in runs]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(
+            f"no run named {', '.join(unknown)} in this sweep (runs: {', '.join(known)})"
+        )
+    return [r for r in runs if not names or r.name in names]
+
+
 def run_request(request: str | Path) -> None:
     """Train the run described by a request file (for subprocess and Slurm workers)."""
     request = Path(request)

@@ -23,6 +23,9 @@ def sweep_command(
     set_: list[str] = typer.Option(
         [], "--set", help="Override a base setting, key=value (e.g. train_data=data/cifar10)."
     ),
+    only: list[str] = typer.Option(
+        [], "--only", help="Run only this run of the sweep (repeatable); default: all."
+    ),
     launcher: str = typer.Option("local", "--launcher", help="local, gpus or slurm."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their state only."),
     slurm_partition: str | None = typer.Option(
@@ -41,10 +44,10 @@ def sweep_command(
     from rich.table import Table
 
     from hfc_classify.engine.train import CHECKPOINT, is_finished
-    from hfc_classify.sweep import load_sweep, parse_override, run_sweep
+    from hfc_classify.sweep import load_sweep, parse_override, run_sweep, select_runs
 
     overrides = dict(parse_override(item) for item in set_)
-    runs = load_sweep(config, output, overrides)
+    runs = select_runs(load_sweep(config, output, overrides), only)
     console = Console(stderr=True)
     if dry_run:
         table = Table(title=f"{config} ({len(runs)} runs)")

@@ -78,6 +78,15 @@ def train_command(
     track_test: int = typer.Option(1000, "--track-test", help="Tracked test images (0: all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of weights, shuffling and augmentation."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    eval_batch_size: int | None = typer.Option(
+        None, "--eval-batch-size", help="Eval/tracking batch (default: 100 on CPU, 2000 on GPU)."
+    ),
+    channels_last: bool = typer.Option(
+        False, "--channels-last", help="channels_last memory format (GPU speed; last bits)."
+    ),
+    precision: str = typer.Option(
+        "fp32", "--precision", help="fp32, or bf16/fp16 autocast (faster, other numbers)."
+    ),
     cache_dir: str | None = typer.Option(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
@@ -126,6 +135,9 @@ def train_command(
             track_test=track_test,
             seed=seed,
             device=device,
+            eval_batch_size=eval_batch_size,
+            channels_last=channels_last,
+            precision=precision,
             cache_dir=cache_dir,
             download=download,
             tensorboard=tensorboard,

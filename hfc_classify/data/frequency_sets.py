@@ -3,8 +3,9 @@
 The split is :func:`hfc_detect.frequency.split` run on the device in batches; the components
 are then scaled to pixels by :func:`hfc_detect.frequency.to_pixels` (``max``: each image divided
 by its own maximum, as the authors' released code does; ``clip``; ``raw``). Results are float32
-(N, C, H, W) tensors on the CPU. A cache file is named by the images' content hash, the radius,
-the component, the scaling and the disk convention, so a changed input never reuses a stale one.
+(N, C, H, W) tensors on the CPU, or kept on the device they were computed on (``out_device``).
+A cache file is named by the images' content hash, the radius, the component, the scaling and
+the disk convention, so a changed input never reuses a stale one.
 """
 
 from __future__ import annotations
@@ -55,22 +56,23 @@ def compute_components(
     inclusive: bool = False,
     device: str | torch.device = "cpu",
     batch_size: int = 1000,
+    out_device: str | torch.device = "cpu",
 ) -> dict[tuple[str, float], torch.Tensor]:
     """``{(variant, radius): tensor}`` of uint8 (N, H, W, C) ``images``: split on 0..255 pixels
-    (one forward FFT a batch for all radii), scaled by ``mode``, divided by 255 (the released
-    code's order); float32 (N, C, H, W) on the CPU. No caching."""
+    (one forward FFT a batch for all radii) on ``device``, scaled by ``mode``, divided by 255
+    (the released code's order); float32 (N, C, H, W) on ``out_device``. No caching."""
     from hfc_detect.frequency import split_radii, to_pixels
 
     radii = [float(r) for r in radii]
     _check(radii, VARIANTS, mode)
     n, h, w, c = images.shape
-    out = {(v, r): torch.empty((n, c, h, w)) for r in radii for v in VARIANTS}
+    out = {(v, r): torch.empty((n, c, h, w), device=out_device) for r in radii for v in VARIANTS}
     for start in range(0, n, batch_size):
         batch = pixels_to_tensor(images[start : start + batch_size]).to(device) * 255
         pairs = split_radii(batch, radii, inclusive=inclusive)
         for r, (low, high) in zip(radii, pairs, strict=True):
             for v, comp in (("lfc", low), ("hfc", high)):
-                out[(v, r)][start : start + len(batch)] = (to_pixels(comp, mode) / 255).cpu()
+                out[(v, r)][start : start + len(batch)] = to_pixels(comp, mode) / 255
     return out
 
 
@@ -84,10 +86,12 @@ def frequency_sets(
     device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
     batch_size: int = 1000,
+    out_device: str | torch.device = "cpu",
 ) -> dict[tuple[str, float], torch.Tensor]:
     """``{(variant, radius): tensor}`` for uint8 (N, H, W, C) ``images``, read from the cache in
-    ``cache_dir`` where present, else computed and written there atomically (``None``: no
-    cache). Tensors are float32 (N, C, H, W) on the CPU."""
+    ``cache_dir`` where present, else computed on ``device`` and written there atomically
+    (``None``: no cache). Tensors are float32 (N, C, H, W) on ``out_device`` (the CPU by
+    default; a GPU keeps whole sets there, computed there, for a run)."""
     radii, variants = [float(r) for r in radii], list(variants)
     _check(radii, variants, mode)
     key = images_fingerprint(images) if cache_dir is not None else ""
@@ -100,16 +104,22 @@ def frequency_sets(
         for r in radii:
             for v in variants:
                 if path(v, r).is_file():
-                    out[(v, r)] = torch.from_numpy(np.load(path(v, r)))
+                    out[(v, r)] = torch.from_numpy(np.load(path(v, r))).to(out_device)
     todo = [r for r in radii if any((v, r) not in out for v in variants)]
     if todo:
         comps = compute_components(
-            images, todo, mode=mode, inclusive=inclusive, device=device, batch_size=batch_size
+            images,
+            todo,
+            mode=mode,
+            inclusive=inclusive,
+            device=device,
+            batch_size=batch_size,
+            out_device=out_device,
         )
         for r in todo:
             for v in variants:
                 out[(v, r)] = comps[(v, r)]
                 if cache_dir is not None:
                     with atomic_path(path(v, r)) as tmp, open(tmp, "wb") as f:
-                        np.save(f, comps[(v, r)].numpy())
+                        np.save(f, comps[(v, r)].cpu().numpy())
     return {(v, r): out[(v, r)] for r in radii for v in variants}

@@ -4,6 +4,10 @@ Defaults are the paper's vanilla set-up (Sec. 4): Adam, lr 1e-4, batch 100, 100 
 in [0, 1], Xavier init, on the released code's ResNet without BatchNorm. Accuracy on the LFC and
 HFC of the training and test images is tracked at radii 4, 8, 12 and 16 on fixed seeded subsets
 of 1,000 training and 1,000 test images (0 means all images).
+
+Speed settings (:mod:`hfc_classify.engine.device`): ``eval_batch_size`` (None: per device, 100
+on the CPU, 2,000 on a GPU), ``channels_last`` and ``precision`` (fp32, bf16 or fp16 autocast);
+the last two are off by default because they change the numbers.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hfc_classify.data.frequency_sets import PIXEL_MODES
+from hfc_classify.engine.device import PRECISIONS
 from hfc_detect.utils.errors import InputError
 
 OPTIMIZERS = ("sgd", "adam", "adagrad", "adadelta", "rmsprop")
 TRAIN_ON = ("original", "lfc", "hfc")
 #: Settings that may change between a run's checkpoint and its resumption.
-RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard")
+RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard", "channels_last")
 
 
 @dataclass
@@ -55,7 +60,9 @@ class TrainConfig:
     track_test: int = 1000
     seed: int = 0
     device: str = "auto"
-    eval_batch_size: int = 1000
+    eval_batch_size: int | None = None
+    channels_last: bool = False
+    precision: str = "fp32"
     cache_dir: str | None = None
     download: bool = False
     tensorboard: bool = False
@@ -111,8 +118,10 @@ class TrainConfig:
             raise bad(f"training on {self.train_on} needs a radius > 0 (train_radius)")
         if self.normalize not in PIXEL_MODES:
             raise bad(f"normalize must be one of {', '.join(PIXEL_MODES)}, got {self.normalize!r}")
+        if self.precision not in PRECISIONS:
+            raise bad(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "num_classes"):
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise bad(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("track_train", "track_test", "adv_steps"):
             if int(getattr(self, name)) < 0:

@@ -1,8 +1,10 @@
 """Per-epoch accuracy on the LFC and HFC of fixed subsets of the training and test images.
 
-The component sets are computed once (and cached on disk), kept in memory (on the GPU when
-they fit), and evaluated in eval mode with large batches, so tracking stays a small fraction of
-an epoch: ``tools/bench_tracking.py`` measures it.
+The component sets are computed once (and cached on disk), on the device, and kept there for the
+run when they fit (:func:`hfc_classify.engine.device.fits_on_device`; else on the CPU, pinned,
+copied batch by batch); they are evaluated in eval mode in large batches
+(:func:`hfc_classify.engine.device.eval_batch_size`). ``tools/bench_train.py`` measures the
+share of an epoch this takes.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from torch import nn
 
 from hfc_classify.data.datasets import ImageSet
 from hfc_classify.data.frequency_sets import frequency_sets
+from hfc_classify.engine.device import fits_on_device, pinned
 from hfc_classify.engine.evaluation import accuracy
-
-#: Component sets larger than this stay on the CPU and go to the GPU batch by batch.
-_DEVICE_BYTES = 2 * 1024**3
 
 
 def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
@@ -52,9 +52,14 @@ class Tracker:
     ) -> None:
         self.radii = [float(r) for r in radii]
         self.device, self.batch_size = device, batch_size
+        parts = {
+            split: data.subset(subset_indices(len(data), sizes.get(split, 0), seed))
+            for split, data in splits.items()
+        }
+        images = sum(p.images.size for p in parts.values())
+        on_device = fits_on_device(images * 4 * 2 * len(self.radii), device)  # float32, lfc+hfc
         self.sets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        for split, data in splits.items():
-            part = data.subset(subset_indices(len(data), sizes.get(split, 0), seed))
+        for split, part in parts.items():
             labels = torch.from_numpy(part.labels)
             comps = frequency_sets(
                 part.images,
@@ -63,12 +68,13 @@ class Tracker:
                 inclusive=inclusive,
                 device=device,
                 cache_dir=cache_dir,
+                out_device=device if on_device else "cpu",
             )
-            for (variant, r), images in comps.items():
-                self.sets[column(split, variant, r)] = (images, labels)
-        total = sum(x.numel() * x.element_size() for x, _ in self.sets.values())
-        if device.type != "cpu" and total <= _DEVICE_BYTES:
-            self.sets = {k: (x.to(device), y.to(device)) for k, (x, y) in self.sets.items()}
+            for (variant, r), x in comps.items():
+                self.sets[column(split, variant, r)] = (
+                    x if on_device else pinned(x, device),
+                    labels,
+                )
 
     @property
     def columns(self) -> list[str]:
@@ -77,6 +83,6 @@ class Tracker:
     def measure(self, model: nn.Module) -> dict[str, float]:
         """``{column: accuracy}`` for the model as it is now."""
         return {
-            name: accuracy(model, x, y.cpu(), batch_size=self.batch_size, device=self.device)
+            name: accuracy(model, x, y, batch_size=self.batch_size, device=self.device)
             for name, (x, y) in self.sets.items()
         }

@@ -6,6 +6,12 @@ when labels are shuffled, and ``summary.json`` once all epochs are done. All ran
 ``e`` (batch order, mixup draws, crops, dropout) comes from a generator seeded by
 ``(seed, e)``, so a run resumed from its last checkpoint gives the numbers an uninterrupted run
 gives (on the CPU; GPU kernels may differ in the last bits).
+
+On a GPU the whole training set (or its LFC/HFC), the test set and the tracked sets are computed
+on and kept on the device when they fit (:mod:`hfc_classify.engine.device`); batches are indexed
+there, augmented there (one gather for the crops and flips), and the epoch's loss and accuracy
+are summed there, read back once an epoch. The numbers are those of the CPU-resident path
+(tested on the CPU).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from torch import nn
 from hfc_classify.data.datasets import ImageSet, load_split
 from hfc_classify.data.frequency_sets import default_cache_dir, frequency_sets
 from hfc_classify.engine.config import RESUMABLE, TrainConfig
+from hfc_classify.engine.device import Runtime, eval_batch_size, fits_on_device, keep
 from hfc_classify.engine.evaluation import accuracy, resolve_device
 from hfc_classify.engine.optim import build_optimizer
 from hfc_classify.engine.tracking import Tracker
@@ -80,16 +87,18 @@ def label_permutation(n: int, seed: int) -> np.ndarray:
 
 
 def _crop_flip(x: torch.Tensor, rng: np.random.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop after zero padding by ``pad``, and a random horizontal flip, per image."""
-    n, _, h, w = x.shape
+    """Random crop after zero padding by ``pad``, and a random horizontal flip, per image: one
+    gather on ``x``'s device (a flip reverses the crop's columns)."""
+    n, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = rng.integers(0, 2 * pad + 1, size=(n, 2))
-    flips = rng.random(n) < 0.5
-    out = torch.stack([padded[i, :, a : a + h, b : b + w] for i, (a, b) in enumerate(offsets)])
-    if flips.any():
-        idx = torch.from_numpy(np.flatnonzero(flips)).to(x.device)
-        out[idx] = out[idx].flip(-1)
-    return out
+    offsets = torch.from_numpy(rng.integers(0, 2 * pad + 1, size=(n, 2))).to(x.device)
+    flips = torch.from_numpy(rng.random(n) < 0.5).to(x.device)
+    rows = offsets[:, :1] + torch.arange(h, device=x.device)
+    cols = offsets[:, 1:] + torch.arange(w, device=x.device)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channels = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, channels, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def _metrics_csv(history: list[dict[str, float]]) -> str:
@@ -102,32 +111,49 @@ def _metrics_csv(history: list[dict[str, float]]) -> str:
 
 
 def _same_run(saved: dict[str, Any], config: TrainConfig) -> list[str]:
-    now = config.to_dict()
+    """Settings that differ; a setting older checkpoints lack counts as its default."""
+    now, default = config.to_dict(), TrainConfig().to_dict()
     return sorted(
-        k for k in set(saved) | set(now) if k not in RESUMABLE and saved.get(k) != now.get(k)
+        k
+        for k in set(saved) | set(now)
+        if k not in RESUMABLE and saved.get(k, default.get(k)) != now.get(k)
     )
 
 
 class Trainer:
-    """One run: data, model, optimizer and tracker set up from a :class:`TrainConfig`."""
+    """One run: data, model, optimizer and tracker set up from a :class:`TrainConfig`.
+
+    ``data`` (train, test) replaces loading ``config.train_data``/``test_data`` (which then
+    only name the run's data in its config)."""
 
     def __init__(
-        self, config: TrainConfig, run_dir: str | Path, *, log: Callable[[str], None] = print
+        self,
+        config: TrainConfig,
+        run_dir: str | Path,
+        *,
+        log: Callable[[str], None] = print,
+        data: tuple[ImageSet, ImageSet] | None = None,
     ):
         self.config = config.validate()
         self.run_dir = Path(run_dir)
         self.log = log
         c = self.config
         self.device = resolve_device(c.device)
+        self.runtime = Runtime(self.device, c.precision, c.channels_last)
+        self.eval_batch_size = eval_batch_size(self.device, c.eval_batch_size)
         self.cache_dir = Path(c.cache_dir) if c.cache_dir else default_cache_dir()
-        train = load_split(c.train_data, "train", download=c.download)
-        test = load_split(c.test_data, "test", download=c.download)
+        if data is None:
+            data = (
+                load_split(c.train_data, "train", download=c.download),
+                load_split(c.test_data, "test", download=c.download),
+            )
+        train, test = data
         _check_pair(train, test, c.num_classes)
         self.permutation = label_permutation(len(train), c.seed) if c.shuffle_labels else None
         if self.permutation is not None:
             train = train.with_labels(train.labels[self.permutation])
         torch.manual_seed(c.seed)
-        self.model = build_classifier(c, train.channels).to(self.device)
+        self.model = self.runtime.prepare(build_classifier(c, train.channels))
         self.optimizer = build_optimizer(
             c.optimizer,
             self.model.parameters(),
@@ -136,9 +162,10 @@ class Trainer:
             weight_decay=c.weight_decay,
         )
         if c.train_on == "original":
-            self.train_x = train.tensor()
-        else:
-            self.train_x = frequency_sets(
+            train_x = train.tensor()
+        else:  # computed on the device, and kept there when the set fits
+            on_device = fits_on_device(train.images.size * 4, self.device)
+            train_x = frequency_sets(
                 train.images,
                 [c.train_radius],
                 variants=[c.train_on],
@@ -146,11 +173,11 @@ class Trainer:
                 inclusive=c.inclusive,
                 device=self.device,
                 cache_dir=self.cache_dir,
+                out_device=self.device if on_device else "cpu",
             )[(c.train_on, c.train_radius)]
-        self.train_y = torch.from_numpy(train.labels)
-        self.test_x, self.test_y = test.tensor(), torch.from_numpy(test.labels)
-        if self.device.type != "cpu":
-            self.train_x, self.train_y = self.train_x.to(self.device), self.train_y.to(self.device)
+        self.train_x, self.train_y = keep([train_x, torch.from_numpy(train.labels)], self.device)
+        self.test_x, self.test_y = keep([test.tensor(), torch.from_numpy(test.labels)], self.device)
+        self.scaler = self.runtime.grad_scaler()
         self.tracker = Tracker(
             {"train": train, "test": test},
             c.track_radii,
@@ -160,7 +187,7 @@ class Trainer:
             inclusive=c.inclusive,
             device=self.device,
             cache_dir=self.cache_dir,
-            batch_size=c.eval_batch_size,
+            batch_size=self.eval_batch_size,
         )
         self.history: list[dict[str, float]] = []
 
@@ -178,6 +205,8 @@ class Trainer:
             if self.permutation is None
             else torch.from_numpy(self.permutation),
         }
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
         # Metrics first: the checkpoint is the commit point, so a run killed between the two
         # writes redoes (identically) the epoch instead of finishing with a row missing.
         write_text_atomic(self.run_dir / METRICS, _metrics_csv(self.history))
@@ -201,11 +230,17 @@ class Trainer:
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])
         return True
 
     # -- one epoch ---------------------------------------------------------------------------
-    def _loss(self, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator):
+    def _loss(
+        self, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's loss and its (mixup-weighted) count of correct predictions, on the
+        device."""
         c = self.config
         if c.mixup_alpha > 0:
             lam = float(rng.beta(c.mixup_alpha, c.mixup_alpha))
@@ -214,9 +249,9 @@ class Trainer:
             pred = logits.argmax(1)
             loss = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[perm])
             correct = lam * (pred == y).sum() + (1 - lam) * (pred == y[perm]).sum()
-            return loss, float(correct)
+            return loss, correct
         logits = self.model(x)
-        return F.cross_entropy(logits, y), float((logits.argmax(1) == y).sum())
+        return F.cross_entropy(logits, y), (logits.argmax(1) == y).sum()
 
     def train_epoch(
         self, epoch: int, on_batch: Callable[[], None] | None = None
@@ -227,34 +262,39 @@ class Trainer:
         torch.manual_seed(int(rng.integers(2**62)))
         order = torch.from_numpy(rng.permutation(len(self.train_y))).to(self.train_y.device)
         self.model.train()
-        total_loss = total_correct = 0.0
+        # Sums of loss x batch size and of correct predictions, in float64 on the device, in
+        # the order a Python float would add them: read back once, at the end of the epoch.
+        totals = torch.zeros(2, dtype=torch.float64, device=self.device)
         for start in range(0, len(order), c.batch_size):
             idx = order[start : start + c.batch_size]
-            x = self.train_x[idx].to(self.device)
-            y = self.train_y[idx].to(self.device)
+            x = self.train_x[idx].to(self.device, non_blocking=True)
+            y = self.train_y[idx].to(self.device, non_blocking=True)
             if c.augment:
                 x = _crop_flip(x, rng)
-            if c.adversarial:
-                from hfc_classify.attacks import pgd
+            x = self.runtime.layout(x)
+            with self.runtime.autocast():
+                if c.adversarial:
+                    from hfc_classify.attacks import pgd
 
-                x = pgd(
-                    self.model,
-                    x,
-                    y,
-                    c.adv_eps,
-                    c.step_size,
-                    c.adv_steps,
-                    random_start=c.adv_random_start,
-                )  # in eval mode; pgd restores the training mode
-            loss, correct = self._loss(x, y, rng)
+                    x = pgd(
+                        self.model,
+                        x,
+                        y,
+                        c.adv_eps,
+                        c.step_size,
+                        c.adv_steps,
+                        random_start=c.adv_random_start,
+                    )  # in eval mode; pgd restores the training mode
+                loss, correct = self._loss(x, y, rng)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total_loss += loss.item() * len(idx)
-            total_correct += correct
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            totals += torch.stack([loss.detach().double() * len(idx), correct.double()])
             if on_batch:
                 on_batch()
         n = len(order)
+        total_loss, total_correct = totals.tolist()
         if not math.isfinite(total_loss):
             self.log(f"warning: epoch {epoch + 1}: training loss is not finite")
         return total_loss / n, total_correct / n
@@ -266,15 +306,16 @@ class Trainer:
         t0 = time.perf_counter()
         loss, acc = self.train_epoch(epoch, on_batch)
         t1 = time.perf_counter()
-        test_acc = accuracy(
-            self.model,
-            self.test_x,
-            self.test_y,
-            batch_size=self.config.eval_batch_size,
-            device=self.device,
-        )
-        t2 = time.perf_counter()
-        tracked = self.tracker.measure(self.model)
+        with self.runtime.autocast():
+            test_acc = accuracy(
+                self.model,
+                self.test_x,
+                self.test_y.cpu(),
+                batch_size=self.eval_batch_size,
+                device=self.device,
+            )
+            t2 = time.perf_counter()
+            tracked = self.tracker.measure(self.model)
         t3 = time.perf_counter()
         return {
             "epoch": epoch + 1,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from hfc_classify.cli.app import app
 from hfc_classify.plots import find_runs, results_table
-from hfc_classify.sweep import load_sweep, run_sweep
+from hfc_classify.sweep import load_sweep, run_sweep, select_runs
 from hfc_detect.utils.errors import InputError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "classify"
@@ -74,7 +74,7 @@ def test_plot_writes_curves_and_tables(swept, tmp_path):
     assert [(r["train_on"], r["radius"]) for r in rows] == [("hfc", "4"), ("lfc", "4")]
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("**/*.yaml")), ids=lambda p: p.stem)
 def test_shipped_grids_are_valid(path, tmp_path):
     runs = load_sweep(path, tmp_path)
     assert runs and len({r.name for r in runs}) == len(runs)
@@ -91,6 +91,36 @@ def test_shipped_grids_cover_the_paper():
     shuffled = {r.name: r.config for r in load_sweep(CONFIGS / "shuffled_labels.yaml", "runs")}
     assert shuffled["shuffled"].shuffle_labels and shuffled["shuffled"].epochs == 300
     assert len(names("optimizers")) == 5
+
+
+def test_cpu_grids_share_their_common_runs_and_cover_the_four_results(tmp_path):
+    """configs/classify/cpu: one sweep folder; a run named alike in two files is the same run
+    (trained once, skipped by the other file), and each result's runs are there."""
+    runs = {p.stem: load_sweep(p, tmp_path) for p in sorted((CONFIGS / "cpu").glob("*.yaml"))}
+    seen = {}
+    for run in (r for rs in runs.values() for r in rs):
+        assert run.run_dir.parent == tmp_path / "cifar4k"
+        assert seen.setdefault(run.name, run.config) == run.config, run.name
+    names = {stem: [r.name for r in rs] for stem, rs in runs.items()}
+    assert names["table2"] == ["vanilla", "adversarial"]
+    assert len(names["table1"]) == 9 and "shuffled" in names["shuffled_labels"]
+    assert set(names["heuristics"]) == {"vanilla", "dropout", "mixup", "batchnorm", "adversarial"}
+    vanilla, adv = seen["vanilla"], seen["adversarial"]
+    assert (vanilla.batch_norm, vanilla.lr, vanilla.batch_size, vanilla.normalize) == (
+        None,
+        1e-4,
+        100,
+        "max",
+    )
+    assert adv.adversarial and adv.augment and adv.adv_eps == pytest.approx(8 / 255)
+
+
+def test_only_selects_runs_in_sweep_order(tmp_path):
+    runs = load_sweep(CONFIGS / "cpu" / "heuristics.yaml", tmp_path)
+    assert [r.name for r in select_runs(runs, ["mixup", "vanilla"])] == ["vanilla", "mixup"]
+    assert select_runs(runs, []) == runs
+    with pytest.raises(InputError, match=r"no run named nope.*vanilla, dropout"):
+        select_runs(runs, ["nope"])
 
 
 def test_bad_sweeps_and_plots(tmp_path):

@@ -250,3 +250,137 @@ def test_killed_while_saving_the_last_epoch_resumes_complete(tiny_data, tmp_path
     train(_config(tiny_data, tmp_path), tmp_path / "cut", **quiet)
     assert len(_metrics(tmp_path / "cut")) == 2
     assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "full")
+
+
+def _reference_run(data: str, cfg: TrainConfig) -> tuple[list[tuple[float, ...]], dict]:
+    """The training recipe written plainly, as the CPU path ran it before the data moved to the
+    device: batches gathered on the CPU, a per-image numpy crop and flip, mixup, sums as Python
+    floats, test accuracy from softmax in batches. Returns (loss, train acc, test acc) per epoch
+    and the final weights."""
+    from hfc_classify.models import build_model
+
+    x_all = torch.from_numpy(load_npz(data).images).permute(0, 3, 1, 2).float() / 255
+    y_all = torch.from_numpy(load_npz(data).labels)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, num_classes=10, in_channels=3, **cfg.model_options())
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    rows = []
+    for epoch in range(cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, 2, epoch])
+        torch.manual_seed(int(rng.integers(2**62)))
+        order = rng.permutation(len(y_all))
+        model.train()
+        total_loss = total_correct = 0.0
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            x, y = x_all[idx], y_all[idx]
+            if cfg.augment:
+                padded = np.pad(x.numpy(), ((0, 0), (0, 0), (4, 4), (4, 4)))
+                offsets = rng.integers(0, 9, size=(len(x), 2))
+                flips = rng.random(len(x)) < 0.5
+                crops = [
+                    p[:, a : a + 32, b : b + 32] for p, (a, b) in zip(padded, offsets, strict=True)
+                ]
+                x = torch.from_numpy(
+                    np.stack([c[..., ::-1] if f else c for c, f in zip(crops, flips, strict=True)])
+                )
+            if cfg.mixup_alpha:
+                lam = float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+                perm = torch.from_numpy(rng.permutation(len(x)))
+                logits = model(lam * x + (1 - lam) * x[perm])
+                ce = torch.nn.functional.cross_entropy
+                loss = lam * ce(logits, y) + (1 - lam) * ce(logits, y[perm])
+                pred = logits.argmax(1)
+                correct = float(lam * (pred == y).sum() + (1 - lam) * (pred == y[perm]).sum())
+            else:
+                logits = model(x)
+                loss = torch.nn.functional.cross_entropy(logits, y)
+                correct = float((logits.argmax(1) == y).sum())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(idx)
+            total_correct += correct
+        model.eval()
+        with torch.no_grad():
+            pred = torch.cat(
+                [
+                    torch.softmax(model(x_all[i : i + cfg.eval_batch_size]), 1).argmax(1)
+                    for i in range(0, len(x_all), cfg.eval_batch_size)
+                ]
+            )
+        test_acc = float((pred == y_all).float().mean())
+        rows.append((total_loss / len(order), total_correct / len(order), test_acc))
+    return rows, model.state_dict()
+
+
+@pytest.mark.parametrize("kw", [dict(augment=True), dict(mixup_alpha=1.0, dropout=0.3)])
+def test_device_data_path_gives_the_numbers_of_the_plain_cpu_path(tiny_data, tmp_path, kw):
+    """Same seed, same numbers: the run keeping its sets on the device (indexing, one-gather crop
+    and flip, sums on the device) equals the plain recipe bit for bit, on the CPU."""
+    config = _config(tiny_data, tmp_path, **kw)
+    train(config, tmp_path / "run", progress=False, log=lambda _: None)
+    rows = [
+        tuple(float(r[k]) for k in ("train_loss", "train_acc", "test_acc"))
+        for r in torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["history"]
+    ]
+    expected, weights = _reference_run(tiny_data, config)
+    assert rows == expected
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    assert saved.keys() == weights.keys()
+    assert all(torch.equal(saved[k], weights[k]) for k in saved)
+
+
+def test_crop_flip_is_a_per_image_crop_and_flip():
+    from hfc_classify.engine.train import _crop_flip
+
+    x = torch.rand(64, 3, 8, 8)
+    out = _crop_flip(x, np.random.default_rng(3), pad=2)
+    rng = np.random.default_rng(3)
+    offsets, flips = rng.integers(0, 5, size=(64, 2)), rng.random(64) < 0.5
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)))
+    for i, ((a, b), f) in enumerate(zip(offsets, flips, strict=True)):
+        crop = padded[i, :, a : a + 8, b : b + 8]
+        assert np.array_equal(out[i].numpy(), crop[..., ::-1] if f else crop)
+    assert 0 < flips.sum() < 64 and len({tuple(o) for o in offsets}) > 1
+
+
+def test_speed_options_take_effect_and_stay_close(tiny_data, tmp_path):
+    """channels_last changes the layout only (numbers equal to float rounding); bf16 autocast
+    really runs in bf16 (other numbers, same ballpark); both are off by default."""
+    assert (TrainConfig().channels_last, TrainConfig().precision) == (False, "fp32")
+    base = Trainer(_config(tiny_data, tmp_path), tmp_path / "a", log=lambda _: None)
+    last = Trainer(_config(tiny_data, tmp_path, channels_last=True), tmp_path / "b", log=print)
+    bf16 = Trainer(_config(tiny_data, tmp_path, precision="bf16"), tmp_path / "c", log=print)
+    conv = next(m for m in last.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    dtypes = []
+    bf16.model.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    losses = [t.train_epoch(0)[0] for t in (base, last, bf16)]
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+    assert losses[2] != losses[0] and losses[2] == pytest.approx(losses[0], rel=0.05)
+
+
+def test_runs_saved_before_new_settings_existed_resume(tiny_data, tmp_path):
+    """A checkpoint whose config lacks settings added later resumes (they count as defaults)."""
+    quiet = dict(progress=False, log=lambda _: None)
+    train(_config(tiny_data, tmp_path, epochs=1), tmp_path / "run", **quiet)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    for key in ("channels_last", "precision"):
+        del state["config"][key]
+    torch.save(state, path)
+    assert train(_config(tiny_data, tmp_path), tmp_path / "run", **quiet)["epochs"] == 2
+    with pytest.raises(InputError, match="precision"):
+        train(_config(tiny_data, tmp_path, epochs=3, precision="bf16"), tmp_path / "run", **quiet)
+
+
+def test_eval_batch_size_is_chosen_per_device():
+    from hfc_classify.engine.device import eval_batch_size
+
+    assert eval_batch_size(torch.device("cpu")) == 100
+    assert eval_batch_size(torch.device("cuda")) == 2000
+    assert eval_batch_size(torch.device("cpu"), 512) == 512
+    with pytest.raises(InputError, match="precision"):
+        TrainConfig(train_data="d", precision="fp64").validate()

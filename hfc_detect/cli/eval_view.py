@@ -128,23 +128,9 @@ def demo_notice():
 
 
 def _progress_bar(console, enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress, TextColumn
 
-    return Progress(
-        TextColumn("[bold]eval[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} img/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-    )
+    from hfc_detect.utils.progress import progress_columns
+
+    rate = TextColumn("{task.fields[rate]} img/s")
+    return Progress(*progress_columns("eval", rate), console=console, disable=not enabled)

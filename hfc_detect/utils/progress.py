@@ -4,26 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
-@contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A rich bar of ``total`` steps with rate and ETA; yields ``advance(k)``."""
-    from rich.console import Console
+def progress_columns(description: str, *extra: Any) -> tuple:
+    """The columns of every bar of both CLIs: the description, the bar, done/total, ``extra``
+    columns (e.g. a rate), elapsed time and ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
+    return (TextColumn(f"[bold]{description}[/bold]"), BarColumn(), MofNCompleteColumn(), *extra,
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+
+
+@contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich bar of ``total`` steps with ETA; yields ``advance(k)``."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     console = Console(stderr=True)
-    columns = (TextColumn(f"[bold]{description}[/bold]"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
+        *progress_columns(description),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda k: bar.advance(task, k)

@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 
-from hfc_detect.evaluation.coco import read_json
 from hfc_detect.utils.errors import InputError
 
 SWEEP_START = 4.0
@@ -26,10 +25,10 @@ def sweep_radii(count: int, half_diagonal: float) -> list[float]:
     return radii
 
 
-def half_diagonal(annotations: str | os.PathLike) -> float:
-    """The largest ``hypot(width, height) / 2`` of the images listed in a COCO annotations file
-    (their ``width``/``height`` fields)."""
-    images = read_json(annotations, "annotations").get("images") or []
+def half_diagonal(data: dict, annotations: str | os.PathLike) -> float:
+    """The largest ``hypot(width, height) / 2`` of the images listed in the parsed COCO
+    annotations ``data`` (their ``width``/``height`` fields) of the file ``annotations``."""
+    images = data.get("images") or []
     sizes = [(im.get("width"), im.get("height")) for im in images]
     if not sizes or any(not isinstance(v, int) or v < 1 for size in sizes for v in size):
         raise InputError(f"{annotations}: --radius-sweep needs width and height of every image")
@@ -52,4 +51,4 @@ def resolve_radii(
     from hfc_detect.engine.dataset import resolve_dataset
 
     ds, _ = resolve_dataset(dataset, annotations, images)
-    return sweep_radii(sweep, half_diagonal(ds.annotations))
+    return sweep_radii(sweep, half_diagonal(ds.data, ds.annotations))

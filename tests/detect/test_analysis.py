@@ -48,7 +48,8 @@ def test_sweep_radii_are_geometric_from_4_to_the_half_diagonal():
 
 def test_half_diagonal_reads_the_largest_image(coco):
     expected = max(math.hypot(h, w) for h, w in SIZES) / 2
-    assert half_diagonal(coco[0]) == pytest.approx(expected)
+    data = json.loads(coco[0].read_text())
+    assert half_diagonal(data, coco[0]) == pytest.approx(expected)
 
 
 def test_eval_radius_sweep_then_curve(coco, tmp_path):

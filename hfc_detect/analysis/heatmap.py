@@ -38,7 +38,7 @@ import torch
 
 from hfc_detect.engine.dataset import DecodedImages, EvalDataset
 from hfc_detect.engine.predictions import detections_to_rows, rows_to_coco
-from hfc_detect.evaluation import GroundTruth, evaluate, load_annotations, load_predictions
+from hfc_detect.evaluation import GroundTruth, evaluate, load_predictions
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
 from hfc_detect.modeling.base import Detector
 from hfc_detect.utils.errors import InputError
@@ -102,7 +102,8 @@ def heatmap_cost(grid: int, images: int) -> int:
 
 
 def _scoring_gt(dataset: EvalDataset, image_ids: list[int]) -> GroundTruth:
-    gt = load_annotations(dataset.annotations)
+    """The dataset's ground truth (parsed once, when it was loaded), cut to ``image_ids``."""
+    gt = dataset.gt
     return gt if len(image_ids) == len(dataset.images) else gt.subset(image_ids)
 
 

@@ -21,14 +21,17 @@ Cost: (fy, fx) and (-fy, -fx) are the same image, so one of each pair on the gri
 partners off the grid), each on all N images, plus one clean pass: about N G^2 / 2 detector
 runs on perturbed full-size images (:func:`heatmap_cost`), growing with the square of the grid
 and linearly in the images.
-Results are logged per frequency, so a killed run resumes where it stopped.
+Results are logged per frequency, so a killed run resumes where it stopped, with any number of
+ranks. Under torchrun (or Detectron2's ``launch``) ranks share the clean pass by images and the
+frequencies by chunks (:func:`detector_heatmap`); :mod:`hfc_detect.analysis.heatmap_job` plans,
+runs and writes a whole ``hfc-detect heatmap``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +39,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from hfc_detect.engine import distributed as dist
 from hfc_detect.engine.dataset import DecodedImages, EvalDataset
 from hfc_detect.engine.predictions import detections_to_rows, rows_to_coco
 from hfc_detect.evaluation import GroundTruth, evaluate, load_predictions
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
 from hfc_detect.modeling.base import Detector
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.files import write_text_atomic
 
 LOG_NAME = "heatmap_progress.jsonl"
 
@@ -73,7 +78,8 @@ class DetectorHeatmapConfig:
 @dataclass(frozen=True)
 class DetectorHeatmap:
     """(G, G) maps in centred layout (row fy, column fx, both ``frequencies``): whole-set AP
-    and mean per-image AP difference; the unperturbed AP; images run and scored."""
+    and mean per-image AP difference; the unperturbed AP; images run and scored; detector
+    runs of this call on each rank."""
 
     frequencies: np.ndarray
     ap: np.ndarray
@@ -81,6 +87,7 @@ class DetectorHeatmap:
     clean_ap: float
     num_images: int
     num_scored: int
+    runs_per_rank: tuple[int, ...] = ()
 
 
 def grid_axis(grid: int, step: int = 1) -> np.ndarray:
@@ -112,8 +119,11 @@ def _score(gt: GroundTruth, dets: list[dict[str, Any]]):
     return evaluate(gt, load_predictions([d for d in dets if d["category_id"] in known], gt))
 
 
-def _read_log(path: Path, settings: dict[str, Any]) -> dict[Frequency, tuple[float, float]]:
-    """Finished frequencies of an earlier run with the same settings (a torn line is dropped)."""
+def read_log(
+    path: Path, settings: dict[str, Any], *, repair: bool = True
+) -> dict[Frequency, tuple[float, float]]:
+    """Finished frequencies of an earlier run with the same settings (a torn line is dropped,
+    and with ``repair`` cut from the file)."""
     if not path.is_file():
         return {}
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -127,15 +137,16 @@ def _read_log(path: Path, settings: dict[str, Any]) -> dict[Frequency, tuple[flo
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:  # killed mid-write: keep the lines before it
-            path.write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
+            if repair:
+                write_text_atomic(path, "\n".join(lines[:count]) + "\n")
             break
         done[(rec["fy"], rec["fx"])] = (rec["ap"], rec["delta_ap"])
     return done
 
 
-def _append(path: Path, record: dict[str, Any]) -> None:
+def _append(path: Path, records: list[dict[str, Any]]) -> None:
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write("".join(json.dumps(record) + "\n" for record in records))
         f.flush()
 
 
@@ -150,7 +161,14 @@ def detector_heatmap(
 ) -> DetectorHeatmap:
     """The heat map of ``detector`` on ``dataset``; ``output`` keeps the per-frequency log
     (``heatmap_progress.jsonl``, headed by ``settings`` plus ``config``) from which a re-run with
-    the same settings resumes. ``progress(k)`` gets the detector runs of each step."""
+    the same settings resumes, with any number of ranks. ``progress(k)`` gets the detector runs
+    of each step (on rank 0: its own as they happen, the other ranks' after each round).
+
+    Under torch.distributed (torchrun, Detectron2's ``launch``) the work is shared: the clean
+    pass by images, the frequencies by chunks of ``batch_size`` (the chunks a one-process run
+    makes, so every detector call sees the same batch; chunk k of each round goes to rank k),
+    each rank scoring its own chunks on the whole set; rank 0 alone writes the log. The map is
+    the one-process map exactly, and every rank returns it."""
     output = Path(output)
     records = dataset.images[: config.limit] if config.limit else dataset.images
     images = _decode(records, detector.channel_order)
@@ -161,29 +179,47 @@ def detector_heatmap(
             f"--grid {config.grid} x --step {config.step} reaches {top} cycles per image, "
             f"beyond the Nyquist limit of a {smallest}-pixel side"
         )
-    output.mkdir(parents=True, exist_ok=True)
     gt = _scoring_gt(dataset, [r.image_id for r in records])
-    log_path = output / LOG_NAME
     header = {"settings": {**(settings or {}), **asdict(config)}}
-    done = _read_log(log_path, header["settings"])
-    if not done:
-        log_path.write_text(json.dumps(header) + "\n", encoding="utf-8")
-    step = progress or (lambda k: None)
+    done = _open_log(output, header)
+    is_main, rank, world = dist.rank() == 0, dist.rank(), dist.world_size()
+    own_step = progress or (lambda k: None)
+    calls = [0]
 
-    clean_run = _detect_all(detector, images, records, [(0, 0)], 0.0, step)  # eps 0: as is
-    clean = _score(gt, clean_run[(0, 0)])
+    def step(k: int) -> None:
+        calls[0] += k
+        own_step(k)
+
+    def others(counts: list[int]) -> None:  # rank 0's bar also counts the other ranks' runs
+        if is_main:
+            own_step(sum(counts) - counts[0])
+
+    mine = list(range(rank, len(records), world))
+    clean_part = _detect_all(detector, [images[i] for i in mine], [records[i] for i in mine],
+                             [(0, 0)], 0.0, step)[(0, 0)]  # fmt: skip
+    parts = dist.gather((len(mine), clean_part))
+    others([n for n, _ in parts])
+    clean = _score(gt, [d for _, part in parts for d in part])
     reps, mapping = grid_frequencies(config.grid, config.step)
-    todo = [f for f in reps if f not in done]
-    for start in range(0, len(todo), config.batch_size):
-        chunk = todo[start : start + config.batch_size]
-        runs = _detect_all(detector, images, records, chunk, config.eps, step)
+    todo = [c for c in frequency_chunks(reps, config.batch_size, done) if c]
+    log = output / LOG_NAME
+    for start in range(0, len(todo), world):
+        chunk = todo[start + rank] if start + rank < len(todo) else []
+        before = calls[0]
+        runs = _detect_all(detector, images, records, chunk, config.eps, step) if chunk else {}
+        cells = []
         for freq, dets in runs.items():
             ev = _score(gt, dets)
             with np.errstate(invalid="ignore"):
                 delta = float(np.nanmean(ev.ap - clean.ap))
-            done[freq] = (float(ev.stats[0]), delta)
-            _append(log_path, {"fy": freq[0], "fx": freq[1], "ap": done[freq][0],
-                               "delta_ap": delta})  # fmt: skip
+            cells.append({"fy": freq[0], "fx": freq[1], "ap": float(ev.stats[0]),
+                          "delta_ap": delta})  # fmt: skip
+        gathered = dist.gather((calls[0] - before, cells))
+        others([n for n, _ in gathered])
+        new = [cell for _, rank_cells in gathered for cell in rank_cells]
+        if is_main:
+            _append(log, new)
+        done.update(((c["fy"], c["fx"]), (c["ap"], c["delta_ap"])) for c in new)
     values = np.array([done[f] for f in reps])
     return DetectorHeatmap(
         frequencies=grid_axis(config.grid, config.step),
@@ -192,7 +228,37 @@ def detector_heatmap(
         clean_ap=float(clean.stats[0]),
         num_images=len(records),
         num_scored=int(np.count_nonzero(~np.isnan(clean.ap))),
+        runs_per_rank=tuple(dist.gather(calls[0])),
     )
+
+
+def frequency_chunks(
+    frequencies: Sequence[Frequency], size: int, done: Collection[Frequency] = ()
+) -> list[list[Frequency]]:
+    """The frequencies in chunks of ``size`` (one detector call per image and chunk), each
+    without those already ``done``: a chunk is the same whatever the number of ranks and
+    however often the run was resumed, so each cell sees the same batches."""
+    chunks = [list(frequencies[i : i + size]) for i in range(0, len(frequencies), size)]
+    return [[f for f in chunk if f not in done] for chunk in chunks]
+
+
+def _open_log(output: Path, header: dict[str, Any]) -> dict[Frequency, tuple[float, float]]:
+    """Rank 0 reads (or starts) the log; every rank gets its finished frequencies, or the
+    same error."""
+    state: tuple[str, Any] = ("ok", {})
+    if dist.rank() == 0:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+            done = read_log(output / LOG_NAME, header["settings"])
+            if not done:
+                write_text_atomic(output / LOG_NAME, json.dumps(header) + "\n")
+            state = ("ok", done)
+        except InputError as exc:
+            state = ("error", str(exc))
+    kind, value = dist.broadcast(state)
+    if kind == "error":
+        raise InputError(value)
+    return value
 
 
 def _decode(records: Sequence, channel_order: str) -> list[torch.Tensor]:

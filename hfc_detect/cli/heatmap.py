@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -21,7 +20,9 @@ from hfc_detect.cli.app import app
     "images. Only one of (fy, fx) and (-fy, -fx) is run (the same image). Cost: about --limit x "
     "grid^2 / 2 detector runs. Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP "
     "difference; row fy, column fx), DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; "
-    "DIR/heatmap_progress.jsonl lets a killed run resume (run the same command again).",
+    "DIR/heatmap_progress.jsonl lets a killed run resume (run the same command again). Under "
+    "torchrun the ranks share the work and rank 0 writes; a run resumes with any number of "
+    "ranks. The plan's size is printed first; --dry-run prints it and exits.",
 )
 def heatmap_command(
     output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write."),
@@ -49,78 +50,14 @@ def heatmap_command(
     device: str = typer.Option(None, "--device", help="e.g. cpu, cuda [default: backend's]."),
     batch_size: int = typer.Option(8, "--batch-size", help="Perturbed copies per detector call."),
     threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan (cells, images, detector runs) and exit."
+    ),
 ) -> None:
-    import numpy as np
+    from hfc_detect.analysis.heatmap import DetectorHeatmapConfig
+    from hfc_detect.analysis.heatmap_job import HeatmapJob, run_heatmap_job
 
-    from hfc_detect.utils.files import check_output
-
-    check_output(output)  # before any heavy work
-    from hfc_detect.analysis.heatmap import (
-        DetectorHeatmapConfig,
-        detector_heatmap,
-        heatmap_cost,
-        heatmap_csv,
-    )
-    from hfc_detect.engine.dataset import resolve_dataset
-    from hfc_detect.modeling import build_detector
-    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
-    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
-    from hfc_detect.utils.progress import progress_bar
-
-    config = DetectorHeatmapConfig(grid, step, eps, batch_size, limit)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    ds, _ = resolve_dataset(dataset, annotations, images)
-    backend = backend or ("demo" if ds.name == "demo" else "detectron2")
-    options = {"config_file": config_file, "weights": weights, "device": device}
-    options = {k: v for k, v in options.items() if v is not None}
-    if overrides:
-        options["overrides"] = overrides
-    detector = build_detector(backend, **options)
-    settings = {"annotations": str(ds.annotations), "images_dir": str(ds.images_dir),
-                "backend": backend, "weights": weights, "config_file": config_file,
-                "overrides": overrides}  # fmt: skip
-    n = min(limit or len(ds.images), len(ds.images))
-    start = time.perf_counter()
-    with progress_bar(f"heat map, grid {grid}", heatmap_cost(grid, n)) as advance:
-        result = detector_heatmap(detector, ds, config, output, settings=settings, progress=advance)
-    seconds = time.perf_counter() - start
-    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, np.stack([result.ap, result.delta_ap]))
-    write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
-    plot_heatmaps(
-        output / "heatmap.png",
-        [
-            ("whole-set AP", result.ap, "AP"),
-            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
-        ],
-        tuple(v * step for v in centred_extent(grid, grid)),
-        xlabel="fx (cycles per image width)",
-        ylabel="fy (cycles per image height)",
-        title=f"{backend} on {result.num_images} images, eps {eps:g}: clean AP "
-        f"{result.clean_ap:.3f}",
-    )
-    write_json_atomic(
-        output / "heatmap.json",
-        {
-            **settings,
-            "grid": grid,
-            "step": step,
-            "eps": eps,
-            "limit": limit,
-            "images": result.num_images,
-            "images_scored": result.num_scored,
-            "clean_ap": result.clean_ap,
-            "layers": ["ap", "mean_delta_ap"],
-            "frequencies": result.frequencies.tolist(),
-            "detector_runs": heatmap_cost(grid, result.num_images),
-            "seconds_this_run": round(seconds, 2),
-        },
-    )
-    typer.echo(
-        f"clean AP {result.clean_ap:.4f}; AP under perturbation {result.ap.min():.4f} to "
-        f"{result.ap.max():.4f}; wrote {output}/heatmap.npy, heatmap.csv, heatmap.png "
-        f"({seconds:.0f} s)"
-    )
+    job = HeatmapJob(output, DetectorHeatmapConfig(grid, step, eps, batch_size, limit), dataset,
+                     annotations, images, backend, config_file, weights, tuple(overrides),
+                     device, threads)  # fmt: skip
+    run_heatmap_job(job, dry_run=dry_run, say=typer.echo)

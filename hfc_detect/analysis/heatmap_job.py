@@ -1,0 +1,210 @@
+"""``hfc-detect heatmap`` as one call: say its size, share it across ranks, rank 0 writes.
+
+Under ``torchrun`` (or Detectron2's ``launch``, which creates the process group itself) every
+rank calls :func:`run_heatmap_job`; ranks share the detector runs
+(:func:`hfc_detect.analysis.heatmap.detector_heatmap`), and only rank 0 prints, draws the
+progress bar and writes the folder. A run killed with any number of ranks resumes with any
+other number, from ``heatmap_progress.jsonl``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hfc_detect.analysis.heatmap import (
+    LOG_NAME,
+    DetectorHeatmap,
+    DetectorHeatmapConfig,
+    detector_heatmap,
+    frequency_chunks,
+    grid_frequencies,
+    heatmap_cost,
+    heatmap_csv,
+    read_log,
+)
+from hfc_detect.engine import distributed as dist
+from hfc_detect.frequency.basis import Frequency
+from hfc_detect.utils.files import check_output
+
+
+@dataclass(frozen=True)
+class HeatmapJob:
+    """What ``hfc-detect heatmap`` was asked: the map's ``config``, the data (as for
+    ``eval``: ``dataset`` or ``annotations`` + ``images``), the detector and the folder."""
+
+    output: Path
+    config: DetectorHeatmapConfig = field(default_factory=DetectorHeatmapConfig)
+    dataset: str | None = None
+    annotations: Path | None = None
+    images: Path | None = None
+    backend: str | None = None
+    config_file: str | None = None
+    weights: str | None = None
+    overrides: tuple[str, ...] = ()
+    device: str | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class HeatmapPlan:
+    """The size of a heat map run: ``frequencies`` run (one per +-f pair of the grid) on
+    ``images`` images, ``done`` of them logged by an earlier run, shared by ``world_size``
+    ranks. A detector run is one perturbed (or clean) image."""
+
+    grid: int
+    frequencies: int
+    images: int
+    done: int
+    runs_per_rank: tuple[int, ...]
+
+    @property
+    def runs(self) -> int:
+        """Detector runs of the whole map: the clean pass and every frequency, on every image."""
+        return heatmap_cost(self.grid, self.images)
+
+    @property
+    def runs_now(self) -> int:
+        return sum(self.runs_per_rank)
+
+    def describe(self) -> str:
+        """The plan on one line."""
+        ranks = len(self.runs_per_rank)
+        most = max(self.runs_per_rank)
+        share = f", at most {most:,} on one of {ranks} ranks" if ranks > 1 else ""
+        left = (f"; {self.done} frequencies logged already, {self.runs_now:,} runs left"
+                if self.done else "")  # fmt: skip
+        return (
+            f"heat map: {self.grid} x {self.grid} cells = {self.frequencies} frequencies "
+            f"(one per +-f pair) + clean, x {self.images:,} images = {self.runs:,} detector "
+            f"runs{left}{share}"
+        )
+
+
+def plan_heatmap(
+    config: DetectorHeatmapConfig,
+    images: int,
+    done: Collection[Frequency] = (),
+    world_size: int = 1,
+) -> HeatmapPlan:
+    """The runs each rank makes: its images of the clean pass (every ``world_size``-th) and,
+    for each of its chunks of frequencies (chunk k of each round of ``world_size``), every
+    image."""
+    reps, _ = grid_frequencies(config.grid, config.step)
+    todo = [c for c in frequency_chunks(reps, config.batch_size, set(done)) if c]
+    per_rank = tuple(
+        len(range(r, images, world_size)) + images * sum(len(c) for c in todo[r::world_size])
+        for r in range(world_size)
+    )
+    return HeatmapPlan(config.grid, len(reps), images, len(reps) - sum(map(len, todo)), per_rank)
+
+
+def run_heatmap_job(
+    job: HeatmapJob,
+    *,
+    dry_run: bool = False,
+    say: Callable[[str], None] = print,
+) -> DetectorHeatmap | None:
+    """Plan the map, ``say`` its size in one line (on rank 0), and unless ``dry_run`` compute
+    it (progress bar with ETA on a terminal) and write ``output``: ``heatmap.npy``,
+    ``heatmap.csv``, ``heatmap.png``, ``heatmap.json``. Returns the map (None for a dry run)."""
+    from hfc_detect.engine.dataset import resolve_dataset
+    from hfc_detect.modeling import build_detector
+    from hfc_detect.utils.progress import progress_bar
+
+    check_output(job.output)  # before any heavy work
+    created = dist.init_from_env()
+    try:
+        if job.threads is not None:
+            import torch
+
+            torch.set_num_threads(job.threads)
+        ds, _ = resolve_dataset(job.dataset, job.annotations, job.images)
+        backend = job.backend or ("demo" if ds.name == "demo" else "detectron2")
+        settings = {"annotations": str(ds.annotations), "images_dir": str(ds.images_dir),
+                    "backend": backend, "weights": job.weights, "config_file": job.config_file,
+                    "overrides": list(job.overrides)}  # fmt: skip
+        n = min(job.config.limit or len(ds.images), len(ds.images))
+        is_main = dist.rank() == 0
+        done = _logged(job, settings) if is_main else {}
+        plan = plan_heatmap(job.config, n, dist.broadcast(set(done)), dist.world_size())
+        if is_main:
+            say(plan.describe())
+        if dry_run:
+            return None
+        options = {"config_file": job.config_file, "weights": job.weights,
+                   "device": job.device or dist.default_device()}  # fmt: skip
+        options = {k: v for k, v in options.items() if v is not None}
+        if job.overrides:
+            options["overrides"] = list(job.overrides)
+        detector = build_detector(backend, **options)
+        start = time.perf_counter()
+        bar = progress_bar(f"heat map, grid {job.config.grid}", plan.runs_now)
+        with bar if is_main else nullcontext(None) as advance:
+            result = detector_heatmap(detector, ds, job.config, job.output, settings=settings,
+                                      progress=advance)  # fmt: skip
+        seconds = time.perf_counter() - start
+        if is_main:
+            write_heatmap(job, result, {**settings, "seconds_this_run": round(seconds, 2)})
+            say(
+                f"clean AP {result.clean_ap:.4f}; AP under perturbation {result.ap.min():.4f} to "
+                f"{result.ap.max():.4f}; wrote {job.output}/heatmap.npy, heatmap.csv, "
+                f"heatmap.png ({seconds:.0f} s)"
+            )
+        return result
+    finally:
+        dist.shutdown(created)
+
+
+def _logged(job: HeatmapJob, settings: dict[str, Any]) -> dict:
+    """Frequencies an earlier run logged (read only: a dry run changes nothing)."""
+    full = {**settings, **asdict(job.config)}
+    return read_log(Path(job.output) / LOG_NAME, full, repair=False)
+
+
+def write_heatmap(job: HeatmapJob, result: DetectorHeatmap, settings: dict[str, Any]) -> None:
+    """The folder's files, each written atomically."""
+    import numpy as np
+
+    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
+    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
+
+    output, config = Path(job.output), job.config
+    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, np.stack([result.ap, result.delta_ap]))
+    write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
+    plot_heatmaps(
+        output / "heatmap.png",
+        [
+            ("whole-set AP", result.ap, "AP"),
+            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
+        ],
+        tuple(v * config.step for v in centred_extent(config.grid, config.grid)),
+        xlabel="fx (cycles per image width)",
+        ylabel="fy (cycles per image height)",
+        title=f"{settings['backend']} on {result.num_images} images, eps {config.eps:g}: clean "
+        f"AP {result.clean_ap:.3f}",
+    )
+    plan = plan_heatmap(config, result.num_images)
+    write_json_atomic(
+        output / "heatmap.json",
+        {
+            **settings,
+            "grid": config.grid,
+            "step": config.step,
+            "eps": config.eps,
+            "limit": config.limit,
+            "images": result.num_images,
+            "images_scored": result.num_scored,
+            "clean_ap": result.clean_ap,
+            "layers": ["ap", "mean_delta_ap"],
+            "frequencies": result.frequencies.tolist(),
+            "detector_runs": plan.runs,
+            "world_size": len(result.runs_per_rank),
+            "detector_runs_per_rank_this_run": list(result.runs_per_rank),
+        },
+    )

@@ -32,6 +32,7 @@ from torch import nn
 from hfc_classify.analysis.spectrum import SpectrumKey, power_spectrum
 from hfc_classify.attacks import fgsm, fgsm_min_eps, foolbox_fgsm_grid, pgd, pgd_min_eps
 from hfc_classify.smoothing import Layers, smooth_model
+from hfc_detect.engine import distributed as dist
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import eval_mode
 
@@ -148,7 +149,8 @@ def evaluate_robustness(
     (``rho = 0`` is the model itself), its clean accuracy and its accuracy under each attack
     and eps (``layers``, ``rescale``: see :func:`smooth_model`). ``progress(k)`` is called
     after each batch with the number of images done (``len(rhos) * N`` in all). The given
-    model is not changed."""
+    model is not changed. Under torch.distributed the ranks share the batches and every rank
+    returns the one-process table (counts summed, spectra added in batch order)."""
     rhos = _check(rhos, "rho", positive=False)
     epsilons = _check(epsilons, "eps", positive=True)
     attacks = list(dict.fromkeys(attacks))
@@ -174,23 +176,41 @@ def evaluate_robustness(
     for rho in rhos:
         net = smooth_model(model, rho, layers=layers, rescale=rescale) if rho else model
         correct = {key: 0 for key in ["clean", *columns]}
-        power: dict[tuple[str, float], torch.Tensor] = {}
-        for start in range(0, images.shape[0], batch_size):
+        batch_power: dict[int, dict[tuple[str, float], torch.Tensor]] = {}
+        for start in dist.shard(range(0, images.shape[0], batch_size)):
             x, y = images[start : start + batch_size], labels[start : start + batch_size]
-            hits = _batch_hits(net, x, y, attacks, epsilons, mode, steps, pgd_alpha, power)
+            batch_power[start] = {}
+            hits = _batch_hits(net, x, y, attacks, epsilons, mode, steps, pgd_alpha,
+                               batch_power[start])  # fmt: skip
+            batch_power[start] = {k: p.cpu() for k, p in batch_power[start].items()}
             for key, count in hits:
                 correct[key] += count
             if progress is not None:
                 progress(x.shape[0])
+        correct = dict(zip(correct, dist.sum_over_ranks(np.array(list(correct.values()))),
+                           strict=True))  # fmt: skip
+        power = _sum_in_batch_order(dist.gather(batch_power))
         n = images.shape[0]
         rows.append(RobustnessRow(rho, correct["clean"] / n, {c: correct[c] / n for c in columns}))
-        spectra.update({(rho, a, e): p.cpu().numpy() for (a, e), p in power.items()})
+        spectra.update({(rho, a, e): p.numpy() for (a, e), p in power.items()})
     settings: dict[str, object] = {"mode": mode, "layers": layers, "rescale": rescale}
     if "pgd" in attacks:
         settings.update(pgd_steps=steps, pgd_alpha=alpha_text)
     if mode == "search" and "fgsm" in attacks:
         settings["fgsm_grid"] = "1/1000"
     return RobustnessTable(rows, attacks, epsilons, images.shape[0], settings, spectra)
+
+
+def _sum_in_batch_order(
+    per_rank: list[dict[int, dict[tuple[str, float], torch.Tensor]]],
+) -> dict[tuple[str, float], torch.Tensor]:
+    """The batches' power spectra summed in batch order, as one process adds them."""
+    batches = {start: power for part in per_rank for start, power in part.items()}
+    total: dict[tuple[str, float], torch.Tensor] = {}
+    for start in sorted(batches):
+        for key, power in batches[start].items():
+            total[key] = total.get(key, 0) + power
+    return total
 
 
 def _batch_hits(

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from hfc_classify.data import pixels_to_tensor
+from hfc_detect.engine import distributed as dist
 from hfc_detect.frequency import check_radius, split_radii
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import eval_mode
@@ -61,7 +62,8 @@ def cue_conflict(
 ) -> list[CueConflictRow]:
     """One :class:`CueConflictRow` per radius for uint8 (N, H, W, C) ``images``, run on the
     model's device (one forward FFT a batch serves every radius). ``progress(k)`` gets the number
-    of images of each batch."""
+    of images of each batch. Under torch.distributed the ranks share the batches and sum their
+    counts: every rank returns the one-process rows."""
     radii = [check_radius(r) for r in radii]
     if not radii:
         raise InputError("give at least one --radius")
@@ -72,7 +74,7 @@ def cue_conflict(
     device = next(iter(model.parameters())).device
     counts = np.zeros((len(radii), 2), dtype=np.int64)  # follows low, follows high
     with eval_mode(model):
-        for start in range(0, len(labels), batch_size):
+        for start in dist.shard(range(0, len(labels), batch_size)):
             idx = np.arange(start, min(start + batch_size, len(labels)))
             both = np.concatenate([images[idx], images[partner[idx]]])
             pixels = pixels_to_tensor(both).to(device) * 255
@@ -83,7 +85,7 @@ def cue_conflict(
                 counts[i] += [int((pred == own).sum()), int((pred == other).sum())]
             if progress is not None:
                 progress(len(idx))
-    shares = counts / len(labels)
+    shares = dist.sum_over_ranks(counts) / len(labels)
     return [
         CueConflictRow(r, lo, hi, 1 - lo - hi) for r, (lo, hi) in zip(radii, shares, strict=True)
     ]

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hfc_detect.engine import distributed as dist
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import eval_mode
@@ -99,7 +100,10 @@ def fourier_heatmap(
 ) -> np.ndarray:
     """The (H, W) error-rate heat map of ``model`` on float (N, C, H, W) ``images`` in [0, 1]
     with their ``labels``, on the model's device. ``progress(k)`` gets the number of perturbed
-    images of each forward pass (N times the number of bases in all)."""
+    images of each forward pass (N times the number of bases in all, shared by the ranks).
+
+    Under torch.distributed the ranks share the passes (groups of images, as one process
+    groups them) and sum their error counts: every rank returns the one-process map."""
     if images.ndim != 4 or labels.shape != (images.shape[0],) or images.shape[0] == 0:
         raise InputError(
             f"need images (N, C, H, W) and labels (N,) with N > 0, got "
@@ -115,7 +119,7 @@ def fourier_heatmap(
     per_pass = min(n, max(1, config.batch_size // BASES_PER_PASS))
     bases_per_pass = max(1, config.batch_size // per_pass)
     with eval_mode(model):
-        for start in range(0, n, per_pass):
+        for start in dist.shard(range(0, n, per_pass)):
             x = images[start : start + per_pass].to(device)
             y = labels[start : start + per_pass].to(device)
             step = config.eps * signs[start : start + per_pass]
@@ -126,4 +130,4 @@ def fourier_heatmap(
                 errors[k : k + len(u)] += (pred != y).sum(1)
                 if progress is not None:
                     progress(pred.numel())
-    return (errors.cpu().numpy() / n)[mapping]
+    return (dist.sum_over_ranks(errors.cpu().numpy()) / n)[mapping]

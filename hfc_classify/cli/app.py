@@ -2,7 +2,7 @@
 
 from hfc_detect.utils.cli import make_app
 
-app = make_app(__doc__, "hfc_classify")
+app = make_app(__doc__, "hfc_classify", shares_work={"heatmap", "cue-conflict", "robustness"})
 
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-classify --help`` stays fast.

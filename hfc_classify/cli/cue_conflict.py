@@ -30,6 +30,7 @@ def cue_conflict_command(
     batch_size: int = typer.Option(500, "--batch-size", help="Images per batch."),
     device: str = options.DEVICE,
 ) -> None:
+    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
@@ -48,6 +49,8 @@ def cue_conflict_command(
         rows = cue_conflict(
             model, images.images, images.labels, radii, batch_size=batch_size, progress=advance
         )
+    if not is_main_rank():  # ranks shared the work; rank 0 writes
+        return
     write_text_atomic(output / "cue_conflict.csv", rows_to_csv(rows))
     plot_cue_conflict(
         output / "cue_conflict.png",

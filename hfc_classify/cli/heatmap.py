@@ -38,6 +38,7 @@ def heatmap_command(
     ),
     device: str = options.DEVICE,
 ) -> None:
+    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
@@ -60,6 +61,8 @@ def heatmap_command(
     with progress_bar(f"heat map, {bases} bases", bases * len(y)) as advance:
         errors = fourier_heatmap(model, x, y, config, progress=advance)
     seconds = time.perf_counter() - start
+    if not is_main_rank():  # ranks shared the work; rank 0 writes
+        return
     clean_error = 1 - accuracy(model, x, y)
     with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, errors)

@@ -65,6 +65,7 @@ def robustness_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
 ) -> None:
     """Table 2: accuracy under FGSM/PGD for several kernel-smoothing strengths."""
+    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
@@ -125,6 +126,8 @@ def robustness_command(
             batch_size=batch_size,
             progress=lambda n: bar.advance(task, n),
         )
+    if not is_main_rank():  # ranks shared the work; rank 0 writes
+        return
     title = f"{arch} ({checkpoint.name}) on {images.source}"
     write_text_atomic(output / "table2.csv", table.to_csv())
     write_text_atomic(output / "table2.md", table.to_markdown(title))

@@ -2,7 +2,7 @@
 
 from hfc_detect.utils.cli import make_app
 
-app = make_app(__doc__, "hfc_detect")
+app = make_app(__doc__, "hfc_detect", shares_work={"eval", "heatmap"})
 
 # Each command module registers itself on ``app`` when imported; heavy imports stay inside the
 # command functions so that ``hfc-detect --help`` never loads torch.

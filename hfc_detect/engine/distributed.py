@@ -1,16 +1,20 @@
 """torch.distributed glue: works under ``torchrun``, Detectron2's ``launch`` or a single process.
 
-Images are sharded across ranks; every step each rank contributes its batch's results to a
-gather, and rank 0 writes them. With one process everything degenerates to local calls.
+Work is sharded across ranks (``eval``: images; the heat maps, cue conflict and robustness:
+batches or chunks, :func:`shard`); each rank contributes its results to a gather, and rank 0
+writes them. With one process everything degenerates to local calls.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 def init_from_env() -> bool:
@@ -36,6 +40,11 @@ def is_distributed() -> bool:
 
 def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
+
+
+def is_main_rank() -> bool:
+    """Whether this process writes: rank 0, or the only process."""
+    return rank() == 0
 
 
 def world_size() -> int:
@@ -71,6 +80,21 @@ def broadcast(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def shard(items: Sequence[T]) -> list[T]:
+    """This rank's share of ``items``: every ``world_size``-th, from its rank on. Sharding
+    whole batches keeps each batch as a one-process run makes it."""
+    return list(items[rank() :: world_size()])
+
+
+def sum_over_ranks(value: Any) -> Any:
+    """The sum of every rank's ``value`` (numbers, numpy arrays), added in rank order."""
+    parts = gather(value)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 def shutdown(created: bool) -> None:

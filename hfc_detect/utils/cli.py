@@ -3,9 +3,11 @@ code 2, plain help, ``--version`` from package metadata, option lists."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import typer
@@ -55,9 +57,15 @@ class FriendlyErrorGroup(TyperGroup):
     option, a bad value), into ``error: ...`` on one line of stderr and exit 2;
     plain help placeholders (:func:`tidy_help`) for the group and every command."""
 
+    program = ""  # set by make_app
+    shares_work: frozenset[str] = frozenset()
+
     def get_command(self, ctx, cmd_name):  # type: ignore[override]
         command = super().get_command(ctx, cmd_name)
-        return tidy_help(command, ctx) if command is not None else None
+        if command is None:
+            return None
+        once_per_job(command, f"{self.program} {cmd_name}", cmd_name in self.shares_work)
+        return tidy_help(command, ctx)
 
     def format_help(self, ctx, formatter):  # type: ignore[override]
         tidy_help(self, ctx)
@@ -75,6 +83,37 @@ class FriendlyErrorGroup(TyperGroup):
                 raise
             typer.echo(f"error: {exc.format_message()}", err=True)
             raise typer.Exit(code=2) from None
+
+
+def once_per_job(command: Any, name: str, shares_work: bool) -> None:
+    """Under torchrun (``WORLD_SIZE`` > 1), a command that shares its work across ranks runs
+    in the process group (created here, destroyed at its end); any other runs on rank 0 alone,
+    which says so on stderr, and the other ranks exit at once with code 0."""
+    callback = command.callback
+    if callback is None or getattr(callback, "_once_per_job", False):
+        return
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return callback(*args, **kwargs)
+        if not shares_work:
+            if int(os.environ.get("RANK", "0")) != 0:
+                return None
+            typer.echo(f"note: {name} does not share its work across ranks: rank 0 of {world} "
+                       "runs it alone", err=True)  # fmt: skip
+            return callback(*args, **kwargs)
+        from hfc_detect.engine import distributed
+
+        created = distributed.init_from_env()
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            distributed.shutdown(created)
+
+    run._once_per_job = True  # type: ignore[attr-defined]
+    command.callback = run
 
 
 def split_option_list(values: Sequence[str]) -> list[str]:
@@ -129,9 +168,14 @@ def package_version(package: str) -> str:
     return str(getattr(import_module(package), "__version__", "unknown"))
 
 
-def make_app(help_text: str, package: str) -> typer.Typer:
+def make_app(help_text: str, package: str, shares_work: Collection[str] = ()) -> typer.Typer:
     """A Typer app with rich help, ``--version`` (the version of the distribution that ships
-    ``package``) and the toolkit's error handling."""
+    ``package``) and the toolkit's error handling. Under torchrun the commands named in
+    ``shares_work`` share their work across ranks; the others run once (:func:`once_per_job`).
+    """
+    group = type("Group", (FriendlyErrorGroup,), {
+        "program": package.replace("_", "-"), "shares_work": frozenset(shares_work)
+    })  # fmt: skip
 
     def _show_version(value: bool) -> None:
         if value:
@@ -139,7 +183,7 @@ def make_app(help_text: str, package: str) -> typer.Typer:
             raise typer.Exit()
 
     app = typer.Typer(
-        cls=FriendlyErrorGroup,
+        cls=group,
         help=help_text,
         rich_markup_mode="rich",
         no_args_is_help=True,

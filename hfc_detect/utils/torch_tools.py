@@ -15,11 +15,14 @@ from hfc_detect.utils.errors import InputError
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` as a torch.device. None or ``auto``: the first CUDA GPU where there is one,
-    else the CPU. A name torch does not know, or a CUDA device where CUDA is not available,
-    raises :class:`InputError` here, not at the first tensor moved."""
+    """``device`` as a torch.device. None or ``auto``: the first CUDA GPU where there is one
+    (under torchrun: this rank's GPU), else the CPU. A name torch does not know, or a CUDA
+    device where CUDA is not available, raises :class:`InputError` here, not at the first
+    tensor moved."""
     if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        from hfc_detect.engine.distributed import default_device
+
+        return torch.device(default_device() or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):

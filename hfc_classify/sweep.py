@@ -153,7 +153,9 @@ def run_sweep(
 
     ``local``: one after another in this process. ``gpus``: one run per GPU at a time, each in
     its own process. ``slurm``: one Slurm array job through submitit (``slurm`` holds executor
-    parameters such as ``slurm_partition``, ``timeout_min``, ``gpus_per_node``)."""
+    parameters such as ``slurm_partition``, ``timeout_min``, ``gpus_per_node``, and optionally
+    ``cluster``: submitit's choice, None for Slurm where there is one, ``local`` for local
+    processes submitted through the same code)."""
     if launcher not in LAUNCHERS:
         raise InputError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
     status = {r.name: "skipped" for r in runs if is_finished(r.run_dir)}
@@ -209,7 +211,8 @@ def _submit_slurm(
             "launcher 'slurm' needs submitit: pip install submitit (or hfc-toolkit[slurm])"
         ) from None
     folder = todo[0].run_dir.parent / "slurm"
-    executor = submitit.AutoExecutor(folder=str(folder))
+    params = dict(params)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=params.pop("cluster", None))
     executor.update_parameters(**{"gpus_per_node": 1, "timeout_min": 24 * 60, **params})
     requests = [str(_write_request(run)) for run in todo]
     jobs = executor.map_array(run_request, requests)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -136,11 +137,46 @@ def test_bad_sweeps_and_plots(tmp_path):
     assert result.exit_code == 2 and "run folder not found" in result.output
 
 
-@pytest.mark.skipif(importlib.util.find_spec("submitit") is not None, reason="submitit present")
-def test_slurm_without_submitit_says_how_to_install(tmp_path):
+def test_slurm_without_submitit_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if not installed
     (tmp_path / "s.yaml").write_text(
         f"base: {{train_data: {tmp_path / 'x.npz'}, test_data: {tmp_path / 'x.npz'}}}\n"
     )
     runs = load_sweep(tmp_path / "s.yaml", tmp_path)
     with pytest.raises(InputError, match="pip install submitit"):
         run_sweep(runs, launcher="slurm", log=lambda _: None)
+
+
+def _metrics_without_times(run_dir: Path) -> list[dict[str, str]]:
+    from hfc_classify.engine.train import TIME_COLUMNS
+
+    with open(run_dir / "metrics.csv") as f:
+        return [
+            {k: v for k, v in row.items() if k not in TIME_COLUMNS} for row in csv.DictReader(f)
+        ]
+
+
+@pytest.mark.slow
+def test_slurm_path_through_submitits_local_executor_equals_direct_run(
+    swept, tmp_path, monkeypatch
+):
+    """The sweep's Slurm submission (submitit, one job array) run by submitit's local executor:
+    each job trains its run to the same metrics as the direct (local launcher) sweep."""
+    pytest.importorskip("submitit")
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the jobs import this checkout
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    runs = load_sweep(swept / "grid.yaml", tmp_path / "runs")
+    params = {"cluster": "local", "gpus_per_node": 0, "timeout_min": 10}
+    status = run_sweep(runs, launcher="slurm", slurm=params, log=lambda _: None)
+    assert status == {r.name: "submitted" for r in runs}
+    deadline = time.monotonic() + 600
+    while not all((r.run_dir / "summary.json").is_file() for r in runs):
+        logs = sorted((tmp_path / "runs" / "demo" / "slurm").glob("*_log.err"))
+        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs)
+        time.sleep(1)
+    direct = load_sweep(swept / "grid.yaml", swept / "runs")
+    for submitted, ran in zip(runs, direct, strict=True):
+        assert _metrics_without_times(submitted.run_dir) == _metrics_without_times(ran.run_dir)
+    assert len(list((tmp_path / "runs" / "demo" / "slurm").glob("*_result.pkl"))) == len(runs)

@@ -1,10 +1,12 @@
-"""``hfc-detect heatmap`` under torchrun: 2 gloo ranks on the CPU share the detector runs and
-give the one-process map; a killed 2-rank run resumes with one process to the same map."""
+"""``hfc-detect heatmap`` under torchrun: 2 gloo ranks on the CPU (launched by the Slurm recipe
+configs/slurm/torchrun.sbatch) share the detector runs and give the one-process map; a killed
+2-rank run resumes with one process to the same map."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -70,6 +72,30 @@ def _torchrun(ranks: int, args: list[str], calls: Path, **env: str):
                           timeout=600)  # fmt: skip
 
 
+def _sbatch_recipe(args: list[str], calls: Path, bin_dir: Path):
+    """configs/slurm/torchrun.sbatch on one node with 2 CPU ranks: ``srun`` runs its command
+    here, ``scontrol`` names this host."""
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(
+        '#!/bin/sh\nwhile [ "${1#--}" != "$1" ]; do shift; done\nexec "$@"\n'
+    )
+    (bin_dir / "scontrol").write_text("#!/bin/sh\necho localhost\n")
+    for tool in ("srun", "scontrol"):
+        (bin_dir / tool).chmod(0o755)
+    (bin_dir / "python").symlink_to(sys.executable)
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    calls.mkdir()
+    environ = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT),
+               "HFC_TEST_CALLS": str(calls), "PATH": f"{bin_dir}:{os.environ['PATH']}",
+               "SLURM_JOB_NODELIST": "localhost", "SLURM_NNODES": "1", "SLURM_JOB_ID": "4242",
+               "NPROC_PER_NODE": "2", "MASTER_PORT": str(port)}  # fmt: skip
+    cmd = ["bash", str(REPO_ROOT / "configs" / "slurm" / "torchrun.sbatch"), "hfc_detect", *args]
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=environ, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
 def _one_process(args: list[str], calls: Path, monkeypatch):
     calls.mkdir()
     monkeypatch.setenv("HFC_TEST_CALLS", str(calls))
@@ -92,8 +118,8 @@ def test_two_gloo_ranks_share_the_heatmap_and_a_killed_run_resumes_with_one(tmp_
     assert "4 x 4 cells = 12 frequencies" in said.output and "= 52 detector runs" in said.output
     assert _calls(tmp_path / "calls-single") == {"rank-0": 52}
 
-    multi = tmp_path / "multi"
-    proc = _torchrun(2, [*base, "-o", str(multi)], tmp_path / "calls-multi")
+    multi = tmp_path / "multi"  # through the Slurm recipe: srun + torchrun, 2 gloo ranks
+    proc = _sbatch_recipe([*base, "-o", str(multi)], tmp_path / "calls-multi", tmp_path / "bin")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _map(multi) == _map(single)
     assert (multi / "heatmap.csv").read_bytes() == (single / "heatmap.csv").read_bytes()

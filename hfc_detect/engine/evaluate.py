@@ -280,6 +280,8 @@ class _Runner:
             return entries
         start = time.perf_counter()
         pixels = [it.pixels.to(self.device, non_blocking=True).to(torch.float32) for it in ok]
+        for it in ok:
+            it.pixels = None  # the decoded copy is not needed again: free it (large images)
         variants = self.maker(pixels)
         _sync(self.device)
         self.timings["split"] += time.perf_counter() - start

@@ -7,12 +7,13 @@ Naming: with one radius the variants are ``original``, ``lfc``, ``hfc``; with se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from hfc_detect.frequency import check_pixel_mode, check_radius, split_radii, to_pixels
+from hfc_detect.frequency import check_pixel_mode, check_radius, to_pixels
+from hfc_detect.frequency.fourier import HalfSpectrum
 from hfc_detect.utils.errors import InputError
 
 KINDS = ("original", "lfc", "hfc")
@@ -73,9 +74,14 @@ def plan_variants(radii: Sequence[float], kinds: Sequence[str]) -> list[Variant]
 class VariantMaker:
     """Turn decoded images into every planned variant.
 
-    Images of the same size are stacked so that one batched forward FFT (``split_radii``) serves
-    all of them, every radius and both parts. The split runs on the images' device in their
-    dtype. The pixel mode applies to LFC/HFC only; originals pass through unchanged.
+    Images of the same size are stacked so that one batched forward FFT serves all of them,
+    every radius and both parts. The split runs on the images' device in their dtype. The pixel
+    mode applies to LFC/HFC only; originals pass through unchanged.
+
+    Memory: each image's variants are made when first read, one at a time (a variant is freed
+    once the caller drops it and another is read), from the one spectrum per batch of images,
+    so a large image holds its original, its cropped spectrum and one variant, not all of them.
+    An HFC is computed in place over its LFC, which costs one more inverse transform per radius.
     """
 
     def __init__(self, variants: Sequence[Variant], pixel_mode: str = "raw", *, inclusive=False):
@@ -84,28 +90,62 @@ class VariantMaker:
         self.inclusive = inclusive
         self.radii = list(dict.fromkeys(v.radius for v in self.variants if v.radius is not None))
 
-    def __call__(self, images: Sequence[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    def __call__(self, images: Sequence[torch.Tensor]) -> list[Mapping[str, torch.Tensor]]:
         """``images``: float (C, H, W) tensors. Returns, per image, variant name -> tensor."""
-        out: list[dict[str, torch.Tensor]] = [{} for _ in images]
-        for i, image in enumerate(images):
-            if any(v.kind == "original" for v in self.variants):
-                out[i]["original"] = image
         if not self.radii:
-            return out
+            return [_ImageVariants(self, image, None, 0) for image in images]
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, image in enumerate(images):
             groups.setdefault(tuple(image.shape), []).append(i)
+        out: list[Mapping[str, torch.Tensor]] = [{} for _ in images]
         for indices in groups.values():
-            batch = torch.stack([images[i] for i in indices])
-            lows_highs = split_radii(batch, self.radii, inclusive=self.inclusive)
-            parts = dict(zip(self.radii, lows_highs, strict=True))
-            for v in self.variants:
-                if v.radius is None:
-                    continue
-                low, high = parts[v.radius]
-                part = low if v.kind == "lfc" else high
-                if self.pixel_mode != "raw":  # to_pixels scales each image of the batch alone
-                    part = to_pixels(part, self.pixel_mode)
-                for j, i in enumerate(indices):
-                    out[i][v.name] = part[j]
+            if len(indices) == 1:
+                batch = images[indices[0]][None]  # a view: no copy of a large image
+            else:
+                batch = torch.stack([images[i] for i in indices])
+            parts = _Parts(self, batch)
+            for j, i in enumerate(indices):
+                out[i] = _ImageVariants(self, images[i], parts, j)
         return out
+
+
+class _Parts:
+    """The LFC/HFC of one batch of same-size images, made on request from one spectrum; the
+    last one made is kept for the batch's other images."""
+
+    def __init__(self, maker: VariantMaker, batch: torch.Tensor) -> None:
+        self.maker = maker
+        self.spectrum = HalfSpectrum(batch, maker.radii, inclusive=maker.inclusive)
+        self.last: tuple[str, torch.Tensor] | None = None
+
+    def get(self, variant: Variant) -> torch.Tensor:
+        if self.last is None or self.last[0] != variant.name:
+            self.last = None  # freed before the next one is made
+            part = self.spectrum.low(variant.radius)
+            if variant.kind == "hfc":
+                part = torch.sub(self.spectrum.image.to(part.dtype), part, out=part)
+            if self.maker.pixel_mode != "raw":  # to_pixels scales each image of the batch alone
+                part = to_pixels(part, self.maker.pixel_mode)
+            self.last = (variant.name, part)
+        return self.last[1]
+
+
+class _ImageVariants(Mapping):
+    """One image's planned variants by name, each made when read (:class:`VariantMaker`)."""
+
+    def __init__(self, maker: VariantMaker, image: torch.Tensor, parts: _Parts | None, j: int):
+        self.by_name = {v.name: v for v in maker.variants}
+        self.image, self.parts, self.j = image, parts, j
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        variant = self.by_name[name]
+        if variant.kind == "original":
+            return self.image
+        assert self.parts is not None
+        return self.parts.get(variant)[self.j]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.by_name)
+
+    def __len__(self) -> int:
+        return len(self.by_name)

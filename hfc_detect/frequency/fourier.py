@@ -65,13 +65,20 @@ def half_spectrum_mask(height: int, width: int, radius: float, inclusive: bool) 
     """The disk in unshifted ``rfft2`` layout, cropped to the columns it meets: (H, k) float64.
 
     Read-only and cached; column j is frequency j, row i is ``fftfreq(height)[i] * height``.
+    The same values as :func:`disk_mask` ``ifftshift``-ed and cropped, computed for the kept
+    columns only (never the whole plane: 180 MB of distances for a 24-megapixel image).
     """
-    full = np.fft.ifftshift(disk_mask(height, width, radius, inclusive=inclusive))
-    half = full[:, : width // 2 + 1]
-    columns = int(np.flatnonzero(half.any(axis=0))[-1]) + 1  # the zero frequency is always in
-    mask = np.ascontiguousarray(half[:, :columns], dtype=np.float64)
+    # Column j is at distance j from the zero frequency on its row, so the disk meets j < r.
+    columns = int(np.flatnonzero(_inside(np.arange(width // 2 + 1), radius, inclusive))[-1]) + 1
+    rows = (np.arange(height) + height // 2) % height - height // 2  # ifftshift's frequencies
+    dist = np.sqrt(rows[:, None] ** 2 + np.arange(columns)[None, :] ** 2)
+    mask = _inside(dist, radius, inclusive).astype(np.float64)
     mask.setflags(write=False)
     return mask
+
+
+def _inside(dist: np.ndarray, radius: float, inclusive: bool) -> np.ndarray:
+    return dist <= radius if inclusive else dist < radius
 
 
 # Pixels x channels per block of rows in the row transforms: a block and its spectrum stay in
@@ -141,35 +148,83 @@ def _numpy_split(
     return parts
 
 
+# Elements per block in the torch transforms of large images: no full-size complex temporary
+# is held (a 24-megapixel image: a few MB instead of 290 MB).
+_TORCH_BLOCK_ELEMENTS = 1 << 20
+
+
+def _blocks(length: int, per_item: int, whole: bool) -> list[slice]:
+    """Slices of ``range(length)`` of about _TORCH_BLOCK_ELEMENTS / per_item items each."""
+    step = length if whole else max(1, _TORCH_BLOCK_ELEMENTS // max(1, per_item))
+    return [slice(i, min(i + step, length)) for i in range(0, length, step)]
+
+
+class HalfSpectrum:
+    """The forward transform of float torch images (C, H, W) or (N, C, H, W) shared by every
+    radius: the columns of the real FFT's half-spectrum that meet the largest disk, transformed
+    along the columns (``fft(rfft(x)[..., :k], dim=-2)``). :meth:`low` is one inverse
+    transform. For large images the row transforms run on blocks of rows and the column
+    transforms on blocks of columns (the same numbers as whole-image transforms), so memory
+    beyond the image is the cropped spectrum and one output; with autograd on, or for images
+    of up to about a megapixel, they run whole."""
+
+    def __init__(self, x: Any, radii: Sequence[float], inclusive: bool = False) -> None:
+        import torch
+
+        if x.ndim not in (3, 4):
+            raise InputError(f"expected (C, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.is_complex():
+            raise InputError(f"expected a real-valued image, got dtype {x.dtype}")
+        height, width = x.shape[-2:]
+        if height == 0 or width == 0:
+            raise InputError(f"expected a non-empty image, got shape {tuple(x.shape)}")
+        self.out_dtype = x.dtype if x.is_floating_point() else torch.float32
+        work = self.out_dtype if self.out_dtype in (torch.float32, torch.float64) else torch.float32
+        self.image = x.to(work)
+        self.width = width
+        self.masks = {r: _torch_mask(height, width, r, inclusive, x.device, work) for r in radii}
+        columns = max(m.shape[1] for m in self.masks.values())
+        whole = x.requires_grad or x.numel() <= _TORCH_BLOCK_ELEMENTS
+        self.rows = _blocks(height, x.numel() // height, whole)
+        self.columns = _blocks(columns, x.numel() // width, whole)
+        if whole:
+            self.spectrum = torch.fft.fft(torch.fft.rfft(self.image)[..., :columns], dim=-2)
+            return
+        complex_dtype = torch.complex128 if work == torch.float64 else torch.complex64
+        spectrum = self.image.new_empty((*x.shape[:-1], columns), dtype=complex_dtype)
+        for b in self.rows:
+            spectrum[..., b, :] = torch.fft.rfft(self.image[..., b, :])[..., :columns]
+        for c in self.columns:  # in place, a block of columns at a time
+            spectrum[..., c] = torch.fft.fft(spectrum[..., c], dim=-2)
+        self.spectrum = spectrum
+
+    def low(self, radius: float) -> Any:
+        """The LFC at ``radius`` (one of the radii given), in the input's float dtype."""
+        import torch
+
+        mask = self.masks[radius]
+        kept_columns = mask.shape[1]
+        if len(self.rows) == 1 and len(self.columns) == 1:
+            kept = torch.fft.ifft(self.spectrum[..., :kept_columns] * mask, dim=-2)
+            return torch.fft.irfft(kept, n=self.width).to(self.out_dtype)
+        kept = self.spectrum.new_empty((*self.spectrum.shape[:-1], kept_columns))
+        for c in _blocks(kept_columns, self.spectrum[..., 0].numel(), False):
+            kept[..., c] = torch.fft.ifft(self.spectrum[..., c] * mask[:, c], dim=-2)
+        low = torch.empty_like(self.image)
+        padded = kept.new_zeros((*kept.shape[:-2], self.rows[0].stop, self.width // 2 + 1))
+        for b in self.rows:
+            block = padded[..., : b.stop - b.start, :]
+            block[..., :kept_columns] = kept[..., b, :]
+            low[..., b, :] = torch.fft.irfft(block, n=self.width)
+        return low.to(self.out_dtype)
+
+
 @lru_cache(maxsize=64)
 def _torch_mask(height: int, width: int, radius: float, inclusive: bool, device, dtype):
     import torch
 
     mask = half_spectrum_mask(height, width, radius, inclusive)
     return torch.tensor(mask, dtype=dtype, device=device)
-
-
-def _torch_lows(x, radii: Sequence[float], inclusive: bool) -> tuple[list, Any]:
-    import torch
-
-    if x.ndim not in (3, 4):
-        raise InputError(f"expected (C, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
-    if x.is_complex():
-        raise InputError(f"expected a real-valued image, got dtype {x.dtype}")
-    height, width = x.shape[-2:]
-    if height == 0 or width == 0:
-        raise InputError(f"expected a non-empty image, got shape {tuple(x.shape)}")
-    out_dtype = x.dtype if x.is_floating_point() else torch.float32
-    work_dtype = out_dtype if out_dtype in (torch.float32, torch.float64) else torch.float32
-    img = x.to(work_dtype)
-    masks = [_torch_mask(height, width, r, inclusive, x.device, work_dtype) for r in radii]
-    columns = max(m.shape[1] for m in masks)
-    spectrum = torch.fft.fft(torch.fft.rfft(img, dim=-1)[..., :columns], dim=-2)
-    lows = []
-    for mask in masks:
-        kept = torch.fft.ifft(spectrum[..., : mask.shape[1]] * mask, dim=-2)
-        lows.append(torch.fft.irfft(kept, n=width, dim=-1).to(out_dtype))
-    return lows, img.to(out_dtype)
 
 
 def split_radii(
@@ -189,8 +244,9 @@ def split_radii(
     torch = _torch_if_tensor(x)
     if torch is None:
         raise InputError(f"expected a numpy array or a torch tensor, got {type(x).__name__}")
-    lows, img = _torch_lows(x, rs, inclusive)
-    return [(low, img - low) for low in lows]
+    spectrum = HalfSpectrum(x, rs, inclusive)
+    img = spectrum.image.to(spectrum.out_dtype)
+    return [(low, img - low) for low in map(spectrum.low, rs)]
 
 
 def split(x: Any, radius: float, *, inclusive: bool = False) -> tuple[Any, Any]:

@@ -16,6 +16,9 @@ COCO_CATEGORY_IDS: tuple[int, ...] = (
 )  # fmt: skip
 
 
+_BLOCK_ELEMENTS = 1 << 20  # values compared at a time by as_exact_uint8
+
+
 def as_exact_uint8(image: np.ndarray) -> np.ndarray | None:
     """``image`` as uint8 when that loses nothing (every value an integer in 0..255), else None.
 
@@ -26,8 +29,14 @@ def as_exact_uint8(image: np.ndarray) -> np.ndarray | None:
     """
     if image.size == 0 or image.min() < 0 or image.max() > 255:
         return None
-    as_uint8 = image.astype(np.uint8)
-    return as_uint8 if np.array_equal(as_uint8, image) else None
+    as_uint8 = np.empty(image.shape, dtype=np.uint8)
+    step = max(1, _BLOCK_ELEMENTS // max(1, image[0].size))  # no full-size float temporary
+    for start in range(0, len(image), step):
+        block = image[start : start + step]
+        as_uint8[start : start + step] = block
+        if not np.array_equal(as_uint8[start : start + step], block):
+            return None
+    return as_uint8
 
 
 def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:

@@ -40,8 +40,13 @@ def letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, f
     ratio = min(height / h, width / w)
     new_w, new_h = max(1, int(w * ratio)), max(1, int(h * ratio))
     exact = as_exact_uint8(image)
-    source = exact if exact is not None else np.ascontiguousarray(image, dtype=np.float32)
-    resized = cv2.resize(source, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if exact is not None:
+        resized = cv2.resize(exact, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    else:  # plane by plane: the same numbers, and a channels-first view is resized uncopied
+        planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+        resized = np.stack(
+            [cv2.resize(p, (new_w, new_h), interpolation=cv2.INTER_LINEAR) for p in planes], -1
+        )
     canvas = np.full((height, width, 3), PAD_VALUE, dtype=np.float32)
     canvas[:new_h, :new_w] = resized
     return np.ascontiguousarray(canvas.transpose(2, 0, 1)), ratio

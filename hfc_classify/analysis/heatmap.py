@@ -89,6 +89,27 @@ def perturbation_signs(n: int, channels: int, sign: str, seed: int) -> np.ndarra
     return np.where(np.random.default_rng(seed).integers(0, 2, size=(n, channels)) == 1, 1.0, -1.0)
 
 
+def _images_per_pass(n: int, config: HeatmapConfig) -> int:
+    return min(n, max(1, config.batch_size // BASES_PER_PASS))
+
+
+def images_on_this_rank(n: int, config: HeatmapConfig) -> int:
+    """How many of the ``n`` images this rank runs (all of them in one process)."""
+    per_pass = _images_per_pass(n, config)
+    return sum(min(per_pass, n - start) for start in dist.shard(range(0, n, per_pass)))
+
+
+def describe_heatmap(height: int, width: int, n: int, config: HeatmapConfig) -> str:
+    """The size of a map on one line: cells, bases run, images, forward passes (per rank)."""
+    bases = len(centred_frequencies(height, width)[0])
+    line = (f"heat map: {height} x {width} cells = {bases} bases (one per Hermitian pair) x "
+            f"{n:,} images = {bases * n:,} forward passes")  # fmt: skip
+    if dist.world_size() > 1:
+        most = bases * images_on_this_rank(n, config)  # rank 0 has the largest share
+        line += f", at most {most:,} on one of {dist.world_size()} ranks"
+    return line
+
+
 @torch.no_grad()
 def fourier_heatmap(
     model: nn.Module,
@@ -116,7 +137,7 @@ def fourier_heatmap(
     signs = torch.from_numpy(perturbation_signs(n, channels, config.sign, config.seed))
     signs = signs.to(device, images.dtype)[:, :, None, None]
     errors = torch.zeros(len(frequencies), dtype=torch.int64, device=device)
-    per_pass = min(n, max(1, config.batch_size // BASES_PER_PASS))
+    per_pass = _images_per_pass(n, config)
     bases_per_pass = max(1, config.batch_size // per_pass)
     with eval_mode(model):
         for start in dist.shard(range(0, n, per_pass)):

@@ -20,7 +20,9 @@ from hfc_classify.cli.app import app
     "the error rate. --sign random (default) draws s = +-1 per image and channel from --seed; "
     "positive uses s = +1. Half the plane is computed (a basis equals its partner's), many "
     "bases per forward pass. Writes DIR/heatmap.npy (H, W error rates, zero frequency at "
-    "(H//2, W//2)), DIR/heatmap.png and DIR/heatmap.json (settings, clean error, time).",
+    "(H//2, W//2)), DIR/heatmap.png and DIR/heatmap.json (settings, clean error, time). "
+    "The plan's size is printed first (--dry-run: only that); under torchrun the ranks share "
+    "the passes and rank 0 writes.",
 )
 def heatmap_command(
     checkpoint: Path = options.CHECKPOINT,
@@ -37,6 +39,9 @@ def heatmap_command(
         256, "--batch-size", help="Perturbed images per forward pass (GPU: thousands)."
     ),
     device: str = options.DEVICE,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan (cells, images, forward passes) and exit."
+    ),
 ) -> None:
     from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
@@ -45,7 +50,13 @@ def heatmap_command(
     import numpy as np
     import torch
 
-    from hfc_classify.analysis.heatmap import HeatmapConfig, centred_frequencies, fourier_heatmap
+    from hfc_classify.analysis.heatmap import (
+        HeatmapConfig,
+        centred_frequencies,
+        describe_heatmap,
+        fourier_heatmap,
+        images_on_this_rank,
+    )
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.engine.evaluation import accuracy
     from hfc_detect.utils.figures import centred_extent, plot_heatmaps
@@ -57,8 +68,13 @@ def heatmap_command(
     x, y = images.tensor(), torch.from_numpy(images.labels)
     height, width = x.shape[-2:]
     bases = len(centred_frequencies(height, width)[0])
+    if is_main_rank():
+        typer.echo(describe_heatmap(height, width, len(y), config))
+    if dry_run:
+        return
     start = time.perf_counter()
-    with progress_bar(f"heat map, {bases} bases", bases * len(y)) as advance:
+    mine = bases * images_on_this_rank(len(y), config)
+    with progress_bar(f"heat map, {bases} bases", mine) as advance:
         errors = fourier_heatmap(model, x, y, config, progress=advance)
     seconds = time.perf_counter() - start
     if not is_main_rank():  # ranks shared the work; rank 0 writes

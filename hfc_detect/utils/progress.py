@@ -1,7 +1,9 @@
-"""A progress bar on stderr for long analyses (shown only on a terminal)."""
+"""A progress bar on stderr for long analyses (shown only on a terminal, and under torchrun
+only by rank 0)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +35,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         *progress_columns(description),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not console.is_terminal or os.environ.get("RANK", "0") != "0",  # torchrun: rank 0
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda k: bar.advance(task, k)

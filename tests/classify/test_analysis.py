@@ -182,6 +182,10 @@ def test_heatmap_cli_on_resnet20(shared_dir, tmp_path):
     out = tmp_path / "hm"
     args = ["heatmap", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
             "--limit", "2", "--eps", "4", "--device", "cpu", "-o", str(out)]  # fmt: skip
+    plan = runner.invoke(app, [*args, "--dry-run"])
+    assert plan.exit_code == 0, plan.output
+    assert "32 x 32 cells = 514 bases (one per Hermitian pair) x 2 images = 1,028" in plan.output
+    assert not out.exists()  # a dry run writes nothing
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     errors = np.load(out / "heatmap.npy")

@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from hfc_detect.analysis.heatmap import LOG_NAME
@@ -142,3 +144,28 @@ def test_two_gloo_ranks_share_the_heatmap_and_a_killed_run_resumes_with_one(tmp_
     _one_process([*base, "-o", str(killed)], tmp_path / "calls-resumed", monkeypatch)
     assert _map(killed) == _map(single)
     assert _calls(tmp_path / "calls-resumed") == {"rank-0": 4 + 6 * 4}  # clean + chunks 3, 4
+
+
+def _launched_heatmap(job) -> None:
+    from hfc_detect.analysis.heatmap_job import run_heatmap_job
+
+    torch.set_num_threads(1)
+    run_heatmap_job(job, say=lambda line: None)
+
+
+def test_detectron2_launch_shares_the_heatmap(tmp_path):
+    """Inside Detectron2's ``launch`` (its own gloo group on the CPU) the map is shared too."""
+    launch = pytest.importorskip("detectron2.engine").launch
+    from hfc_detect.analysis.heatmap import DetectorHeatmapConfig
+    from hfc_detect.analysis.heatmap_job import HeatmapJob, run_heatmap_job
+
+    ann, img = demo.make_demo_dataset(tmp_path / "data", num_images=2, seed=demo.EVAL_SEED)
+    config = DetectorHeatmapConfig(grid=2, step=32, eps=2000.0, batch_size=2)
+    job = HeatmapJob(tmp_path / "single", config, annotations=ann, images=img, backend="demo",
+                     threads=1)  # fmt: skip
+    run_heatmap_job(job, say=lambda line: None)
+    shared = replace(job, output=tmp_path / "launched")
+    launch(_launched_heatmap, 2, dist_url="auto", args=(shared,))
+    assert _map(shared.output) == _map(job.output)
+    info = json.loads((shared.output / "heatmap.json").read_text())
+    assert info["world_size"] == 2 and info["detector_runs_per_rank_this_run"] == [5, 5]

@@ -32,8 +32,8 @@ def make_image(folder: Path, megapixels: float, seed: int = 0) -> tuple[Path, Pa
     """A 3:2 JPEG of about ``megapixels`` and its annotations (one box, category 1)."""
     import cv2
 
-    width = int(round((megapixels * 1e6 * 1.5) ** 0.5))
-    height = int(round(width / 1.5))
+    width = round((megapixels * 1e6 * 1.5) ** 0.5)
+    height = round(width / 1.5)
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (height // 64 + 1, width // 64 + 1, 3), dtype=np.uint8)
     image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -45,8 +45,16 @@ def make_image(folder: Path, megapixels: float, seed: int = 0) -> tuple[Path, Pa
     cv2.imwrite(str(images / "big.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     annotations = {
         "images": [{"id": 1, "file_name": "big.jpg", "width": width, "height": height}],
-        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": box,
-                         "area": box[2] * box[3], "iscrowd": 0}],  # fmt: skip
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": box,
+                "area": box[2] * box[3],
+                "iscrowd": 0,
+            }
+        ],
         "categories": [{"id": 1, "name": "person"}],
     }
     path = folder / "annotations.json"

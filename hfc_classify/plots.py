@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hfc_detect.frequency.variant import KINDS, Variant
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, write_text_atomic
 
@@ -46,12 +47,14 @@ class RunResult:
     metrics: list[dict[str, float]]
 
     def tracked(self, split: str, variant: str) -> dict[float, list[float]]:
-        """``{radius: accuracies by epoch}`` of the tracked ``split``/``variant`` columns."""
-        prefix = f"{split}_{variant}_r"
+        """``{radius: accuracies by epoch}`` of the tracked ``split``/``variant`` columns
+        (``<split>_<variant name>``, e.g. ``train_lfc_r4``)."""
         out: dict[float, list[float]] = {}
         for key in self.metrics[0]:
-            if key.startswith(prefix):
-                out[float(key[len(prefix) :])] = [row[key] for row in self.metrics]
+            prefix, _, name = key.partition("_")
+            spec = Variant.parse_or_none(name)
+            if prefix == split and spec is not None and spec.kind == variant:
+                out[spec.radius] = [row[key] for row in self.metrics]
         return dict(sorted(out.items()))
 
 
@@ -231,7 +234,7 @@ def plot_examples(
         ax.axis("off")
     for k, ex in enumerate(examples):
         r, c0 = divmod(k, columns)
-        for j, version in enumerate(("original", "lfc", "hfc")):
+        for j, version in enumerate(KINDS):
             ax = axes[r][c0 * 3 + j]
             img = versions[version][ex.index].clamp(0, 1).permute(1, 2, 0).numpy()
             ax.imshow(

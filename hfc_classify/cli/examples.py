@@ -53,6 +53,7 @@ def examples_command(
     from hfc_classify.engine.loading import load_classifier
     from hfc_classify.plots import class_names, parse_formats, plot_examples
     from hfc_detect.frequency import check_radius
+    from hfc_detect.frequency.variant import KINDS
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
 
@@ -78,9 +79,7 @@ def examples_command(
     names = class_names(model(images.tensor()[:1].to(dev)).shape[1], images.channels)
     lines = ["index,label,original_pred,original_conf,lfc_pred,lfc_conf,hfc_pred,hfc_conf"]
     for ex in found:
-        preds = ",".join(
-            f"{ex.predictions[v][0]},{ex.predictions[v][1]:.4f}" for v in ("original", "lfc", "hfc")
-        )
+        preds = ",".join(f"{ex.predictions[v][0]},{ex.predictions[v][1]:.4f}" for v in KINDS)
         lines.append(f"{ex.index},{ex.label},{preds}")
     write_text_atomic(output / "examples.csv", "\n".join(lines) + "\n")
     console.print(f"{len(found)} of {len(images)} images: right on original and HFC, wrong on LFC")

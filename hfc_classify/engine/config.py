@@ -18,10 +18,11 @@ from typing import Any
 
 from hfc_classify.data.frequency_sets import PIXEL_MODES
 from hfc_classify.engine.device import PRECISIONS
+from hfc_detect.frequency.variant import KINDS
 from hfc_detect.utils.errors import InputError
 
 OPTIMIZERS = ("sgd", "adam", "adagrad", "adadelta", "rmsprop")
-TRAIN_ON = ("original", "lfc", "hfc")
+TRAIN_ON = KINDS
 #: Settings that may change between a run's checkpoint and its resumption.
 RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard", "channels_last")
 

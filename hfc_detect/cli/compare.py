@@ -45,8 +45,8 @@ def compare_command(
     """Score prediction files per image and for the whole set."""
     from rich.console import Console
 
-    from hfc_detect.evaluation.compare import compare, parse_variant_spec
     from hfc_detect.evaluation.params import check_iou_type
+    from hfc_detect.results import compare
     from hfc_detect.utils.cli import parse_number_list
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
@@ -58,7 +58,7 @@ def compare_command(
 
     variants: dict[str, Path] = {}
     for spec in predictions:
-        name, path = parse_variant_spec(spec)
+        name, path = parse_predictions_option(spec)
         if name in variants:
             raise InputError(f"variant name {name!r} is given twice in --predictions")
         variants[name] = path
@@ -73,6 +73,19 @@ def compare_command(
         f"{summary['num_images_scored']} of {summary['num_images']} images scored (images "
         f"without non-crowd ground truth have no AP). Wrote {output}: {', '.join(files)}"
     )
+
+
+def parse_predictions_option(spec: str) -> tuple[str, Path]:
+    """``NAME=PATH`` (as given to ``--predictions``) -> (name, path)."""
+    from hfc_detect.results import check_variant_name
+    from hfc_detect.utils.errors import InputError
+
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise InputError(
+            f"--predictions expects NAME=PATH (e.g. original=preds.json), got {spec!r}"
+        )
+    return check_variant_name(name), Path(path)
 
 
 def summary_table(summary: dict):

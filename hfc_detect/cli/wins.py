@@ -61,8 +61,8 @@ def wins_command(
     from rich.table import Table
 
     from hfc_detect.evaluation.params import OVERLAP_NAMES
-    from hfc_detect.reports.folder import failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
+    from hfc_detect.results import failed_image_text
     from hfc_detect.utils.cli import print_failed_images
     from hfc_detect.utils.files import check_output
 

@@ -24,12 +24,10 @@ from typing import Any
 import numpy as np
 
 from hfc_detect.modeling.base import Detections
+from hfc_detect.results import LOCK_FILE, PREDICTIONS_DIR, PROGRESS_FILE, RUN_FILE, SUMMARY_FILE
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import write_json_atomic, write_text_atomic
 
-RUN_FILE = "run.json"
-PROGRESS_FILE = "progress.jsonl"
-LOCK_FILE = ".eval.lock"
 FORMAT_VERSION = 2
 
 
@@ -141,7 +139,7 @@ class RunFolder:
         self.root = Path(root)
         self.run_file = self.root / RUN_FILE
         self.progress_file = self.root / PROGRESS_FILE
-        self.predictions_dir = self.root / "predictions"
+        self.predictions_dir = self.root / PREDICTIONS_DIR
 
     def read_run(self) -> dict[str, Any] | None:
         """The recorded run (its config's fields and ``annotations_sha256``, flat); None when
@@ -175,9 +173,7 @@ class RunFolder:
             return True
         if require_existing:
             raise InputError(f"--resume: {self.root} holds no eval run to resume")
-        clashing = [
-            p.name for p in (self.root / "summary.json", self.predictions_dir) if p.exists()
-        ]
+        clashing = [p.name for p in (self.root / SUMMARY_FILE, self.predictions_dir) if p.exists()]
         if clashing:
             raise InputError(
                 f"{self.root} already holds {', '.join(clashing)} but no {RUN_FILE}; "

@@ -1,73 +1,17 @@
-"""Which variants an evaluation runs, and making them: one forward FFT per image for all radii.
+"""Making a run's variants: one forward FFT per image for every radius.
 
-Naming: with one radius the variants are ``original``, ``lfc``, ``hfc``; with several radii
-``original``, then ``lfc_r<r>``, ``hfc_r<r>`` per radius in the order given (``lfc_r64``,
-``hfc_r64``, ``lfc_r128``, ...). ``original`` is the baseline whenever it is requested.
+Which variants a run has, and their names, is :mod:`hfc_detect.frequency.variant`'s business
+(``original``; ``lfc``/``hfc`` at one radius, ``lfc_r<r>``/``hfc_r<r>`` with several).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import torch
 
-from hfc_detect.frequency import check_pixel_mode, check_radius, split_radii, to_pixels
-from hfc_detect.utils.errors import InputError
-
-KINDS = ("original", "lfc", "hfc")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One input variant: ``kind`` original/lfc/hfc, at ``radius`` (None for the original)."""
-
-    name: str
-    kind: str
-    radius: float | None
-
-
-def check_radii(radii: Sequence[float]) -> list[float]:
-    """The radii as floats; InputError when none is given, one is <= 0 or not finite, or repeats."""
-    if not radii:
-        raise InputError("give at least one --radius (the paper uses 128), or --radius-sweep N")
-    out: list[float] = []
-    for value in radii:
-        r = check_radius(value)
-        if r in out:
-            raise InputError(f"radius {value!r} is given twice")
-        out.append(r)
-    return out
-
-
-def parse_kinds(text: str | Sequence[str]) -> list[str]:
-    """``"original,lfc,hfc"`` (or a list) -> kinds in canonical order; InputError if unknown."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    kinds = [k.strip().lower() for k in items if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        raise InputError(
-            f"unknown variant(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(KINDS)}"
-        )
-    return [k for k in KINDS if k in kinds]
-
-
-def radius_tag(radius: float) -> str:
-    """``64.0`` -> ``"64"``, ``64.5`` -> ``"64.5"`` (used in variant names and reports)."""
-    return str(int(radius)) if float(radius).is_integer() else repr(float(radius))
-
-
-def plan_variants(radii: Sequence[float], kinds: Sequence[str]) -> list[Variant]:
-    """The variants to run, in output order (see the module docstring for the names)."""
-    radii = check_radii(radii)
-    kinds = parse_kinds(kinds)
-    plan = [Variant("original", "original", None)] if "original" in kinds else []
-    for r in radii:
-        for kind in ("lfc", "hfc"):
-            if kind in kinds:
-                name = kind if len(radii) == 1 else f"{kind}_r{radius_tag(r)}"
-                plan.append(Variant(name, kind, r))
-    return plan
+from hfc_detect.frequency import check_pixel_mode, split_radii, to_pixels
+from hfc_detect.frequency.variant import Variant
 
 
 class VariantMaker:
@@ -78,18 +22,22 @@ class VariantMaker:
     dtype. The pixel mode applies to LFC/HFC only; originals pass through unchanged.
     """
 
-    def __init__(self, variants: Sequence[Variant], pixel_mode: str = "raw", *, inclusive=False):
-        self.variants = list(variants)
+    def __init__(self, variants: Mapping[str, Variant], pixel_mode: str = "raw"):
+        self.variants = dict(variants)
         self.pixel_mode = check_pixel_mode(pixel_mode)
-        self.inclusive = inclusive
-        self.radii = list(dict.fromkeys(v.radius for v in self.variants if v.radius is not None))
+        components = [v for v in self.variants.values() if v.is_component]
+        if len({v.inclusive for v in components}) > 1:
+            raise ValueError("one run splits with one disk convention (inclusive or not)")
+        self.inclusive = any(v.inclusive for v in components)
+        self.radii = list(dict.fromkeys(v.radius for v in components))
 
     def __call__(self, images: Sequence[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         """``images``: float (C, H, W) tensors. Returns, per image, variant name -> tensor."""
         out: list[dict[str, torch.Tensor]] = [{} for _ in images]
+        originals = [name for name, v in self.variants.items() if not v.is_component]
         for i, image in enumerate(images):
-            if any(v.kind == "original" for v in self.variants):
-                out[i]["original"] = image
+            for name in originals:
+                out[i][name] = image
         if not self.radii:
             return out
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -99,13 +47,13 @@ class VariantMaker:
             batch = torch.stack([images[i] for i in indices])
             lows_highs = split_radii(batch, self.radii, inclusive=self.inclusive)
             parts = dict(zip(self.radii, lows_highs, strict=True))
-            for v in self.variants:
-                if v.radius is None:
+            for name, v in self.variants.items():
+                if not v.is_component:
                     continue
                 low, high = parts[v.radius]
                 part = low if v.kind == "lfc" else high
                 if self.pixel_mode != "raw":  # to_pixels scales each image of the batch alone
                     part = to_pixels(part, self.pixel_mode)
                 for j, i in enumerate(indices):
-                    out[i][v.name] = part[j]
+                    out[i][name] = part[j]
         return out

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.reports.folder import ComparisonFolder
 from hfc_detect.reports.html import _e, _fmt, _row
+from hfc_detect.results import ComparisonFolder
 
 CURVE_CSV = "curve.csv"
 CURVE_PNG = "curve.png"

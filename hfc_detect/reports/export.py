@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.evaluation.compare import write_table_csv, write_table_parquet
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from hfc_detect.reports.folder import ComparisonFolder, failed_image_text, load_comparison
 from hfc_detect.reports.sources import load_sources
 from hfc_detect.reports.wins import attach_objects, rank_wins, rows_by_gain
+from hfc_detect.results import (
+    ComparisonFolder,
+    failed_image_text,
+    load_comparison,
+    write_table_csv,
+    write_table_parquet,
+)
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_dir, check_output, write_text_atomic
 

@@ -31,6 +31,7 @@ from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.decompose import display_hfc, display_lfc
 from hfc_detect.evaluation.params import OVERLAP_NAMES, params_for
 from hfc_detect.frequency import check_radius
+from hfc_detect.frequency.variant import COMPONENTS, KINDS
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.draw import (
     PANEL_MAX_HEIGHT,
@@ -39,10 +40,10 @@ from hfc_detect.reports.draw import (
     draw_objects,
     placeholder,
 )
-from hfc_detect.reports.folder import PAPER_RADIUS, ComparisonFolder, failed_image_text
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import ObjectSources
 from hfc_detect.reports.wins import Win
+from hfc_detect.results import PAPER_RADIUS, ComparisonFolder, failed_image_text
 from hfc_detect.utils.errors import InputError
 
 
@@ -70,17 +71,14 @@ def resolve_radius(
 ) -> tuple[float, str]:
     """The radius of the gallery's LFC/HFC panels and where it came from.
 
-    The run's own radius (``radius`` or ``radii`` in summary.json) wins; ``requested`` may pick
+    The run's own radii (its variants' records in summary.json) win; ``requested`` may pick
     one of several radii and must agree with a single one; without either, ``requested`` or 128.
     Of several radii, the default is the variant's own, else the one nearest the paper's 128
     (a sweep's first radius, 4, would show an LFC that never wins).
     """
-    summary = comparison.summary
     if requested is not None:
         requested = check_radius(requested)
-    radii = [float(r) for r in summary.get("radii") or []]
-    if summary.get("radius") is not None:
-        radii = [float(summary["radius"])]
+    radii = comparison.radii
     if not radii:
         if requested is not None:
             return float(requested), "--radius"
@@ -91,33 +89,21 @@ def resolve_radius(
             word = "radius" if len(radii) == 1 else "radii"
             raise InputError(f"--radius {requested:g}: this run used {word} {known}")
         return float(requested), "summary.json"
-    own = comparison.variant_radius(variant)
+    own = comparison.spec(variant)
     nearest = min(radii, key=lambda r: abs(r - PAPER_RADIUS))
-    return (own if own in radii else nearest), "summary.json"
+    return (own.radius if own is not None and own.radius in radii else nearest), "summary.json"
 
 
 def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str | None]:
-    """Which variant's detections go on each gallery panel (None: no detections for it).
-
-    Uses eval's ``variant_kinds`` where recorded, else the names ``lfc``/``hfc`` or
-    ``lfc_r<r>``/``hfc_r<r>``."""
+    """Which variant's detections go on each gallery panel (None: no detections for it): the
+    LFC and HFC variants at ``radius`` (a name ``lfc``/``hfc`` whose radius the folder does not
+    record serves as well)."""
     out: dict[str, str | None] = {"original": comparison.baseline}
-    kinds = comparison.summary.get("variant_kinds") or {}
-    for kind in ("lfc", "hfc"):
-        recorded = [
-            name
-            for name in comparison.variant_names
-            if isinstance(kinds.get(name), dict)
-            and kinds[name].get("kind") == kind
-            and comparison.variant_radius(name) == radius
-        ]
-        named = [
-            name
-            for name in comparison.variant_names
-            if name == kind
-            or (name.startswith(f"{kind}_r") and comparison.variant_radius(name) == radius)
-        ]
-        out[kind] = (recorded or named or [None])[0]
+    specs = {name: comparison.spec(name) for name in comparison.variant_names}
+    for kind in COMPONENTS:
+        at_radius = [n for n, s in specs.items() if s and s.kind == kind and s.radius == radius]
+        unrecorded = [n for n, s in specs.items() if n == kind and s is None]
+        out[kind] = (at_radius or unrecorded or [None])[0]
     return out
 
 
@@ -349,7 +335,7 @@ def render_gallery_entry(
             "hfc": display_hfc(high, np.dtype(np.uint8)),
         }
     out = []
-    for kind in ("original", "lfc", "hfc"):
+    for kind in KINDS:
         name = panels[kind]
         dets = sources.image_dets(name, win.image_id) if name else []
         diff = (

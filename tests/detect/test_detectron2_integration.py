@@ -200,7 +200,7 @@ def test_evaluator_metrics_equal_coco_evaluator(loop_output):
 
 @pytest.mark.slow
 def test_wins_and_export_read_the_folder(loop_output, tmp_path):
-    from hfc_detect.reports.folder import load_comparison
+    from hfc_detect.results import load_comparison
 
     output, _ = loop_output
     comparison = load_comparison(output)

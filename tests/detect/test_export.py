@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from hfc_detect.cli.app import app
 from hfc_detect.reports.export import export
-from hfc_detect.reports.folder import load_comparison
 from hfc_detect.reports.wins import find_wins
+from hfc_detect.results import load_comparison
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_wins import make_comparison
 
@@ -221,8 +221,8 @@ def test_html_gallery_of_16_bit_images_matches_8_bit_in_clip_mode(tmp_path: Path
 
 
 def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_path):
-    from hfc_detect.reports.folder import ComparisonFolder
     from hfc_detect.reports.html import resolve_radius
+    from hfc_detect.results import ComparisonFolder
 
     names = ["original", "lfc_r4", "hfc_r4", "lfc_r74.3", "hfc_r74.3", "lfc_r320", "hfc_r320"]
     kinds = {n: {"kind": n.split("_")[0], "radius": float(n.split("_r")[1])} for n in names[1:]}
@@ -240,8 +240,8 @@ def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_pat
 
 
 def test_html_of_a_keypoints_folder_shows_its_10_stats_and_oks_objects(tmp_path: Path) -> None:
-    from hfc_detect.evaluation.compare import compare
     from hfc_detect.evaluation.params import params_for
+    from hfc_detect.results import compare
 
     def person(ann_id: int, x: float, num: int) -> dict:
         points = [v for k in range(17) for v in (x + k, 10.0 + k, 2 if k < num else 0)]

@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hfc_detect.cli.app import app
-from hfc_detect.evaluation import compare
 from hfc_detect.reports.draw import STYLES, draw_objects
 from hfc_detect.reports.objects import object_diff
+from hfc_detect.results import compare
 from tests.detect.test_wins import make_comparison, make_dataset, make_predictions
 
 FAILED = {

@@ -148,6 +148,12 @@ def frequency_variants(
     }
 
 
+def variant_of(splits: Sequence[FrequencySplit]) -> Variant:
+    """The variant that a :func:`frequency_variants` entry makes: its split's, or the original
+    where there is none (pass it to :class:`PerImageCOCOEvaluator` so the folder records it)."""
+    return splits[0].variant if splits else Variant(ORIGINAL)
+
+
 def evaluate_variants(
     model: torch.nn.Module,
     build_loader: Callable[[list[FrequencySplit]], Iterable[Any]],
@@ -170,8 +176,9 @@ def evaluate_variants(
     plan = frequency_variants(radius, pixel_mode=pixel_mode, kinds=variants)
     results = {}
     for name, splits in plan.items():
-        variant = splits[0].variant if splits else Variant(ORIGINAL)
-        evaluator = PerImageCOCOEvaluator(dataset_name, output_dir, variant=variant, name=name)
+        evaluator = PerImageCOCOEvaluator(
+            dataset_name, output_dir, variant=variant_of(splits), name=name
+        )
         results[name] = inference_on_dataset(model, build_loader(splits), evaluator)
     return results
 

@@ -151,8 +151,7 @@ def parse_kinds(text: str | Sequence[str]) -> list[str]:
 
 def plan_variants(radii: Sequence[float], kinds: Sequence[str] = KINDS) -> list[Variant]:
     """The variants of ``kinds`` at each radius, in run order: the original (when asked), then
-    per radius as given LFC then HFC."""
-    radii = check_radii(radii)
+    per radius as given LFC then HFC. Each radius is checked by :class:`Variant`."""
     kinds = parse_kinds(kinds)
     plan = [Variant(ORIGINAL)] if ORIGINAL in kinds else []
     plan += [Variant(kind, r) for r in radii for kind in COMPONENTS if kind in kinds]

@@ -55,6 +55,10 @@ def test_names_users_see_are_unchanged():
     assert Variant("lfc", 16, inclusive=True).name() == "lfc_r16i"
     assert Variant("original").name() == "original"
     assert Variant("hfc", 128).name(short=True) == "hfc"
+    assert Variant("band", 64, inner=16).name(short=True) == "band_r16-64"
+    assert Variant.parse("band_r16-64i") == Variant("band", 64, inclusive=True, inner=16)
+    named = name_variants([*plan_variants([128]), Variant("band", 64, inner=16)])
+    assert list(named) == ["original", "lfc", "hfc", "band_r16-64"]  # bands keep lfc/hfc short
     assert list(name_variants(plan_variants([4, 8], ["lfc", "original"]))) == [
         "original", "lfc_r4", "lfc_r8",
     ]  # fmt: skip
@@ -106,6 +110,11 @@ def test_sort_key_orders_as_eval_plans():
         (lambda: Variant.parse("lfc"), "names no radius"),
         (lambda: Variant.parse("lfc_r"), "not a variant name"),
         (lambda: Variant.parse("model_b"), "not a variant name"),
+        (lambda: Variant.parse("band_r64"), "not a variant name"),
+        (lambda: Variant.parse("lfc_r16-64"), "not a variant name"),
+        (lambda: Variant("band", 16, inner=64), "0 < R1 < R2"),
+        (lambda: Variant("band", 16), "0 < R1 < R2"),
+        (lambda: Variant("lfc", 16, inner=4), "one radius"),
         (lambda: Variant.from_json({"kind": "lfc", "radius": 4, "band": 1}), "not a variant"),
         (lambda: parse_kinds("lfc,mfc"), "mfc"),
         (lambda: name_variants([Variant("lfc", 4), Variant("lfc", 4)]), "twice"),

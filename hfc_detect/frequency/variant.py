@@ -1,14 +1,15 @@
 """What a variant is: a typed spec of one transformed view of the data, and its one name.
 
-A :class:`Variant` is the original images (``kind="original"``), or their low- or
-high-frequency component (``"lfc"``/``"hfc"``) at a ``radius``, split with the disk
+A :class:`Variant` is the original images (``kind="original"``), their low- or
+high-frequency component (``"lfc"``/``"hfc"``) at a ``radius``, or a frequency band
+(``"band"``: ``inner <= d < radius``, i.e. LFC(radius) - LFC(inner)), split with the disk
 ``distance < r`` (the authors' released code) or ``<= r`` (``inclusive``, the paper's text).
 Everything that names a variant or reads a name goes through this module, in both packages:
 
 ========================  =========================  ======================================
 where                     what                       example
 ========================  =========================  ======================================
-:meth:`Variant.name`      the variant's full name    ``original``, ``lfc_r64``, ``hfc_r8.5``
+:meth:`Variant.name`      the variant's full name    ``original``, ``lfc_r64``, ``band_r16-64``
 ``name(short=True)``      eval's name at one radius  ``lfc``, ``hfc``
 :attr:`Variant.tag`       the radius part            ``r64``, ``r16i`` (inclusive)
 :meth:`Variant.parse`     any of these names back    ``"lfc_r64"`` -> ``Variant("lfc", 64)``
@@ -33,8 +34,12 @@ from hfc_detect.utils.errors import InputError
 ORIGINAL = "original"
 COMPONENTS = ("lfc", "hfc")
 KINDS = (ORIGINAL, *COMPONENTS)
+BAND = "band"
 
-_NAME = re.compile(r"(?P<kind>lfc|hfc)_r(?P<radius>\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?P<incl>i?)")
+_NUMBER = r"\d+(?:\.\d+)?(?:e[+-]?\d+)?"
+_NAME = re.compile(
+    rf"(?P<kind>lfc|hfc|band)_r(?:(?P<inner>{_NUMBER})-)?(?P<radius>{_NUMBER})(?P<incl>i?)"
+)
 
 
 def radius_tag(radius: float) -> str:
@@ -45,42 +50,69 @@ def radius_tag(radius: float) -> str:
 
 @dataclass(frozen=True)
 class Variant:
-    """One view of the images: ``kind`` original, lfc or hfc; ``radius`` for lfc/hfc (None
-    for the original); ``inclusive`` keeps the disk's edge (``<= r``). Checked on creation."""
+    """One view of the images: ``kind`` original, lfc, hfc or band; ``radius`` for lfc/hfc
+    and a band's outer radius (None for the original); ``inner``: a band's inner radius
+    (``0 < inner < radius``); ``inclusive`` keeps the disks' edges (``<= r``). Checked on
+    creation."""
 
     kind: str
     radius: float | None = None
     inclusive: bool = False
+    inner: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise InputError(f"unknown variant kind {self.kind!r}; choose from {', '.join(KINDS)}")
+        if self.kind not in (*KINDS, BAND):
+            kinds = ", ".join((*KINDS, BAND))
+            raise InputError(f"unknown variant kind {self.kind!r}; choose from {kinds}")
         if self.kind == ORIGINAL:
-            if self.radius is not None or self.inclusive:
+            if self.radius is not None or self.inclusive or self.inner is not None:
                 raise InputError("the original variant takes no radius")
-        else:
-            object.__setattr__(self, "radius", check_radius(self.radius))
+            return
+        object.__setattr__(self, "radius", check_radius(self.radius))
+        if self.kind != BAND:
+            if self.inner is not None:
+                raise InputError(f"an {self.kind.upper()} has one radius, not a band's two")
+            return
+        inner = check_radius(self.inner) if self.inner is not None else None
+        if inner is None or inner >= self.radius:
+            raise InputError(
+                f"a band needs 0 < R1 < R2 (R1:R2), got {self.inner!r}:{self.radius!r}"
+            )
+        object.__setattr__(self, "inner", inner)
 
     @property
     def is_component(self) -> bool:
-        """Whether this is an LFC or HFC (made by the frequency split)."""
+        """Whether the frequency split makes it (LFC, HFC or band), i.e. it is not the original."""
         return self.kind != ORIGINAL
 
     @property
+    def radii(self) -> tuple[float, ...]:
+        """The disk radii whose LFCs make it: ``(radius,)``, ``(inner, radius)`` for a band."""
+        if self.radius is None:
+            return ()
+        return (self.radius,) if self.inner is None else (self.inner, self.radius)
+
+    @property
     def tag(self) -> str:
-        """The radius part of names: ``r64``, ``r16i`` (inclusive); ``""`` for the original."""
+        """The radius part of names: ``r64``, ``r16i`` (inclusive), ``r16-64`` (a band);
+        ``""`` for the original."""
         if self.radius is None:
             return ""
-        return f"r{radius_tag(self.radius)}{'i' if self.inclusive else ''}"
+        radii = "-".join(radius_tag(r) for r in self.radii)
+        return f"r{radii}{'i' if self.inclusive else ''}"
 
     def name(self, *, short: bool = False) -> str:
-        """``original``, ``lfc_r64``; ``short``: the kind alone (eval's names at one radius)."""
-        return self.kind if short or not self.is_component else f"{self.kind}_{self.tag}"
+        """``original``, ``lfc_r64``, ``band_r16-64``; ``short``: an LFC's or HFC's kind alone
+        (eval's names at one radius; a band always has its full name)."""
+        if not self.is_component or (short and self.kind in COMPONENTS):
+            return self.kind
+        return f"{self.kind}_{self.tag}"
 
     @classmethod
     def parse(cls, name: str, *, radius: float | None = None) -> Variant:
-        """The variant a name stands for: ``original``, ``lfc_r64``, ``hfc_r16i``, or ``lfc`` /
-        ``hfc`` with their ``radius`` given; InputError for any other name."""
+        """The variant a name stands for: ``original``, ``lfc_r64``, ``hfc_r16i``,
+        ``band_r16-64``, or ``lfc`` / ``hfc`` with their ``radius`` given; InputError for any
+        other name."""
         if name == ORIGINAL:
             return cls(ORIGINAL)
         if name in COMPONENTS:
@@ -88,11 +120,13 @@ class Variant:
                 raise InputError(f"variant {name!r} names no radius; give it")
             return cls(name, radius)
         match = _NAME.fullmatch(name)
-        if match is None:
+        if match is None or (match["kind"] == BAND) != (match["inner"] is not None):
             raise InputError(
-                f"{name!r} is not a variant name (original, lfc, hfc, lfc_r<radius>, hfc_r<radius>)"
+                f"{name!r} is not a variant name (original, lfc, hfc, lfc_r<radius>, "
+                "hfc_r<radius>, band_r<R1>-<R2>)"
             )
-        return cls(match["kind"], float(match["radius"]), inclusive=bool(match["incl"]))
+        inner = float(match["inner"]) if match["inner"] is not None else None
+        return cls(match["kind"], float(match["radius"]), bool(match["incl"]), inner)
 
     @classmethod
     def parse_or_none(cls, name: str, *, radius: float | None = None) -> Variant | None:
@@ -103,15 +137,20 @@ class Variant:
             return None
 
     def sort_key(self) -> tuple:
-        """The order runs list variants in: original, then by radius, LFC before HFC."""
+        """The order runs list variants in: original, then by radius, LFC before HFC, then the
+        bands from the lowest."""
         if not self.is_component:
             return (0,)
+        if self.kind == BAND:
+            return (2, self.inner, self.radius, self.inclusive)
         return (1, self.radius, self.inclusive, COMPONENTS.index(self.kind))
 
     def to_json(self) -> dict[str, Any]:
-        """``{"kind": ..., "radius": ...}`` (``inclusive`` only when set), as summary.json
-        records it."""
+        """``{"kind": ..., "radius": ...}`` (``inner`` for a band, ``inclusive`` only when set),
+        as summary.json records it."""
         out: dict[str, Any] = {"kind": self.kind, "radius": self.radius}
+        if self.inner is not None:
+            out["inner"] = self.inner
         if self.inclusive:
             out["inclusive"] = True
         return out
@@ -119,9 +158,15 @@ class Variant:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Variant:
         """The variant :meth:`to_json` wrote; InputError when it is not one."""
-        if not isinstance(data, Mapping) or not set(data) <= {"kind", "radius", "inclusive"}:
+        if not isinstance(data, Mapping) or not set(data) <= {
+            "kind",
+            "radius",
+            "inclusive",
+            "inner",
+        }:
             raise InputError(f"not a variant record: {data!r}")
-        return cls(data.get("kind"), data.get("radius"), bool(data.get("inclusive", False)))
+        inclusive = bool(data.get("inclusive", False))
+        return cls(data.get("kind"), data.get("radius"), inclusive, data.get("inner"))
 
 
 def check_radii(radii: Sequence[Any]) -> list[float]:
@@ -159,10 +204,11 @@ def plan_variants(radii: Sequence[float], kinds: Sequence[str] = KINDS) -> list[
 
 
 def name_variants(variants: Iterable[Variant]) -> dict[str, Variant]:
-    """Name each variant as a run shows it: by kind alone (``lfc``, ``hfc``) when every
-    component shares one radius and split, else by full name (``lfc_r64``); order kept."""
+    """Name each variant as a run shows it: LFC and HFC by kind alone (``lfc``, ``hfc``) when
+    they share one radius and split, else by full name (``lfc_r64``); bands by full name
+    (``band_r16-64``); order kept."""
     variants = list(variants)
-    tags = {v.tag for v in variants if v.is_component}
+    tags = {v.tag for v in variants if v.kind in COMPONENTS}
     named = {v.name(short=len(tags) == 1): v for v in variants}
     if len(named) != len(variants):
         raise InputError("a variant is given twice")

@@ -120,16 +120,24 @@ def build_trainer(
         device,
     )
     test_x, test_y = keep([test.tensor(), torch.from_numpy(test.labels)], device)
-    tracker = Tracker(
+    tracker = _tracker(train, test, config, runtime, cache_dir)
+    sets = RunData(train_x, train_y, test_x, test_y, permutation)
+    return Trainer(config, model, optimizer, sets, tracker, runtime, log=log)
+
+
+def _tracker(
+    train: ImageSet, test: ImageSet, config: TrainConfig, runtime: Runtime, cache_dir: Path
+) -> Tracker:
+    """Accuracy on the LFC/HFC of the configured subsets of ``train`` (with the labels the run
+    trains on) and ``test``."""
+    return Tracker(
         {"train": train, "test": test},
         config.track_radii,
         {"train": config.track_train, "test": config.track_test},
         seed=config.seed,
         mode=config.normalize,
         inclusive=config.inclusive,
-        device=device,
+        device=runtime.device,
         cache_dir=cache_dir,
         batch_size=runtime.eval_batch,
     )
-    sets = RunData(train_x, train_y, test_x, test_y, permutation)
-    return Trainer(config, model, optimizer, sets, tracker, runtime, log=log)

@@ -41,7 +41,7 @@ def read_request(request: str | Path) -> tuple[dict[str, Any], Path]:
     return values["config"], Path(values["run_dir"])
 
 
-def metrics_csv(history: list[dict[str, float]]) -> str:
+def _metrics_csv(history: list[dict[str, float]]) -> str:
     """``metrics.csv``: one row an epoch, floats to 6 significant digits."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(history[0]), lineterminator="\n")
@@ -91,7 +91,7 @@ class RunFolder:
 
         # Metrics first: the checkpoint is the commit point, so a run killed between the two
         # writes redoes (identically) the epoch instead of finishing with a row missing.
-        write_text_atomic(self.path / METRICS, metrics_csv(history))
+        write_text_atomic(self.path / METRICS, _metrics_csv(history))
         with atomic_path(self.path / CHECKPOINT) as tmp:
             torch.save(checkpoint, tmp)
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hfc_classify.engine.run_folder import METRICS, RunFolder
 from hfc_detect.frequency.variant import KINDS, Variant
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, write_text_atomic
@@ -59,30 +59,21 @@ class RunResult:
 
 
 def load_run(path: str | Path) -> RunResult:
-    """Read ``config.json`` and ``metrics.csv`` of a run folder."""
-    path = Path(path)
-    metrics_path = path / "metrics.csv"
-    if not metrics_path.is_file():
-        raise InputError(f"{path}: not a run folder (no metrics.csv)")
-    with open(metrics_path, newline="") as f:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    if not rows:
-        raise InputError(f"{metrics_path}: no epochs yet")
-    config_path = path / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    return RunResult(path.name, path, config, rows)
+    """Read the settings and metrics of a run folder."""
+    folder = RunFolder(path)
+    return RunResult(folder.path.name, folder.path, folder.read_config(), folder.read_metrics())
 
 
 def find_runs(paths: Sequence[str | Path]) -> list[RunResult]:
     """Runs named directly, or every run folder one level below a given folder (a sweep)."""
     runs = []
     for p in map(Path, paths):
-        if (p / "metrics.csv").is_file():
+        if RunFolder(p).has_metrics:
             runs.append(load_run(p))
         elif p.is_dir():
-            found = sorted(q for q in p.iterdir() if (q / "metrics.csv").is_file())
+            found = sorted(q for q in p.iterdir() if RunFolder(q).has_metrics)
             if not found:
-                raise InputError(f"{p}: no run folders (with metrics.csv) in it")
+                raise InputError(f"{p}: no run folders (with {METRICS}) in it")
             runs.extend(load_run(q) for q in found)
         else:
             raise InputError(f"{p}: run folder not found")

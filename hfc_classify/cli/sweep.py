@@ -43,7 +43,7 @@ def sweep_command(
     from rich.console import Console
     from rich.table import Table
 
-    from hfc_classify.engine.train import CHECKPOINT, is_finished
+    from hfc_classify.engine.run_folder import RunFolder
     from hfc_classify.sweep import load_sweep, parse_override, run_sweep, select_runs
 
     overrides = dict(parse_override(item) for item in set_)
@@ -55,14 +55,7 @@ def sweep_command(
         table.add_column("folder")
         table.add_column("state")
         for run in runs:
-            state = (
-                "finished"
-                if is_finished(run.run_dir)
-                else "partial"
-                if (run.run_dir / CHECKPOINT).is_file()
-                else "to do"
-            )
-            table.add_row(run.name, str(run.run_dir), state)
+            table.add_row(run.name, str(run.run_dir), RunFolder(run.run_dir).state())
         Console().print(table)
         return
     slurm = {"timeout_min": slurm_timeout_min, "cpus_per_task": slurm_cpus}

@@ -96,10 +96,14 @@ class UltralyticsDetector:
         self.settings = settings
         self.device = resolve_device(device)
         self.category_of = class_to_category(model.names, categories, backend="ultralytics")
+        # Ultralytics sets its predictor up (and on CPU torch's thread count) in the first
+        # predict: do it now, so that every image runs with the same threads, as a resumed run
+        # must (summation order changes the last digits).
+        self.predict(np.zeros((32, 32, 3), dtype=np.uint8))
 
     def predict(self, image: np.ndarray) -> Any:
         """Ultralytics' own ``predict`` on one (H, W, 3) BGR array (uint8 or float32): its
-        ``Results``. Keeps torch's CPU thread count, which Ultralytics resets on CPU."""
+        ``Results``. Keeps torch's CPU thread count, which Ultralytics' set-up resets on CPU."""
         threads = torch.get_num_threads()
         try:
             (result,) = self.model.predict(
@@ -110,7 +114,6 @@ class UltralyticsDetector:
                 imgsz=self.settings.imgsz or self.model.overrides.get("imgsz", 640),
                 device=str(self.device),
                 retina_masks=self.task == "segment",
-                half=False,
                 verbose=False,
             )
         finally:

@@ -16,7 +16,11 @@ from hfc_detect.data.images import read_image
 from hfc_detect.frequency import split
 from hfc_detect.modeling import Detector, build_detector
 from hfc_detect.utils.errors import InputError
-from tests.detect.test_ultralytics_backend import assert_same_detections, first_images
+from tests.detect.test_ultralytics_backend import (
+    assert_same_detections,
+    first_images,
+    run_cli_pipeline,
+)
 
 SUBSET = "data/coco-val2017-subset"
 SIZE = 256  # the processor's square input size: small, for fast tests
@@ -150,3 +154,9 @@ def test_transformers_options_and_errors(model_dir, categories, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(InputError, match=r"pip install transformers \(or this project's"):
         build_detector("transformers", weights=model_dir, categories=categories)
+
+
+@pytest.mark.slow
+def test_transformers_cli_radii_resume_curve_heatmap_gallery(model_dir, shared_dir, tmp_path):
+    report = run_cli_pipeline("transformers", model_dir, shared_dir, tmp_path, "bbox")
+    assert (report / "index.html").is_file()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -204,3 +205,52 @@ def test_ultralytics_eval_segm_and_keypoints_equal_pycocotools(
     detector = build_detector("ultralytics", weights=checkpoints[task], categories=categories)
     gt, result = run_on(shared_dir, tmp_path, detector, iou_type)
     assert_equals_pycocotools(gt, result, iou_type, field)
+
+
+def run_cli_pipeline(backend: str, weights: str, shared_dir, tmp_path, iou_type: str) -> Path:
+    """``eval`` with two radii on two real images, resumed after a simulated kill, then
+    ``curve``, ``heatmap`` and the HTML ``export`` on the run, all through the CLI."""
+    from typer.testing import CliRunner
+
+    from hfc_detect.cli.app import app
+    from hfc_detect.engine.dataset import write_subset_annotations
+
+    data = json.loads((shared_dir / SUBSET / "instances_val2017_subset.json").read_text())
+    ids = [img["id"] for img in data["images"][:2]]
+    ann = write_subset_annotations(data, ids, tmp_path / "gt.json")
+    out = tmp_path / "run"
+    common = ["--annotations", str(ann), "--images", str(shared_dir / SUBSET / "val2017"),
+              "--backend", backend, "--weights", weights]  # fmt: skip
+    args = ["eval", *common, "--radius", "16", "--radius", "64", "--iou-type", iou_type,
+            "--num-workers", "0", "--no-progress", "-o", str(out)]  # fmt: skip
+    runner = CliRunner()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [v["name"] for v in summary["variants"]] == [
+        "original", "lfc_r16", "hfc_r16", "lfc_r64", "hfc_r64"
+    ]  # fmt: skip
+    full = {p.name: p.read_bytes() for p in (out / "predictions").iterdir()}
+    assert all(json.loads(text) for text in full.values())
+    progress = out / "progress.jsonl"  # a kill after the first image: one line, no summary
+    progress.write_text(progress.read_text().splitlines(keepends=True)[0])
+    (out / "summary.json").unlink()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in (out / "predictions").iterdir()} == full
+    result = runner.invoke(app, ["curve", str(out), "--resamples", "100"])
+    assert result.exit_code == 0, result.output
+    heatmap = ["heatmap", *common, "--grid", "2", "--step", "3", "--limit", "1",
+               "-o", str(out / "heatmap")]  # fmt: skip
+    result = runner.invoke(app, heatmap)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["export", str(out), "--format", "html", "--resamples", "100"])
+    assert result.exit_code == 0, result.output
+    assert (out / "curve.csv").is_file() and (out / "heatmap" / "heatmap.npy").is_file()
+    return out / "report"
+
+
+@pytest.mark.slow
+def test_ultralytics_cli_radii_resume_curve_heatmap_gallery(checkpoints, shared_dir, tmp_path):
+    report = run_cli_pipeline("ultralytics", checkpoints["segment"], shared_dir, tmp_path, "segm")
+    assert "Frequency response" in (report / "index.html").read_text()

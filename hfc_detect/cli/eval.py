@@ -57,7 +57,9 @@ def eval_command(
         help="Model config (Detectron2: a yaml or LazyConfig .py file, or a model-zoo path such "
         "as COCO-Detection/retinanet_R_50_FPN_1x.py).",
     ),
-    weights: str = typer.Option(None, "--weights", help="Checkpoint file or URL."),
+    weights: str = typer.Option(
+        None, "--weights", help="Checkpoint file or URL (transformers: a folder or Hub id)."
+    ),
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE (e.g. INPUT.MIN_SIZE_TEST=320); repeatable."
     ),

@@ -107,6 +107,12 @@ def test_transformers_float_path_equals_the_uint8_path_where_nothing_is_resized(
     as_uint8 = detector.to_detections(detector.predict(pixels))
     as_float = detector.to_detections(detector.predict(pixels.float()))
     assert_same_detections(as_float, as_uint8.boxes, as_uint8.scores, as_uint8.category_ids)
+    # with a resize, the model inputs differ by less than one level (torchvision's uint8 rounding)
+    whole = rgb_tensor(read_image(first_images(shared_dir)[0]))
+    inputs = [detector.processor(images=[x], return_tensors="pt",
+                                 input_data_format="channels_first")["pixel_values"] * 255
+              for x in (whole.to(torch.uint8), whole)]  # fmt: skip
+    assert 0 < (inputs[0] - inputs[1]).abs().max() < 1
 
 
 def test_transformers_lfc_reaches_the_model_unrounded(detector, shared_dir):

@@ -5,6 +5,7 @@ class names as a user's ``.pt`` would arrive. Skipped where ultralytics is not i
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,12 @@ def test_ultralytics_float_path_equals_the_uint8_path_where_nothing_is_resized(
     as_uint8 = detector.to_detections(detector.predict(image))
     as_float = detector.to_detections(detector.predict(image.astype(np.float32)))
     assert_same_detections(as_float, as_uint8.boxes, as_uint8.scores, as_uint8.category_ids)
+    # with a resize, the model inputs differ by less than one level (OpenCV's uint8 rounding)
+    whole = read_image(first_images(shared_dir)[0])[:, :, ::-1].copy()
+    predictor = detector.model.predictor
+    inputs = [predictor.preprocess(predictor.pre_transform([x])) * 255
+              for x in (whole, whole.astype(np.float32))]  # fmt: skip
+    assert inputs[0].shape[-1] == IMGSZ and 0 < (inputs[0] - inputs[1]).abs().max() < 1
 
 
 def test_ultralytics_lfc_reaches_the_model_unrounded(checkpoints, categories, shared_dir):
@@ -250,3 +257,31 @@ def run_cli_pipeline(backend: str, weights: str, shared_dir, tmp_path, iou_type:
 def test_ultralytics_cli_radii_resume_curve_heatmap_gallery(checkpoints, shared_dir, tmp_path):
     report = run_cli_pipeline("ultralytics", checkpoints["segment"], shared_dir, tmp_path, "segm")
     assert "Frequency response" in (report / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_ultralytics_under_torchrun_equals_one_process(checkpoints, shared_dir, tmp_path):
+    """2 gloo CPU processes shard 3 real images and write a single process's files."""
+    import os
+    import subprocess
+
+    from hfc_detect.engine.dataset import write_subset_annotations
+    from hfc_detect.engine.evaluate import EvalConfig, run_eval
+    from tests.conftest import REPO_ROOT
+    from tests.detect.test_eval_distributed import _outputs
+
+    data = json.loads((shared_dir / SUBSET / "instances_val2017_subset.json").read_text())
+    ids = [im["id"] for im in data["images"][:3]]
+    ann = write_subset_annotations(data, ids, tmp_path / "a.json")
+    options = dict(annotations=str(ann), images=str(shared_dir / SUBSET / "val2017"),
+                   backend="ultralytics", weights=checkpoints["detect"], threads=1)  # fmt: skip
+    run_eval(EvalConfig(radii=(16,), output=str(tmp_path / "single"), num_workers=0, **options))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "hfc_detect", "eval", "--radius", "16", "--annotations", str(ann), "--images",
+           options["images"], "--backend", "ultralytics", "--weights", options["weights"],
+           "--threads", "1", "--num-workers", "0", "--no-progress",
+           "--output", str(tmp_path / "multi")]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _outputs(tmp_path / "multi") == _outputs(tmp_path / "single")

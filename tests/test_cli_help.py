@@ -91,3 +91,11 @@ def test_eval_dataset_help_lists_every_accepted_name() -> None:
         assert re.search(rf"\b{name}\b", dataset_help), name
     # bracketed notes survive rich markup
     assert "[default: coco_2017_val if found there, else the bundled demo]" in text
+
+
+def test_eval_help_lists_every_registered_backend() -> None:
+    from hfc_detect.modeling import list_backends
+
+    text = " ".join(_help("hfc-detect", "eval").split())
+    assert {"ultralytics", "transformers", "onnx-yolox"} <= set(list_backends())
+    assert ", ".join(list_backends()) in text.replace("│ ", "").replace(" │", "")

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hfc_detect.cli.app import app
+from hfc_detect.modeling import list_backends
 
 EXIT_PARTIAL = 1  # some images failed: everything is written, the failures are listed
 EXIT_INTERRUPTED = 130
@@ -47,7 +48,7 @@ def eval_command(
     backend: str = typer.Option(
         None,
         "--backend",
-        help="detectron2, torchvision, onnx-yolox, demo or package.module:Class. "
+        help=f"{', '.join(list_backends())} (docs/backends.md) or package.module:Class. "
         "[default: detectron2; demo for the demo dataset]",
     ),
     config_file: str = typer.Option(
@@ -56,7 +57,9 @@ def eval_command(
         help="Model config (Detectron2: a yaml or LazyConfig .py file, or a model-zoo path such "
         "as COCO-Detection/retinanet_R_50_FPN_1x.py).",
     ),
-    weights: str = typer.Option(None, "--weights", help="Checkpoint file or URL."),
+    weights: str = typer.Option(
+        None, "--weights", help="Checkpoint file or URL (transformers: a folder or Hub id)."
+    ),
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE (e.g. INPUT.MIN_SIZE_TEST=320); repeatable."
     ),

@@ -78,7 +78,7 @@ def heatmap_command(
     options = {k: v for k, v in options.items() if v is not None}
     if overrides:
         options["overrides"] = overrides
-    detector = build_detector(backend, **options)
+    detector = build_detector(backend, categories=ds.gt.category_names_by_id(), **options)
     settings = {"annotations": str(ds.annotations), "images_dir": str(ds.images_dir),
                 "backend": backend, "weights": weights, "config_file": config_file,
                 "overrides": overrides}  # fmt: skip

@@ -131,7 +131,7 @@ def run_eval(
             _prepare(run, report)
             if run.finished_summary is not None:
                 return _reused(run)
-            detector = detector if detector is not None else _build_detector(run.config)
+            detector = detector if detector is not None else _build_detector(run)
             if is_main:
                 run.folder.start(run.config.to_json(), run.annotations_sha256)
             try:
@@ -238,15 +238,17 @@ def _reused(run: _Run) -> EvalResult:
     return EvalResult(run.folder.root, summary, paths, [], reused=True)
 
 
-def _build_detector(config: EvalConfig) -> Detector:
+def _build_detector(run: _Run) -> Detector:
     from hfc_detect.modeling import build_detector
 
+    config = run.config
     options = {"config_file": config.config_file, "weights": config.weights,
                "device": config.device or dist.default_device()}  # fmt: skip
     options = {k: v for k, v in options.items() if v is not None}
     if config.overrides:
         options["overrides"] = list(config.overrides)
-    return build_detector(config.backend, **options)
+    return build_detector(config.backend, categories=run.dataset.gt.category_names_by_id(),
+                          **options)  # fmt: skip
 
 
 def _sync(device: torch.device) -> None:

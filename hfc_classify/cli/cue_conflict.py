@@ -7,17 +7,8 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli import options
-from hfc_classify.cli.app import app
 
 
-@app.command(
-    "cue-conflict",
-    short_help="Hybrids LFC(k) + HFC(B): does the model follow the low or the high frequencies?",
-    help="For image k, B is the first image after k (cyclically, data order) with another "
-    "label; the hybrid is clip(LFC_r(k) + HFC_r(B), 0, 255) / 255 (per-channel split, disk "
-    "distance < r). Writes DIR/cue_conflict.csv (radius, follows_low, follows_high, neither, as "
-    "fractions of the images) and DIR/cue_conflict.png. Radii: repeat --radius or comma-separate.",
-)
 def cue_conflict_command(
     checkpoint: Path = options.CHECKPOINT,
     data: str = options.DATA,
@@ -30,6 +21,10 @@ def cue_conflict_command(
     batch_size: int = typer.Option(500, "--batch-size", help="Images per batch."),
     device: str = options.DEVICE,
 ) -> None:
+    """For image k, B is the first image after k (cyclically, data order) with another label;
+    the hybrid is clip(LFC_r(k) + HFC_r(B), 0, 255) / 255 (per-channel split, disk distance <
+    r). Writes DIR/cue_conflict.csv (radius, follows_low, follows_high, neither, as fractions
+    of the images) and DIR/cue_conflict.png. Radii: repeat --radius or comma-separate."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work

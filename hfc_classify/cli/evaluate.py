@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 from hfc_detect.utils.cli import parse_number_list
 
 
@@ -17,13 +16,6 @@ def parse_radii(values: list[str], option: str = "--radius") -> list[float]:
     return [check_radius(r) for r in parse_number_list(values, option)]
 
 
-@app.command(
-    "evaluate",
-    short_help="Accuracy of a classifier on images and their LFC/HFC at given radii.",
-    help="Evaluate a trained classifier on the test split of DATA and on its low- and "
-    "high-frequency versions at each --radius. Writes OUTPUT/accuracy.csv (variant, radius, "
-    "accuracy; radius empty for the original images) and prints a table.",
-)
 def evaluate_command(
     arch: str = typer.Option(..., "--arch", help="Architecture name (e.g. resnet20)."),
     checkpoint: Path = typer.Option(..., "--checkpoint", help="Weights (.th/.pt)."),
@@ -50,6 +42,9 @@ def evaluate_command(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
+    """Evaluate a trained classifier on the test split of DATA and on its low- and
+    high-frequency versions at each --radius. Writes OUTPUT/accuracy.csv (variant, radius,
+    accuracy; radius empty for the original images) and prints a table."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy import or work

@@ -6,17 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 
-
-@app.command(
-    "examples",
-    short_help="Fig. 2: images right on original and HFC but wrong on LFC, with confidences.",
-    help="Find test images that the classifier gets right on the original and on the HFC but "
-    "wrong on the LFC at --radius, and draw the first --count of them (original, LFC, HFC, each "
-    "titled with the predicted class and its softmax confidence) to OUTPUT/examples.<fmt>; all "
-    "such images are listed in OUTPUT/examples.csv.",
-)
 def examples_command(
     arch: str = typer.Option(..., "--arch", help="Architecture name (e.g. resnet20)."),
     checkpoint: Path = typer.Option(..., "--checkpoint", help="Weights (.th/.pt)."),
@@ -43,6 +33,10 @@ def examples_command(
         None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
+    """Find test images that the classifier gets right on the original and on the HFC but wrong
+    on the LFC at --radius, and draw the first --count of them (original, LFC, HFC, each titled
+    with the predicted class and its softmax confidence) to OUTPUT/examples.<fmt>; all such
+    images are listed in OUTPUT/examples.csv."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy import or work

@@ -8,20 +8,8 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli import options
-from hfc_classify.cli.app import app
 
 
-@app.command(
-    "heatmap",
-    short_help="Fourier heat map: error rate under each Fourier basis perturbation.",
-    help="Yin et al.'s Fourier heat map: for every frequency (u, v) of the centred H x W "
-    "spectrum add eps * s * U to each image (U: the real Fourier basis of (u, v) and its "
-    "Hermitian partner, unit L2 norm, on every channel; images in [0, 1], clipped) and record "
-    "the error rate. --sign random (default) draws s = +-1 per image and channel from --seed; "
-    "positive uses s = +1. Half the plane is computed (a basis equals its partner's), many "
-    "bases per forward pass. Writes DIR/heatmap.npy (H, W error rates, zero frequency at "
-    "(H//2, W//2)), DIR/heatmap.png and DIR/heatmap.json (settings, clean error, time).",
-)
 def heatmap_command(
     checkpoint: Path = options.CHECKPOINT,
     data: str = options.DATA,
@@ -38,6 +26,13 @@ def heatmap_command(
     ),
     device: str = options.DEVICE,
 ) -> None:
+    """Yin et al.'s Fourier heat map: for every frequency (u, v) of the centred H x W spectrum
+    add eps * s * U to each image (U: the real Fourier basis of (u, v) and its Hermitian
+    partner, unit L2 norm, on every channel; images in [0, 1], clipped) and record the error
+    rate. --sign random (default) draws s = +-1 per image and channel from --seed; positive
+    uses s = +1. Half the plane is computed (a basis equals its partner's), many bases per
+    forward pass. Writes DIR/heatmap.npy (H, W error rates, zero frequency at (H//2, W//2)),
+    DIR/heatmap.png and DIR/heatmap.json (settings, clean error, time)."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work

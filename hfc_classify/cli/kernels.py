@@ -6,20 +6,9 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 from hfc_detect.utils.cli import parse_number_list
 
 
-@app.command(
-    "kernels",
-    short_help="Fig. 7: first-layer kernels of trained models as images (and smoothed).",
-    help="Fig. 7 of the paper: draw the first-layer convolution kernels of one or more trained "
-    "models (e.g. natural and adversarially trained) as a panel each, a row per input channel "
-    "and a column per kernel (16 x 3 for the paper's ResNets), and with --rho also each model's "
-    "kernels smoothed by Eq. 3. Each panel's label gives the kernels' high-frequency energy "
-    "share. One --arch applies to all checkpoints, or give one per checkpoint. Writes F "
-    "(.png, .pdf or .svg) atomically. Exit code 2 on bad arguments.",
-)
 def kernels_command(
     checkpoint: list[Path] = typer.Option(
         ..., "--checkpoint", "-c", help="Trained weights; repeat for several models."
@@ -45,7 +34,12 @@ def kernels_command(
         False, "--rescale", help="Divide smoothed kernels by 1+8*rho (see robustness)."
     ),
 ) -> None:
-    """Draw first-layer kernels of trained models, optionally smoothed."""
+    """Fig. 7 of the paper: draw the first-layer convolution kernels of one or more trained
+    models (e.g. natural and adversarially trained) as a panel each, a row per input channel
+    and a column per kernel (16 x 3 for the paper's ResNets), and with --rho also each model's
+    kernels smoothed by Eq. 3. Each panel's label gives the kernels' high-frequency energy
+    share. One --arch applies to all checkpoints, or give one per checkpoint. Writes F (.png,
+    .pdf or .svg) atomically. Exit code 2 on bad arguments."""
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 

@@ -6,25 +6,9 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 from hfc_detect.utils.cli import parse_number_list, split_option_list
 
 
-@app.command(
-    "robustness",
-    short_help="Table 2: accuracy under FGSM/PGD vs first-layer kernel smoothing.",
-    help="Table 2 of the paper: smooth the first-layer kernels of a trained classifier with "
-    "each --rho (Eq. 3; 0 = unchanged), then measure clean accuracy and accuracy under FGSM and "
-    "PGD (L-infinity, pixels in [0, 1]) at each --eps. Writes DIR/table2.csv and "
-    "DIR/table2.md (atomically) and prints the table; DIR/perturbation_spectrum.csv (per rho, "
-    "attack and eps the share of the perturbations' energy outside each radius r) and its "
-    "radial-profile figure DIR/perturbation_spectrum.png. Lists take repeated options or commas: "
-    "--rho 0,0.1,0.25,0.5,1 --eps 0.03,0.06,0.09. --mode fixed attacks at exactly eps "
-    "(PGD: 10 steps of 2.5*eps/steps); --mode search counts an image as fooled when any eps' "
-    "<= eps fools it, as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of "
-    "eps/30, success at any step). An image is robust only if classified correctly both clean "
-    "and attacked. Exit code 2 on bad arguments.",
-)
 def robustness_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Trained weights (.th/.pt)."),
     data: str = typer.Option(
@@ -64,7 +48,17 @@ def robustness_command(
     batch_size: int = typer.Option(250, "--batch-size", help="Images per batch."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
 ) -> None:
-    """Table 2: accuracy under FGSM/PGD for several kernel-smoothing strengths."""
+    """Table 2 of the paper: smooth the first-layer kernels of a trained classifier with each
+    --rho (Eq. 3; 0 = unchanged), then measure clean accuracy and accuracy under FGSM and PGD
+    (L-infinity, pixels in [0, 1]) at each --eps. Writes DIR/table2.csv and DIR/table2.md
+    (atomically) and prints the table; DIR/perturbation_spectrum.csv (per rho, attack and eps
+    the share of the perturbations' energy outside each radius r) and its radial-profile figure
+    DIR/perturbation_spectrum.png. Lists take repeated options or commas: --rho
+    0,0.1,0.25,0.5,1 --eps 0.03,0.06,0.09. --mode fixed attacks at exactly eps (PGD: 10 steps
+    of 2.5*eps/steps); --mode search counts an image as fooled when any eps' <= eps fools it,
+    as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of eps/30, success at
+    any step). An image is robust only if classified correctly both clean and attacked. Exit
+    code 2 on bad arguments."""
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 

@@ -6,17 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 
-
-@app.command(
-    "sweep",
-    short_help="Run a YAML grid of training runs (the paper's grids: configs/classify/).",
-    help="Expand the sweep file CONFIG (base settings, named runs, a grid) into training runs "
-    "under OUTPUT/NAME/RUN and run the unfinished ones: here one after another (local), one per "
-    "GPU in parallel (gpus), or as a Slurm array through submitit (slurm). Finished runs are "
-    "skipped; interrupted ones resume.",
-)
 def sweep_command(
     config: Path = typer.Argument(..., help="Sweep YAML, e.g. configs/classify/table1.yaml."),
     output: Path = typer.Option(Path("runs"), "--output", "-o", help="Root folder of the runs."),
@@ -37,6 +27,10 @@ def sweep_command(
     slurm_cpus: int = typer.Option(4, "--slurm-cpus", help="slurm: CPUs per run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
+    """Expand the sweep file CONFIG (base settings, named runs, a grid) into training runs
+    under OUTPUT/NAME/RUN and run the unfinished ones: here one after another (local), one per
+    GPU in parallel (gpus), or as a Slurm array through submitit (slurm). Finished runs are
+    skipped; interrupted ones resume."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy import or work

@@ -6,19 +6,9 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 from hfc_detect.utils.cli import parse_number_list
 
 
-@app.command(
-    "train",
-    short_help="Train a classifier; log accuracy on LFC/HFC at radii 4-16 every epoch.",
-    help="Train a classifier (default: the paper's vanilla set-up: the released code's ResNet, "
-    "Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes "
-    "OUTPUT/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of "
-    "training and test images at each tracked radius) and OUTPUT/checkpoint.pt; running the "
-    "same command again resumes a killed run.",
-)
 def train_command(
     data: str = typer.Option(
         ..., "--data", help="Training data: .npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT."
@@ -98,6 +88,11 @@ def train_command(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
+    """Train a classifier (default: the paper's vanilla set-up: the released code's ResNet,
+    Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes
+    OUTPUT/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of
+    training and test images at each tracked radius) and OUTPUT/checkpoint.pt; running the same
+    command again resumes a killed run."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)

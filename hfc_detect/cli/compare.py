@@ -6,17 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "compare",
-    short_help="Per-image and whole-set COCO AP of predictions files, exactly as pycocotools.",
-    help="Score COCO results files against COCO annotations, per image and for the whole set, "
-    "exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions "
-    "is the baseline. "
-    "Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and DIR/summary.json.",
-)
 def compare_command(
     annotations: Path = typer.Option(
         ..., "--annotations", "-a", help="COCO ground-truth JSON (instances_*.json)."
@@ -42,7 +32,10 @@ def compare_command(
         "(default: the category's 'kpt_oks_sigmas' field, else COCO's 17 person sigmas).",
     ),
 ) -> None:
-    """Score prediction files per image and for the whole set."""
+    """Score COCO results files against COCO annotations, per image and for the whole set,
+    exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions is
+    the baseline. Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and
+    DIR/summary.json."""
     from rich.console import Console
 
     from hfc_detect.evaluation.compare import compare, parse_variant_spec

@@ -6,24 +6,18 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "curve",
-    short_help="AP against radius (LFC/HFC, by object size) from an eval run with several radii.",
-    help="Read an eval folder run with several radii (eval --radius-sweep N, or --radius "
-    "repeated) and write DIR/curve.csv (per kind and radius: AP, AP50, AP75, APs, APm, APl and "
-    "the paired-bootstrap 95% CI of the mean per-image AP difference against the original), "
-    "DIR/curve_per_category.csv (AP per category and radius) and DIR/curve.png (AP against "
-    "radius for LFC and HFC, the original as a horizontal line, one panel per object size, and "
-    "the per-image difference with its CI). Nothing is recomputed from images.",
-)
 def curve_command(
     directory: Path = typer.Argument(..., metavar="DIR", help="An hfc-detect eval folder."),
     resamples: int = typer.Option(10_000, "--resamples", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:
+    """Read an eval folder run with several radii (eval --radius-sweep N, or --radius repeated)
+    and write DIR/curve.csv (per kind and radius: AP, AP50, AP75, APs, APm, APl and the
+    paired-bootstrap 95% CI of the mean per-image AP difference against the original),
+    DIR/curve_per_category.csv (AP per category and radius) and DIR/curve.png (AP against
+    radius for LFC and HFC, the original as a horizontal line, one panel per object size, and
+    the per-image difference with its CI). Nothing is recomputed from images."""
     from hfc_detect.utils.files import check_output
 
     check_output(directory)  # before any heavy work

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
-
 EXIT_PARTIAL = 1  # some images failed: everything is written, the failures are listed
 EXIT_INTERRUPTED = 130
 
 
-@app.command(
-    "eval", short_help="Run a detector on original, LFC and HFC images and score every image."
-)
 def eval_command(
     radius: list[float] = typer.Option(
         None,
@@ -104,9 +99,10 @@ def eval_command(
         "least 1, so the cores are not oversubscribed; on GPU torch's choice]",
     ),
 ) -> None:
-    """Evaluate a detector on original, LFC and HFC images: writes DIR/predictions/<variant>.json,
-    DIR/per_image.csv and DIR/summary.json. Launch under torchrun for several GPUs/nodes. Exit
-    code 1 when some images could not be used (all else is written; they are listed)."""
+    """Evaluate a detector on original, LFC and HFC images: writes
+    DIR/predictions/<variant>.json, DIR/per_image.csv and DIR/summary.json. Launch under
+    torchrun for several GPUs/nodes. Exit code 1 when some images could not be used (all else
+    is written; they are listed)."""
     from hfc_detect.utils.files import check_output
 
     check_output(output if output is not None else Path("runs"))  # before any heavy work

@@ -7,22 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "heatmap",
-    short_help="Fourier heat map of a detector: AP when one Fourier basis image is added.",
-    help="For each frequency (fy, fx) of a --grid x --grid grid, --step cycles per image "
-    "apart (zero at the centre; 16 x 16: up to 128 cycles per image, the paper's radius), "
-    "add the real Fourier basis image of that frequency (unit L2 norm per channel, "
-    "scaled to --eps on the 0..255 scale, clipped to 0..255) to every image, run the detector "
-    "and record the whole-set COCO AP and the mean per-image AP difference against the clean "
-    "images. Only one of (fy, fx) and (-fy, -fx) is run (the same image). Cost: about --limit x "
-    "grid^2 / 2 detector runs. Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP "
-    "difference; row fy, column fx), DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; "
-    "DIR/heatmap_progress.jsonl lets a killed run resume (run the same command again).",
-)
 def heatmap_command(
     output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write."),
     grid: int = typer.Option(16, "--grid", help="Frequencies per axis."),
@@ -50,6 +35,15 @@ def heatmap_command(
     batch_size: int = typer.Option(8, "--batch-size", help="Perturbed copies per detector call."),
     threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
 ) -> None:
+    """For each frequency (fy, fx) of a --grid x --grid grid, --step cycles per image apart
+    (zero at the centre; 16 x 16: up to 128 cycles per image, the paper's radius), add the real
+    Fourier basis image of that frequency (unit L2 norm per channel, scaled to --eps on the
+    0..255 scale, clipped to 0..255) to every image, run the detector and record the whole-set
+    COCO AP and the mean per-image AP difference against the clean images. Only one of (fy, fx)
+    and (-fy, -fx) is run (the same image). Cost: about --limit x grid^2 / 2 detector runs.
+    Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP difference; row fy, column fx),
+    DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; DIR/heatmap_progress.jsonl lets a
+    killed run resume (run the same command again)."""
     import numpy as np
 
     from hfc_detect.utils.files import check_output

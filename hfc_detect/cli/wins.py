@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 _SHOWN_BY_DEFAULT = 25
@@ -18,14 +17,6 @@ def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
     return ", ".join(names.get(o["category_id"], str(o["category_id"])) for o in objs)
 
 
-@app.command(
-    "wins",
-    short_help="Images where a variant (LFC) beats the baseline, with objects gained/lost.",
-    help="List the images where the variant's per-image AP beats the baseline's by more than "
-    "--min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at "
-    "IoU >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv "
-    "and .json. Images without non-crowd ground truth (undefined AP) are left out.",
-)
 def wins_command(
     directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
     variant: str = typer.Option(
@@ -56,7 +47,10 @@ def wins_command(
         "holds one), checked when given.",
     ),
 ) -> None:
-    """List the images where the variant's per-image AP beats the baseline's."""
+    """List the images where the variant's per-image AP beats the baseline's by more than
+    --min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at IoU
+    >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv and
+    .json. Images without non-crowd ground truth (undefined AP) are left out."""
     from rich.console import Console
     from rich.table import Table
 

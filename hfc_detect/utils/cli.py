@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import typer
 from typer.core import TyperGroup
@@ -129,9 +129,18 @@ def package_version(package: str) -> str:
     return str(getattr(import_module(package), "__version__", "unknown"))
 
 
-def make_app(help_text: str, package: str) -> typer.Typer:
+class Command(NamedTuple):
+    """A command of a CLI: its name, the plain function (its docstring is the long help) and
+    the one line that the command list shows."""
+
+    name: str
+    function: Callable[..., Any]
+    short_help: str
+
+
+def make_app(help_text: str, package: str, commands: Sequence[Command]) -> typer.Typer:
     """A Typer app with rich help, ``--version`` (the version of the distribution that ships
-    ``package``) and the toolkit's error handling."""
+    ``package``), the toolkit's error handling, and ``commands`` registered in their order."""
 
     def _show_version(value: bool) -> None:
         if value:
@@ -155,4 +164,6 @@ def make_app(help_text: str, package: str) -> typer.Typer:
     ) -> None:
         pass
 
+    for command in commands:
+        app.command(command.name, short_help=command.short_help)(command.function)
     return app

@@ -238,3 +238,53 @@ def heatmap_csv(result: DetectorHeatmap) -> str:
         for j, fx in enumerate(result.frequencies.tolist()):
             lines.append(f"{fy},{fx},{result.ap[i, j]:.6f},{result.delta_ap[i, j]:.6f}")
     return "\n".join(lines) + "\n"
+
+
+def write_heatmap(
+    output: str | Path,
+    result: DetectorHeatmap,
+    config: DetectorHeatmapConfig,
+    settings: dict[str, Any],
+    *,
+    seconds: float | None = None,
+) -> list[Path]:
+    """Write ``heatmap.npy`` ((2, G, G): AP, mean per-image AP difference), ``heatmap.csv``,
+    ``heatmap.png`` and ``heatmap.json`` (``settings``, ``config``, the results and, when given,
+    the ``seconds`` this run took) into ``output``, each atomically; the paths."""
+    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
+    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
+
+    output = Path(output)
+    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, np.stack([result.ap, result.delta_ap]))
+    csv_path = write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
+    step = config.step
+    png = plot_heatmaps(
+        output / "heatmap.png",
+        [
+            ("whole-set AP", result.ap, "AP"),
+            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
+        ],
+        tuple(v * step for v in centred_extent(config.grid, config.grid)),
+        xlabel="fx (cycles per image width)",
+        ylabel="fy (cycles per image height)",
+        title=f"{settings.get('backend', 'detector')} on {result.num_images} images, eps "
+        f"{config.eps:g}: clean AP {result.clean_ap:.3f}",
+    )
+    record = {
+        **settings,
+        "grid": config.grid,
+        "step": step,
+        "eps": config.eps,
+        "limit": config.limit,
+        "images": result.num_images,
+        "images_scored": result.num_scored,
+        "clean_ap": result.clean_ap,
+        "layers": ["ap", "mean_delta_ap"],
+        "frequencies": result.frequencies.tolist(),
+        "detector_runs": heatmap_cost(config.grid, result.num_images),
+    }
+    if seconds is not None:
+        record["seconds_this_run"] = round(seconds, 2)
+    json_path = write_json_atomic(output / "heatmap.json", record)
+    return [output / "heatmap.npy", csv_path, png, json_path]

@@ -21,13 +21,10 @@ def curve_command(
     from hfc_detect.utils.files import check_output
 
     check_output(directory)  # before any heavy work
-    from hfc_detect.analysis.curve import curve_csv, load_curve, per_category_csv, plot_curve
-    from hfc_detect.utils.files import write_text_atomic
+    from hfc_detect.analysis.curve import load_curve, write_curve
 
     curve = load_curve(directory, resamples=resamples, seed=seed)
-    write_text_atomic(directory / "curve.csv", curve_csv(curve))
-    write_text_atomic(directory / "curve_per_category.csv", per_category_csv(curve))
-    plot_curve(directory / "curve.png", curve, f"AP against radius: {directory.resolve().name}")
+    write_curve(directory, curve)
     typer.echo(f"{'':>4} {'radius':>8} {'AP':>7} {'dAP mean':>9}  95% CI")
     for p in curve.points:
         d = p.delta

@@ -44,8 +44,6 @@ def heatmap_command(
     Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP difference; row fy, column fx),
     DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; DIR/heatmap_progress.jsonl lets a
     killed run resume (run the same command again)."""
-    import numpy as np
-
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
@@ -53,12 +51,10 @@ def heatmap_command(
         DetectorHeatmapConfig,
         detector_heatmap,
         heatmap_cost,
-        heatmap_csv,
+        write_heatmap,
     )
     from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
-    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
-    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
     from hfc_detect.utils.progress import progress_bar
 
     config = DetectorHeatmapConfig(grid, step, eps, batch_size, limit)
@@ -81,38 +77,7 @@ def heatmap_command(
     with progress_bar(f"heat map, grid {grid}", heatmap_cost(grid, n)) as advance:
         result = detector_heatmap(detector, ds, config, output, settings=settings, progress=advance)
     seconds = time.perf_counter() - start
-    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, np.stack([result.ap, result.delta_ap]))
-    write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
-    plot_heatmaps(
-        output / "heatmap.png",
-        [
-            ("whole-set AP", result.ap, "AP"),
-            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
-        ],
-        tuple(v * step for v in centred_extent(grid, grid)),
-        xlabel="fx (cycles per image width)",
-        ylabel="fy (cycles per image height)",
-        title=f"{backend} on {result.num_images} images, eps {eps:g}: clean AP "
-        f"{result.clean_ap:.3f}",
-    )
-    write_json_atomic(
-        output / "heatmap.json",
-        {
-            **settings,
-            "grid": grid,
-            "step": step,
-            "eps": eps,
-            "limit": limit,
-            "images": result.num_images,
-            "images_scored": result.num_scored,
-            "clean_ap": result.clean_ap,
-            "layers": ["ap", "mean_delta_ap"],
-            "frequencies": result.frequencies.tolist(),
-            "detector_runs": heatmap_cost(grid, result.num_images),
-            "seconds_this_run": round(seconds, 2),
-        },
-    )
+    write_heatmap(output, result, config, settings, seconds=seconds)
     typer.echo(
         f"clean AP {result.clean_ap:.4f}; AP under perturbation {result.ap.min():.4f} to "
         f"{result.ap.max():.4f}; wrote {output}/heatmap.npy, heatmap.csv, heatmap.png "

@@ -13,11 +13,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from hfc_detect.analysis.curve import load_curve, write_curve
 from hfc_detect.analysis.heatmap import (
     LOG_NAME,
     DetectorHeatmapConfig,
     detector_heatmap,
     grid_frequencies,
+    write_heatmap,
 )
 from hfc_detect.analysis.radii import half_diagonal, sweep_radii
 from hfc_detect.cli.app import app
@@ -92,6 +94,16 @@ def test_eval_radius_sweep_then_curve(coco, tmp_path):
     png = cv2.imread(str(out / "curve.png"))
     assert png is not None and png.shape[1] > 1.5 * png.shape[0]  # 2 x 3 panels
 
+    # A Python user writes the same files through the API, without the command.
+    api = tmp_path / "api"
+    api.mkdir()
+    for name in ("summary.json", "per_image.csv"):
+        (api / name).write_bytes((out / name).read_bytes())
+    written = write_curve(api, load_curve(api, resamples=500))
+    assert [p.name for p in written] == ["curve.csv", "curve_per_category.csv", "curve.png"]
+    for name in ("curve.csv", "curve_per_category.csv"):
+        assert (api / name).read_text() == (out / name).read_text()
+
 
 def test_radius_and_sweep_together_exit_2(coco, tmp_path):
     ann, img = coco
@@ -155,6 +167,11 @@ def test_detector_heatmap_equals_per_frequency_pycocotools_loop(coco, tmp_path):
     assert np.ptp(result.ap) > 0.05  # the perturbations matter to this detector
     reps = len(grid_frequencies(3, 2)[0])
     assert reps == 5 and len(detector.seen) == len(SIZES) * (reps + 1)
+    written = write_heatmap(tmp_path / "hm", result, config, {"backend": "tiny"})
+    assert [p.name for p in written] == ["heatmap.npy", "heatmap.csv", "heatmap.png",
+                                         "heatmap.json"]  # fmt: skip
+    np.testing.assert_array_equal(np.load(written[0]), [result.ap, result.delta_ap])
+    assert json.loads(written[3].read_text())["backend"] == "tiny"
 
     # Resume: drop the last two logged frequencies; only those are run again.
     log = tmp_path / "hm" / LOG_NAME

@@ -76,7 +76,7 @@ def test_required_options_are_required(cli: str, command: str, required: list[st
     assert sorted(p.name for p in params if p.required) == sorted(required)
     text = _help(cli, command)
     for name in required:
-        flag = "IMAGE" if name == "images" else f"--{name}"
+        flag = "FILE" if name == "images" else f"--{name}"
         line = next(ln for ln in text.splitlines() if re.match(rf"│\s*\*?\s+{flag}\b", ln))
         assert "*" in line, line
     result = CliRunner().invoke(APPS[cli], [command], env=WIDE)

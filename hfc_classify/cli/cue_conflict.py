@@ -12,9 +12,7 @@ from hfc_classify.cli import options
 def cue_conflict_command(
     checkpoint: Path = options.CHECKPOINT,
     data: str = options.DATA,
-    radius: list[str] = typer.Option(
-        ..., "--radius", "-r", help="Radius; repeat or comma-separate."
-    ),
+    radius: list[str] = options.RADII,
     output: Path = options.OUTPUT,
     arch: str = options.ARCH,
     limit: int = options.LIMIT,
@@ -38,6 +36,7 @@ def cue_conflict_command(
     radii = sorted(set(parse_radii(radius)))
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    arch = options.resolve_arch(arch, checkpoint)
     model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)
     with progress_bar("cue conflict", len(images)) as advance:
         rows = cue_conflict(

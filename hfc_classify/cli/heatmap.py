@@ -47,6 +47,7 @@ def heatmap_command(
     from hfc_detect.utils.progress import progress_bar
 
     config = HeatmapConfig(eps=eps, sign=sign, seed=seed, batch_size=batch_size)
+    arch = options.resolve_arch(arch, checkpoint)
     model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)
     x, y = images.tensor(), torch.from_numpy(images.labels)
     height, width = x.shape[-2:]

@@ -6,20 +6,15 @@ from pathlib import Path
 
 import typer
 
+from hfc_classify.cli import options
 from hfc_detect.utils.cli import parse_number_list, split_option_list
 
 
 def robustness_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Trained weights (.th/.pt)."),
-    data: str = typer.Option(
-        ...,
-        "--data",
-        "-d",
-        help="Test images: an .npz (images, labels), a CIFAR-10 folder, mnist:ROOT, "
-        "fashion-mnist:ROOT.",
-    ),
-    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write to."),
-    arch: str = typer.Option("resnet20", "--arch", "-a", help="Registered architecture."),
+    checkpoint: Path = options.CHECKPOINT,
+    data: str = options.DATA,
+    output: Path = options.OUTPUT,
+    arch: str = options.ARCH,
     rho: list[str] = typer.Option(
         ["0,0.1,0.25,0.5,1.0"], "--rho", help="Smoothing strengths (>= 0)."
     ),
@@ -42,11 +37,9 @@ def robustness_command(
         help="Divide smoothed kernels by 1+8*rho (keeps a following BatchNorm's statistics "
         "valid; Eq. 3 as printed does not).",
     ),
-    limit: int = typer.Option(
-        None, "--limit", help="Use the first N images only.", show_default=False
-    ),
+    limit: int = options.LIMIT,
     batch_size: int = typer.Option(250, "--batch-size", help="Images per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    device: str = options.DEVICE,
 ) -> None:
     """Table 2 of the paper: smooth the first-layer kernels of a trained classifier with each
     --rho (Eq. 3; 0 = unchanged), then measure clean accuracy and accuracy under FGSM and PGD
@@ -88,8 +81,9 @@ def robustness_command(
     from hfc_detect.utils.files import write_text_atomic
 
     pgd_settings(mode, pgd_steps, pgd_alpha)  # validate before the slow part
+    arch = options.resolve_arch(arch, checkpoint)
     dev = resolve_device(device)
-    images = load_split(data, "test")
+    images = load_split(data, "test", option="--data")
     if limit is not None:
         images = images.subset(np.arange(min(limit, len(images))))
     model = load_classifier(arch, checkpoint, images).to(dev)

@@ -8,8 +8,12 @@ import typer
 
 
 def sweep_command(
-    config: Path = typer.Argument(..., help="Sweep YAML, e.g. configs/classify/table1.yaml."),
-    output: Path = typer.Option(Path("runs"), "--output", "-o", help="Root folder of the runs."),
+    config: Path = typer.Argument(
+        ..., metavar="FILE", help="Sweep YAML, e.g. configs/classify/table1.yaml."
+    ),
+    output: Path = typer.Option(
+        Path("runs"), "--output", "-o", metavar="DIR", help="Root folder of the runs."
+    ),
     set_: list[str] = typer.Option(
         [], "--set", help="Override a base setting, key=value (e.g. train_data=data/cifar10)."
     ),
@@ -27,8 +31,8 @@ def sweep_command(
     slurm_cpus: int = typer.Option(4, "--slurm-cpus", help="slurm: CPUs per run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
-    """Expand the sweep file CONFIG (base settings, named runs, a grid) into training runs
-    under OUTPUT/NAME/RUN and run the unfinished ones: here one after another (local), one per
+    """Expand the sweep file FILE (base settings, named runs, a grid) into training runs
+    under DIR/NAME/RUN and run the unfinished ones: here one after another (local), one per
     GPU in parallel (gpus), or as a Slurm array through submitit (slurm). Finished runs are
     skipped; interrupted ones resume."""
     from hfc_detect.utils.files import check_output

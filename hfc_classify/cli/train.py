@@ -6,22 +6,34 @@ from pathlib import Path
 
 import typer
 
+from hfc_classify.cli import options
 from hfc_detect.utils.cli import parse_number_list
+
+#: The options whose name is not --<setting> (errors name what the user typed).
+RENAMED = {
+    "train_data": "--data",
+    "train_radius": "--radius",
+    "mixup_alpha": "--mixup",
+    "normalize": "--pixel-mode",
+    "track_radii": "--track-radius",
+}
 
 
 def train_command(
     data: str = typer.Option(
-        ..., "--data", help="Training data: .npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT."
+        ..., "--data", "-d", metavar="PATH", help=f"Training data: {options.DATA_HELP}."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Run folder."),
     test_data: str = typer.Option(
         "",
         "--test-data",
+        metavar="PATH",
         help="Test data (default: --data's test split; required for an .npz --data).",
     ),
     arch: str = typer.Option(
-        "released_resnet",
+        options.DEFAULT_ARCH,
         "--arch",
+        "-a",
         help="Architecture: released_resnet, resnet18, resnet20/32/44/56, lenet, alexnet, "
         "vgg11, vgg16.",
     ),
@@ -44,7 +56,9 @@ def train_command(
         False, "--shuffle-labels", help="Train on one seeded permutation of the labels."
     ),
     train_on: str = typer.Option("original", "--train-on", help="original, lfc or hfc."),
-    radius: float | None = typer.Option(None, "--radius", help="Radius for --train-on lfc/hfc."),
+    radius: float | None = typer.Option(
+        None, "--radius", "-r", help="Radius for --train-on lfc/hfc."
+    ),
     augment: bool = typer.Option(
         False, "--augment", help="Random crop (pad 4) and horizontal flip."
     ),
@@ -57,9 +71,8 @@ def train_command(
     adv_random_start: bool = typer.Option(
         False, "--adv-random-start", help="Adversarial training: start PGD at a random point."
     ),
-    normalize: str = typer.Option(
-        "max", "--normalize", help="LFC/HFC pixel scaling: max, clip, raw."
-    ),
+    pixel_mode: str = options.PIXEL_MODE,
+    normalize: str = options.NORMALIZE,
     inclusive: bool = typer.Option(False, "--inclusive", help="Disk distance <= r (default < r)."),
     track_radius: list[str] = typer.Option(["4,8,12,16"], "--track-radius", help="Tracked radii."),
     track_train: int = typer.Option(
@@ -78,20 +91,18 @@ def train_command(
         "fp32", "--precision", help="fp32, or bf16/fp16 autocast (faster, other numbers)."
     ),
     cache_dir: str | None = typer.Option(
-        None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
+        None, "--cache-dir", metavar="DIR", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
     download: bool = typer.Option(
         False, "--download", help="Fetch CIFAR-10/MNIST via torchvision."
     ),
-    tensorboard: bool = typer.Option(
-        False, "--tensorboard", help="Also log to OUTPUT/tensorboard."
-    ),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log to DIR/tensorboard."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Train a classifier (default: the paper's vanilla set-up: the released code's ResNet,
     Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes
-    OUTPUT/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of
-    training and test images at each tracked radius) and OUTPUT/checkpoint.pt; running the same
+    DIR/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of
+    training and test images at each tracked radius) and DIR/checkpoint.pt; running the same
     command again resumes a killed run."""
     from hfc_detect.utils.files import check_output
 
@@ -100,45 +111,44 @@ def train_command(
 
     from hfc_classify.engine import TrainConfig, train
 
-    config = TrainConfig.from_dict(
-        dict(
-            train_data=data,
-            test_data=test_data,
-            arch=arch,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            mixup_alpha=mixup,
-            batch_norm=batch_norm,
-            dropout=dropout,
-            shuffle_labels=shuffle_labels,
-            train_on=train_on,
-            train_radius=radius,
-            augment=augment,
-            adversarial=adversarial,
-            adv_eps=adv_eps,
-            adv_steps=adv_steps,
-            adv_step_size=adv_step_size,
-            adv_random_start=adv_random_start,
-            normalize=normalize,
-            inclusive=inclusive,
-            track_radii=parse_number_list(track_radius, "--track-radius"),
-            track_train=track_train,
-            track_test=track_test,
-            seed=seed,
-            device=device,
-            eval_batch_size=eval_batch_size,
-            channels_last=channels_last,
-            precision=precision,
-            cache_dir=cache_dir,
-            download=download,
-            tensorboard=tensorboard,
-        ),
-        where="train",
+    values = dict(
+        train_data=data,
+        test_data=test_data,
+        arch=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        mixup_alpha=mixup,
+        batch_norm=batch_norm,
+        dropout=dropout,
+        shuffle_labels=shuffle_labels,
+        train_on=train_on,
+        train_radius=radius,
+        augment=augment,
+        adversarial=adversarial,
+        adv_eps=adv_eps,
+        adv_steps=adv_steps,
+        adv_step_size=adv_step_size,
+        adv_random_start=adv_random_start,
+        normalize=options.resolve_pixel_mode(pixel_mode, normalize),
+        inclusive=inclusive,
+        track_radii=parse_number_list(track_radius, "--track-radius"),
+        track_train=track_train,
+        track_test=track_test,
+        seed=seed,
+        device=device,
+        eval_batch_size=eval_batch_size,
+        channels_last=channels_last,
+        precision=precision,
+        cache_dir=cache_dir,
+        download=download,
+        tensorboard=tensorboard,
     )
+    names = {key: "--" + key.replace("_", "-") for key in values} | RENAMED
+    config = TrainConfig.from_dict(values, where="train", names=names)
     console = Console(stderr=True)
     summary = train(config, output, progress=progress, log=console.print)
     final = summary["final"]

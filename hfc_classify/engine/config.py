@@ -13,6 +13,7 @@ the last two are off by default because they change the numbers.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,71 +86,88 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
-        """Build and validate; unknown keys raise :class:`InputError` naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+    def from_dict(
+        cls, values: dict[str, Any], where: str = "config", names: Mapping[str, str] | None = None
+    ) -> TrainConfig:
+        """Build and validate; unknown keys raise :class:`InputError` naming them. ``names``
+        maps a setting to what the user typed for it (a command-line option) in errors."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
         if unknown:
             raise InputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
         config = cls(**values)
-        config.validate(where)
+        config.validate(where, names)
         return config
 
-    def validate(self, where: str = "config") -> TrainConfig:
-        """Raise :class:`InputError` on the first bad value; normalise types; return self."""
+    def validate(
+        self, where: str = "config", names: Mapping[str, str] | None = None
+    ) -> TrainConfig:
+        """Raise :class:`InputError` on the first bad value, naming the setting as ``names``
+        spells it (default: the field name, as in a sweep file); normalise types; return self."""
 
         def bad(msg: str) -> InputError:
             return InputError(f"{where}: {msg}")
 
+        def n(setting: str) -> str:
+            return (names or {}).get(setting, setting)
+
         if not self.train_data:
-            raise bad("no training data given")
+            raise bad(f"no training data given ({n('train_data')})")
         if not self.test_data and str(self.train_data).endswith(".npz"):
             # An .npz file is one split: defaulting to it would test on the training images.
-            raise bad(f"{self.train_data}: an .npz file holds one split; give test_data too")
+            raise bad(
+                f"{n('train_data')} {self.train_data}: an .npz file holds one split; "
+                f"give {n('test_data')} too"
+            )
         self.test_data = self.test_data or self.train_data
         self.optimizer = str(self.optimizer).lower()
         if self.optimizer not in OPTIMIZERS:
             raise bad(
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+                f"unknown {n('optimizer')} {self.optimizer!r}; "
+                f"choose one of {', '.join(OPTIMIZERS)}"
             )
         if self.train_on not in TRAIN_ON:
-            raise bad(f"train_on must be one of {', '.join(TRAIN_ON)}, got {self.train_on!r}")
+            raise bad(
+                f"{n('train_on')} must be one of {', '.join(TRAIN_ON)}, got {self.train_on!r}"
+            )
         if self.train_on != "original" and not (self.train_radius or 0) > 0:
-            raise bad(f"training on {self.train_on} needs a radius > 0 (train_radius)")
+            raise bad(f"training on {self.train_on} needs {n('train_radius')} > 0")
         if self.normalize not in PIXEL_MODES:
-            raise bad(f"normalize must be one of {', '.join(PIXEL_MODES)}, got {self.normalize!r}")
+            modes = ", ".join(PIXEL_MODES)
+            raise bad(f"{n('normalize')} must be one of {modes}, got {self.normalize!r}")
         if self.precision not in PRECISIONS:
-            raise bad(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            kinds = ", ".join(PRECISIONS)
+            raise bad(f"{n('precision')} must be one of {kinds}, got {self.precision!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "num_classes"):
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
-                raise bad(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise bad(f"{n(name)} must be >= 1, got {getattr(self, name)}")
         for name in ("track_train", "track_test", "adv_steps"):
             if int(getattr(self, name)) < 0:
-                raise bad(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise bad(f"{n(name)} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
-            raise bad(f"lr must be > 0, got {self.lr}")
+            raise bad(f"{n('lr')} must be > 0, got {self.lr}")
         if self.mixup_alpha < 0:
-            raise bad(f"mixup_alpha must be >= 0 (0: off), got {self.mixup_alpha}")
+            raise bad(f"{n('mixup_alpha')} must be >= 0 (0: off), got {self.mixup_alpha}")
         if not 0 <= self.dropout < 1:
-            raise bad(f"dropout must be in [0, 1), got {self.dropout}")
+            raise bad(f"{n('dropout')} must be in [0, 1), got {self.dropout}")
         if self.adversarial and not self.adv_eps > 0:
-            raise bad(f"adv_eps must be > 0, got {self.adv_eps}")
+            raise bad(f"{n('adv_eps')} must be > 0, got {self.adv_eps}")
         if self.adversarial and not (self.adv_steps >= 1 and self.step_size > 0):
             raise bad(
-                f"adversarial training needs adv_steps >= 1 and adv_step_size > 0, got "
-                f"{self.adv_steps} and {self.step_size:g}"
+                f"adversarial training needs {n('adv_steps')} >= 1 and {n('adv_step_size')} > 0, "
+                f"got {self.adv_steps} and {self.step_size:g}"
             )
         if self.adversarial and self.train_on != "original" and self.normalize != "clip":
             # max/raw components leave [0, 1] (negative ringing, HFC's negative half), which the
             # attack refuses: fail here, not at the first batch.
             raise bad(
                 f"adversarial training on {self.train_on} needs pixels in [0, 1]: "
-                "use normalize clip"
+                f"use {n('normalize')} clip"
             )
         if self.adversarial and self.mixup_alpha:
-            raise bad("adversarial training and mixup cannot be combined")
+            raise bad(f"{n('adversarial')} and {n('mixup_alpha')} cannot be combined")
         if any(not float(r) > 0 for r in self.track_radii):
-            raise bad(f"track_radii must all be > 0, got {self.track_radii}")
+            raise bad(f"{n('track_radii')} must all be > 0, got {self.track_radii}")
         self.track_radii = [float(r) for r in self.track_radii]
         if self.train_radius is not None:
             self.train_radius = float(self.train_radius)

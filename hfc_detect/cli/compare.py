@@ -9,7 +9,11 @@ import typer
 
 def compare_command(
     annotations: Path = typer.Option(
-        ..., "--annotations", "-a", help="COCO ground-truth JSON (instances_*.json)."
+        ...,
+        "--annotations",
+        "-a",
+        metavar="FILE",
+        help="COCO ground-truth JSON (instances_*.json).",
     ),
     predictions: list[str] = typer.Option(
         ...,
@@ -18,9 +22,14 @@ def compare_command(
         help="NAME=PATH of a COCO results JSON; repeat for each variant (e.g. original=o.json "
         "lfc=l.json hfc=h.json). The first is the baseline.",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder to write the results to."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", metavar="DIR", help="Folder to write the results to."
+    ),
     images: Path = typer.Option(
-        None, "--images", help="Image folder, recorded in summary.json for reports (optional)."
+        None,
+        "--images",
+        metavar="DIR",
+        help="Image folder, recorded in summary.json for reports (optional).",
     ),
     iou_type: str = typer.Option(
         "bbox", "--iou-type", help="COCOeval iouType: bbox, segm (masks) or keypoints (OKS)."

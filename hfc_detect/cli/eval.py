@@ -36,9 +36,15 @@ def eval_command(
         "[default: coco_2017_val if found there, else the bundled demo]",
     ),
     annotations: Path = typer.Option(
-        None, "--annotations", help="COCO annotations JSON (with --images) instead of --dataset."
+        None,
+        "--annotations",
+        "-a",
+        metavar="FILE",
+        help="COCO annotations JSON (with --images) instead of --dataset.",
     ),
-    images: Path = typer.Option(None, "--images", help="Folder of the annotations' images."),
+    images: Path = typer.Option(
+        None, "--images", metavar="DIR", help="Folder of the annotations' images."
+    ),
     backend: str = typer.Option(
         None,
         "--backend",
@@ -87,6 +93,7 @@ def eval_command(
         None,
         "--output",
         "-o",
+        metavar="DIR",
         help="Output folder. [default: runs/eval-<data>-<backend>-r<radii>-<hash of the "
         "settings>, so the same command resumes]",
     ),

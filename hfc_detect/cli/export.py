@@ -7,11 +7,14 @@ from pathlib import Path
 import typer
 
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from hfc_detect.reports.defaults import DEFAULT_VARIANT
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 
 def export_command(
-    directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
+    directory: Path = typer.Argument(
+        ..., metavar="DIR", help="Comparison folder written by compare or eval."
+    ),
     fmt: str = typer.Option(..., "--format", help="csv, json, parquet or html."),
     top: int = typer.Option(
         None,
@@ -23,18 +26,26 @@ def export_command(
     output: Path = typer.Option(
         None,
         "--output",
+        "-o",
         help="Output file, or folder for html (default: DIR/report.FORMAT, DIR/report for html).",
     ),
     images: Path = typer.Option(
-        None, "--images", help="Folder of the images (default: images_dir in summary.json)."
+        None,
+        "--images",
+        metavar="DIR",
+        help="Folder of the images (default: images_dir in summary.json).",
     ),
     radius: float = typer.Option(
         None,
         "--radius",
+        "-r",
         help="LFC/HFC radius of the gallery when summary.json records none (default: 128).",
     ),
     variant: str = typer.Option(
-        None, "--variant", help="Variant ranked against the baseline (default: lfc)."
+        None,
+        "--variant",
+        help=f"Variant ranked against the baseline. [default: {DEFAULT_VARIANT}]",
+        show_default=False,
     ),
     score_threshold: float = typer.Option(
         None,

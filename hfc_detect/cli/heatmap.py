@@ -23,8 +23,12 @@ def heatmap_command(
     dataset: str = typer.Option(
         None, "--dataset", help="coco_2017_val or demo [default: as eval chooses]."
     ),
-    annotations: Path = typer.Option(None, "--annotations", help="COCO annotations JSON."),
-    images: Path = typer.Option(None, "--images", help="Folder of the annotations' images."),
+    annotations: Path = typer.Option(
+        None, "--annotations", "-a", metavar="FILE", help="COCO annotations JSON."
+    ),
+    images: Path = typer.Option(
+        None, "--images", metavar="DIR", help="Folder of the annotations' images."
+    ),
     backend: str = typer.Option(
         None, "--backend", help="As for eval. [default: detectron2; demo for the demo]"
     ),

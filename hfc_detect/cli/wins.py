@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hfc_detect.reports.defaults import DEFAULT_VARIANT
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 _SHOWN_BY_DEFAULT = 25
@@ -18,11 +19,14 @@ def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
 
 
 def wins_command(
-    directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
+    directory: Path = typer.Argument(
+        ..., metavar="DIR", help="Comparison folder written by compare or eval."
+    ),
     variant: str = typer.Option(
         None,
         "--variant",
-        help="Variant to compare with the baseline (default: lfc, else the first lfc* variant).",
+        help=f"Variant to compare with the baseline. [default: {DEFAULT_VARIANT}]",
+        show_default=False,
     ),
     min_delta: float = typer.Option(
         0.0, "--min-delta", help="Keep images where AP(variant) - AP(baseline) > this margin."
@@ -55,12 +59,12 @@ def wins_command(
     from rich.table import Table
 
     from hfc_detect.evaluation.params import OVERLAP_NAMES
-    from hfc_detect.reports.folder import failed_image_text
+    from hfc_detect.reports.folder import check_comparison_folder, failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
     from hfc_detect.utils.cli import print_failed_images
     from hfc_detect.utils.files import check_output
 
-    check_output(directory)  # wins_<variant>.csv/.json go into DIR
+    check_output(check_comparison_folder(directory))  # wins_<variant>.csv/.json go into DIR
 
     result = find_wins(
         directory,

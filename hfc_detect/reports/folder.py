@@ -18,9 +18,8 @@ import numpy as np
 from hfc_detect.evaluation.coco import read_json
 from hfc_detect.evaluation.compare import is_integer_column
 from hfc_detect.evaluation.params import check_iou_type
+from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.utils.errors import InputError
-
-PAPER_RADIUS = 128  # Sec. 7's radius: the default view of a run with several radii
 
 
 @dataclass(frozen=True)
@@ -115,14 +114,27 @@ def _parse_cell(column: str, value: str) -> Any:
     return float(value)
 
 
+def check_comparison_folder(directory: str | Path) -> Path:
+    """``directory`` as a Path if it is a folder; else :class:`InputError` that says it is an
+    input (the folder that eval or compare wrote), found or not, file or missing."""
+    root = Path(directory)
+    if root.is_file():
+        raise InputError(
+            f"{root}: is a file; give the folder that hfc-detect eval or compare wrote"
+        )
+    if not root.is_dir():
+        raise InputError(
+            f"{root}: no such comparison folder (written by hfc-detect eval or compare)"
+        )
+    return root
+
+
 def load_comparison(directory: str | Path, iou_type: str | None = None) -> ComparisonFolder:
     """Load and validate the comparison folder ``directory``; :class:`InputError` if unusable.
 
     A folder holds the results of one iouType (``summary.json``'s ``iou_type``, bbox for
     folders written before it was recorded); ``iou_type``, when given, must be that one."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise InputError(f"{root}: no such comparison folder")
+    root = check_comparison_folder(directory)
     summary_path = root / "summary.json"
     if not summary_path.is_file():
         raise InputError(f"{summary_path}: missing (not a comparison folder written by compare)")

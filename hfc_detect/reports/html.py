@@ -32,6 +32,7 @@ from hfc_detect.decompose import display_hfc, display_lfc
 from hfc_detect.evaluation.params import OVERLAP_NAMES, params_for
 from hfc_detect.frequency import check_radius
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
+from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.reports.draw import (
     PANEL_MAX_HEIGHT,
     PANEL_MAX_WIDTH,
@@ -39,7 +40,7 @@ from hfc_detect.reports.draw import (
     draw_objects,
     placeholder,
 )
-from hfc_detect.reports.folder import PAPER_RADIUS, ComparisonFolder, failed_image_text
+from hfc_detect.reports.folder import ComparisonFolder, failed_image_text
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import ObjectSources
 from hfc_detect.reports.wins import Win

@@ -180,8 +180,9 @@ def test_robustness_spectra_are_the_perturbations_power():
 
 def test_heatmap_cli_on_resnet20(shared_dir, tmp_path):
     out = tmp_path / "hm"
-    args = ["heatmap", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
-            "--limit", "2", "--eps", "4", "--device", "cpu", "-o", str(out)]  # fmt: skip
+    args = ["heatmap", "-a", "resnet20", "-c", str(shared_dir / RESNET20),
+            "-d", str(shared_dir / TEST_SET), "--limit", "2", "--eps", "4", "--device", "cpu",
+            "-o", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     errors = np.load(out / "heatmap.npy")
@@ -196,8 +197,9 @@ def test_heatmap_cli_on_resnet20(shared_dir, tmp_path):
 
 def test_cue_conflict_cli_on_resnet20(shared_dir, tmp_path):
     out = tmp_path / "cc"
-    args = ["cue-conflict", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
-            "--limit", "100", "-r", "2,16", "--device", "cpu", "-o", str(out)]  # fmt: skip
+    args = ["cue-conflict", "-a", "resnet20", "-c", str(shared_dir / RESNET20),
+            "-d", str(shared_dir / TEST_SET), "--limit", "100", "-r", "2,16", "--device", "cpu",
+            "-o", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((out / "cue_conflict.csv").open()))
@@ -212,8 +214,9 @@ def test_cue_conflict_cli_on_resnet20(shared_dir, tmp_path):
 
 def test_robustness_cli_writes_spectrum(shared_dir, tmp_path):
     out = tmp_path / "rob"
-    args = ["robustness", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
-            "--limit", "4", "--rho", "0", "--attack", "fgsm", "--eps", "0.03",
+    args = ["robustness", "-a", "resnet20", "-c", str(shared_dir / RESNET20),
+            "-d", str(shared_dir / TEST_SET), "--limit", "4", "--rho", "0", "--attack", "fgsm",
+            "--eps", "0.03",
             "-o", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -109,8 +109,31 @@ def _parse_entry(line: bytes) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
+#: Descriptors of the eval locks this process holds (see _release_in_child).
+_HELD_LOCKS: set[int] = set()
+
+
+def _release_in_child() -> None:
+    """In a forked child (a DataLoader worker decoding images), let go of the parent's eval
+    locks: flock belongs to the open file, which the child shares, so a worker that outlives a
+    killed parent would otherwise keep the folder locked. Pointing the child's copies of the
+    descriptors at /dev/null leaves the parent's lock as it is."""
+    if not _HELD_LOCKS:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd in _HELD_LOCKS:
+        os.dup2(null, fd)
+    os.close(null)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_release_in_child)
+
+
 def _acquire(path: Path):
-    """An open handle holding an exclusive lock on ``path`` (None without ``fcntl``)."""
+    """An open handle holding an exclusive lock on ``path`` (None without ``fcntl``), held by
+    this process only: forked children do not keep it (:func:`_release_in_child`)."""
     try:
         import fcntl
     except ImportError:
@@ -130,6 +153,7 @@ def _acquire(path: Path):
         except FileNotFoundError:
             same = False
         if same:  # not a file a finishing run unlinked meanwhile
+            _HELD_LOCKS.add(handle.fileno())
             return handle
         handle.close()
 
@@ -216,6 +240,7 @@ class RunFolder:
         finally:
             if handle is not None:
                 (self.root / LOCK_FILE).unlink(missing_ok=True)
+                _HELD_LOCKS.discard(handle.fileno())
                 handle.close()
             for folder in created:  # innermost first; stop at the first that holds something
                 if any(folder.iterdir()):

@@ -4,6 +4,7 @@ images (tests.detect.test_eval_pipeline)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -269,6 +270,34 @@ def test_a_killed_run_leaves_no_stuck_lock(coco, tmp_path):
     proc.kill()
     proc.wait(timeout=30)
     assert run_eval(_config(coco, out), TinyDetector()).summary is not None
+
+
+def test_a_killed_run_whose_forked_workers_live_on_leaves_no_lock(coco, tmp_path):
+    """Decode workers are forked children of the eval: killing the eval with SIGKILL leaves them
+    running for a while, and they must not keep the folder locked (issue 19, item 5)."""
+    out = tmp_path / "out"
+    holder = (
+        "import multiprocessing as mp, sys, time\n"
+        "from hfc_detect.engine.predictions import RunFolder\n"
+        "with RunFolder(sys.argv[1]).lock():\n"
+        "    worker = mp.get_context('fork').Process(target=time.sleep, args=(60,))\n"
+        "    worker.start()\n"
+        "    print(worker.pid, flush=True); time.sleep(60)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(out)], env=env,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    worker = int(proc.stdout.readline())
+    try:
+        with pytest.raises(InputError, match="in use"):
+            run_eval(_config(coco, out), TinyDetector())
+        proc.kill()
+        proc.wait(timeout=30)
+        os.kill(worker, 0)  # the worker is still alive, yet the folder is free at once
+        assert run_eval(_config(coco, out), TinyDetector()).summary is not None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
 
 
 # --- 6. a corrupt progress log ------------------------------------------------------------

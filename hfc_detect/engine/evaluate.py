@@ -73,7 +73,10 @@ class EvalEvent:
 
     ``start``: the model is loaded and the loop begins (``done`` of ``total`` images already
     finished by earlier runs); ``images``: more images finished (``failed``: those of them that
-    could not be used, with ``image_id``, ``file_name``, ``error``); ``warning``: ``message``.
+    could not be used, with ``image_id``, ``file_name``, ``error``); ``finished``: the folder
+    already holds this finished run, which is reported as it is (nothing is computed or
+    written); ``warning``: ``message``. ``demo_fallback`` (start, finished): the run is on the
+    bundled demo because COCO was not found.
     """
 
     kind: str
@@ -130,6 +133,10 @@ def run_eval(
         with run.folder.lock() if is_main else nullcontext():
             _prepare(run, report)
             if run.finished_summary is not None:
+                if is_main:
+                    total = len(run.records)
+                    report(EvalEvent("finished", run.folder.root, total, total,
+                                     demo_fallback=run.demo_fallback))  # fmt: skip
                 return _reused(run)
             detector = detector if detector is not None else _build_detector(run.config)
             if is_main:
@@ -233,9 +240,11 @@ def _finished_summary(root: Path) -> dict[str, Any] | None:
 
 
 def _reused(run: _Run) -> EvalResult:
+    """The finished run as its summary records it, failed images included."""
     summary = run.finished_summary if dist.rank() == 0 else None
     paths = {v.name: run.folder.predictions_dir / f"{v.name}.json" for v in run.plan}
-    return EvalResult(run.folder.root, summary, paths, [], reused=True)
+    failed = list((summary or {}).get("failed_images") or [])
+    return EvalResult(run.folder.root, summary, paths, failed, reused=True)
 
 
 def _build_detector(config: EvalConfig) -> Detector:

@@ -426,6 +426,18 @@ def _pixel_note(pixel_mode: str | None) -> str:
     )
 
 
+def _demo_html(comparison: ComparisonFolder) -> str:
+    """A box saying that a run on the bundled demo data is synthetic, not COCO."""
+    if comparison.summary.get("dataset") != "demo":
+        return ""
+    return (
+        '<div class="demo" id="demo"><b>Demo data, not COCO.</b> These results come from the '
+        "bundled synthetic dataset (generated shapes and textures) and the bundled demo "
+        "detector that hfc-detect eval uses when COCO is not found. They show how the toolkit "
+        "works; they are not the paper's numbers.</div>"
+    )
+
+
 def _failed_html(comparison: ComparisonFolder) -> str:
     """A red box naming every image the run could not score, with its file and reason."""
     failed = comparison.failed_images
@@ -536,6 +548,7 @@ def write_html_report(
         score_threshold=f"{score_threshold:g}",
         threshold_note=_e(threshold_note),
         failed=_failed_html(comparison),
+        demo=_demo_html(comparison),
         warnings="".join(f'<p class="warning">warning: {_e(w)}</p>' for w in warnings),
         gallery=_gallery_html(entries, comparison.baseline, variant),
     )

@@ -101,6 +101,7 @@ def test_html_report_is_self_contained(report: Path, comparison: Path) -> None:
     assert refs and all((report / ref).is_file() for ref in refs)
     for element in ("summary", "stats", "categories", "histogram", "gallery", "legend"):
         assert f'id="{element}"' in page
+    assert 'id="demo"' not in page  # only a run on the bundled demo data says it is synthetic
     assert page.count('class="win"') == 3
     assert len(list((report / "images").glob("*.png"))) == 9  # 3 images x 3 panels
     for ref in refs:  # no file outside the report folder is needed

@@ -29,6 +29,7 @@ def cue_conflict_command(
     from hfc_classify.analysis.cue_conflict import cue_conflict, plot_cue_conflict, rows_to_csv
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.cli.evaluate import parse_radii
+    from hfc_detect.utils.cli import interruptible, start_over
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
     from hfc_detect.utils.progress import progress_bar
@@ -38,7 +39,7 @@ def cue_conflict_command(
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     arch = options.resolve_arch(arch, checkpoint)
     model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)
-    with progress_bar("cue conflict", len(images)) as advance:
+    with interruptible(start_over(output)), progress_bar("cue conflict", len(images)) as advance:
         rows = cue_conflict(
             model, images.images, images.labels, radii, batch_size=batch_size, progress=advance
         )

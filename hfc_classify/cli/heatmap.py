@@ -42,6 +42,7 @@ def heatmap_command(
     from hfc_classify.analysis.heatmap import HeatmapConfig, centred_frequencies, fourier_heatmap
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.engine.evaluation import accuracy
+    from hfc_detect.utils.cli import interruptible, start_over
     from hfc_detect.utils.figures import centred_extent, plot_heatmaps
     from hfc_detect.utils.files import atomic_path, write_json_atomic
     from hfc_detect.utils.progress import progress_bar
@@ -53,7 +54,10 @@ def heatmap_command(
     height, width = x.shape[-2:]
     bases = len(centred_frequencies(height, width)[0])
     start = time.perf_counter()
-    with progress_bar(f"heat map, {bases} bases", bases * len(y)) as advance:
+    with (
+        interruptible(start_over(output)),
+        progress_bar(f"heat map, {bases} bases", bases * len(y)) as advance,
+    ):
         errors = fourier_heatmap(model, x, y, config, progress=advance)
     seconds = time.perf_counter() - start
     clean_error = 1 - accuracy(model, x, y)

@@ -78,6 +78,7 @@ def robustness_command(
     from hfc_classify.engine.evaluation import resolve_device
     from hfc_classify.engine.loading import load_classifier
     from hfc_classify.robustness import evaluate_robustness, pgd_settings
+    from hfc_detect.utils.cli import interruptible, start_over
     from hfc_detect.utils.files import write_text_atomic
 
     pgd_settings(mode, pgd_steps, pgd_alpha)  # validate before the slow part
@@ -96,7 +97,10 @@ def robustness_command(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+    with (
+        interruptible(start_over(output)),
+        Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar,
+    ):
         task = bar.add_task(f"{arch} rho x images", total=len(rhos) * len(y))
         table = evaluate_robustness(
             model,

@@ -43,6 +43,7 @@ def sweep_command(
 
     from hfc_classify.engine.train import CHECKPOINT, is_finished
     from hfc_classify.sweep import load_sweep, parse_override, run_sweep, select_runs
+    from hfc_detect.utils.cli import interruptible
 
     overrides = dict(parse_override(item) for item in set_)
     runs = select_runs(load_sweep(config, output, overrides), only)
@@ -66,7 +67,16 @@ def sweep_command(
     slurm = {"timeout_min": slurm_timeout_min, "cpus_per_task": slurm_cpus}
     if slurm_partition:
         slurm["slurm_partition"] = slurm_partition
-    status = run_sweep(runs, launcher=launcher, progress=progress, log=console.print, slurm=slurm)
+    with interruptible(
+        lambda: (
+            f"{sum(is_finished(r.run_dir) for r in runs)} of {len(runs)} runs are finished "
+            f"under {output}; run the same command again to continue (finished runs are skipped, "
+            "the interrupted one resumes from its last saved epoch)"
+        )
+    ):
+        status = run_sweep(
+            runs, launcher=launcher, progress=progress, log=console.print, slurm=slurm
+        )
     counts = {s: list(status.values()).count(s) for s in sorted(set(status.values()))}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
     if counts.get("failed"):

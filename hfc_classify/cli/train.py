@@ -110,6 +110,8 @@ def train_command(
     from rich.console import Console
 
     from hfc_classify.engine import TrainConfig, train
+    from hfc_classify.engine.train import saved_epochs
+    from hfc_detect.utils.cli import interruptible
 
     values = dict(
         train_data=data,
@@ -150,7 +152,13 @@ def train_command(
     names = {key: "--" + key.replace("_", "-") for key in values} | RENAMED
     config = TrainConfig.from_dict(values, where="train", names=names)
     console = Console(stderr=True)
-    summary = train(config, output, progress=progress, log=console.print)
+    with interruptible(
+        lambda: (
+            f"{saved_epochs(output)} of {config.epochs} epochs are saved in {output}; run "
+            "the same command again to continue"
+        )
+    ):
+        summary = train(config, output, progress=progress, log=console.print)
     final = summary["final"]
     console.print(
         f"[bold]{output}[/]: {summary['epochs']} epochs, train acc {final['train_acc']:.4f}, "

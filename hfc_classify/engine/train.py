@@ -52,6 +52,17 @@ def is_finished(run_dir: str | Path) -> bool:
     return (Path(run_dir) / SUMMARY).is_file()
 
 
+def saved_epochs(run_dir: str | Path) -> int:
+    """The epochs in the run's checkpoint: where running the same command again resumes (0
+    without a readable checkpoint)."""
+    path = Path(run_dir) / CHECKPOINT
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # missing or unreadable: a resume starts from the beginning
+        return 0
+    return len(state.get("history", [])) if isinstance(state, dict) else 0
+
+
 def build_classifier(config: TrainConfig, in_channels: int) -> nn.Module:
     """The configured architecture; options it does not take raise :class:`InputError`."""
     try:

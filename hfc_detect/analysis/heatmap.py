@@ -112,6 +112,19 @@ def _score(gt: GroundTruth, dets: list[dict[str, Any]]):
     return evaluate(gt, load_predictions([d for d in dets if d["category_id"] in known], gt))
 
 
+def _parse_log(lines: list[str]) -> tuple[dict[Frequency, tuple[float, float]], int]:
+    """The frequencies logged in ``lines`` (after the header) and how many lines are kept: all
+    up to the first torn one (a run killed mid-write)."""
+    done = {}
+    for count, line in enumerate(lines[1:], start=1):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            return done, count
+        done[(rec["fy"], rec["fx"])] = (rec["ap"], rec["delta_ap"])
+    return done, len(lines)
+
+
 def _read_log(path: Path, settings: dict[str, Any]) -> dict[Frequency, tuple[float, float]]:
     """Finished frequencies of an earlier run with the same settings (a torn line is dropped)."""
     if not path.is_file():
@@ -122,15 +135,19 @@ def _read_log(path: Path, settings: dict[str, Any]) -> dict[Frequency, tuple[flo
         raise InputError(
             f"{path.parent} holds a heat map with other settings; choose another --output"
         )
-    done = {}
-    for count, line in enumerate(lines[1:], start=1):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:  # killed mid-write: keep the lines before it
-            path.write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
-            break
-        done[(rec["fy"], rec["fx"])] = (rec["ap"], rec["delta_ap"])
+    done, kept = _parse_log(lines)
+    if kept < len(lines):  # killed mid-write: keep the lines before it
+        path.write_text("\n".join(lines[:kept]) + "\n", encoding="utf-8")
     return done
+
+
+def logged_frequencies(output: str | Path) -> int:
+    """How many frequencies the heat map log in ``output`` holds: what a resume will not run
+    again (read only; 0 without a log)."""
+    path = Path(output) / LOG_NAME
+    if not path.is_file():
+        return 0
+    return len(_parse_log(path.read_text(encoding="utf-8").splitlines())[0])
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
@@ -147,10 +164,12 @@ def detector_heatmap(
     *,
     settings: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
 ) -> DetectorHeatmap:
     """The heat map of ``detector`` on ``dataset``; ``output`` keeps the per-frequency log
     (``heatmap_progress.jsonl``, headed by ``settings`` plus ``config``) from which a re-run with
-    the same settings resumes. ``progress(k)`` gets the detector runs of each step."""
+    the same settings resumes. ``progress(k)`` gets the detector runs of each step;
+    ``on_resume(done, total)`` hears how many of the frequencies an earlier run logged."""
     output = Path(output)
     records = dataset.images[: config.limit] if config.limit else dataset.images
     images = _decode(records, detector.channel_order)
@@ -173,6 +192,8 @@ def detector_heatmap(
     clean_run = _detect_all(detector, images, records, [(0, 0)], 0.0, step)  # eps 0: as is
     clean = _score(gt, clean_run[(0, 0)])
     reps, mapping = grid_frequencies(config.grid, config.step)
+    if done and on_resume is not None:
+        on_resume(len(done), len(reps))
     todo = [f for f in reps if f not in done]
     for start in range(0, len(todo), config.batch_size):
         chunk = todo[start : start + config.batch_size]

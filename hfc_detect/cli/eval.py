@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import typer
 
 EXIT_PARTIAL = 1  # some images failed: everything is written, the failures are listed
-EXIT_INTERRUPTED = 130
 
 
 def eval_command(
@@ -116,6 +114,7 @@ def eval_command(
     from hfc_detect.analysis.radii import resolve_radii
     from hfc_detect.cli.eval_view import EvalView
     from hfc_detect.engine.evaluate import EvalConfig, run_eval
+    from hfc_detect.utils.cli import interruptible
 
     radius = resolve_radii(radius or [], radius_sweep, dataset, annotations, images)
     config = EvalConfig(
@@ -139,22 +138,13 @@ def eval_command(
         threads=threads,
     )
     view = EvalView(progress)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        result = run_eval(config, on_progress=view)
-    except KeyboardInterrupt:
-        view.close()
-        typer.echo(view.interrupted_line(), err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        view.close()
-        signal.signal(signal.SIGTERM, previous)
+    with interruptible(view.interrupted_line):
+        try:
+            result = run_eval(config, on_progress=view)
+        finally:
+            view.close()
     if result.summary is None:  # not rank 0
         return
     view.report(result)
     if result.failed_images:
         raise typer.Exit(EXIT_PARTIAL)
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

@@ -67,10 +67,15 @@ class EvalView:
             self.progress = None
 
     def interrupted_line(self) -> str:
+        """How to continue, with the images saved counted as a resume will count them (from
+        the progress log on disk, not from the events seen so far)."""
         if self.output is None:
-            return "interrupted before any image was run; nothing to continue"
+            return "before any image was run; run the same command again to start"
+        from hfc_detect.engine.predictions import RunFolder
+
+        saved = len(RunFolder(self.output).finished_ids())
         return (
-            f"interrupted: {self.done} of {self.total} images are saved in {self.output}; "
+            f"{saved} of {self.total} images are saved in {self.output}; "
             "run the same command again to continue"
         )
 

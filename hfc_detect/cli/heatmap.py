@@ -54,11 +54,14 @@ def heatmap_command(
     from hfc_detect.analysis.heatmap import (
         DetectorHeatmapConfig,
         detector_heatmap,
+        grid_frequencies,
         heatmap_cost,
+        logged_frequencies,
         write_heatmap,
     )
     from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
+    from hfc_detect.utils.cli import interruptible
     from hfc_detect.utils.progress import progress_bar
 
     config = DetectorHeatmapConfig(grid, step, eps, batch_size, limit)
@@ -78,8 +81,27 @@ def heatmap_command(
                 "overrides": overrides}  # fmt: skip
     n = min(limit or len(ds.images), len(ds.images))
     start = time.perf_counter()
-    with progress_bar(f"heat map, grid {grid}", heatmap_cost(grid, n)) as advance:
-        result = detector_heatmap(detector, ds, config, output, settings=settings, progress=advance)
+    frequencies = len(grid_frequencies(grid)[0])
+    with (
+        interruptible(
+            lambda: (
+                f"{logged_frequencies(output)} of {frequencies} frequencies are saved in "
+                f"{output}; run the same command again to continue"
+            )
+        ),
+        progress_bar(f"heat map, grid {grid}", heatmap_cost(grid, n)) as advance,
+    ):
+        result = detector_heatmap(
+            detector,
+            ds,
+            config,
+            output,
+            settings=settings,
+            progress=advance,
+            on_resume=lambda done, total: typer.echo(
+                f"resuming {output}: {done} of {total} frequencies done", err=True
+            ),
+        )
     seconds = time.perf_counter() - start
     write_heatmap(output, result, config, settings, seconds=seconds)
     typer.echo(

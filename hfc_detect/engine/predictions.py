@@ -247,15 +247,14 @@ class RunFolder:
                     break
                 folder.rmdir()
 
-    def load_progress(self) -> tuple[dict[int, dict[str, Any]], int]:
-        """Finished images (the last line per image wins) and the number of corrupt lines
-        dropped. A torn last line is cut off; a corrupt line elsewhere is dropped and the file
-        rewritten with every valid line kept."""
+    def _read_progress(self) -> tuple[dict[int, dict[str, Any]], list[bytes], int]:
+        """The log's entries by image (the last line per image wins), its valid lines and the
+        number of corrupt lines; the file is only read."""
         done: dict[int, dict[str, Any]] = {}
-        if not self.progress_file.is_file():
-            return done, 0
         good: list[bytes] = []
         corrupt = 0
+        if not self.progress_file.is_file():
+            return done, good, corrupt
         with open(self.progress_file, "rb") as f:
             for line in f:
                 entry = _parse_entry(line)
@@ -264,9 +263,23 @@ class RunFolder:
                     continue
                 done[int(entry["image_id"])] = entry
                 good.append(line)
-        if sum(map(len, good)) != self.progress_file.stat().st_size:
+        return done, good, corrupt
+
+    def load_progress(self) -> tuple[dict[int, dict[str, Any]], int]:
+        """Finished images (the last line per image wins) and the number of corrupt lines
+        dropped. A torn last line is cut off; a corrupt line elsewhere is dropped and the file
+        rewritten with every valid line kept."""
+        done, good, corrupt = self._read_progress()
+        exists = self.progress_file.is_file()
+        if exists and sum(map(len, good)) != self.progress_file.stat().st_size:
             write_text_atomic(self.progress_file, b"".join(good).decode("utf-8"))
         return done, corrupt
+
+    def finished_ids(self) -> set[int]:
+        """The images a resume will not run again (logged as read and detected), read without
+        touching the log: what an interrupted run has saved."""
+        done, _, _ = self._read_progress()
+        return {image_id for image_id, entry in done.items() if entry.get("ok")}
 
     def open_log(self):
         """Open ``progress.jsonl`` for appending (text, line-oriented)."""

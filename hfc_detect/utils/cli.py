@@ -4,8 +4,10 @@ code 2, plain help, ``--version`` from package metadata, option lists."""
 from __future__ import annotations
 
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import typer
@@ -75,6 +77,36 @@ class FriendlyErrorGroup(TyperGroup):
                 raise
             typer.echo(f"error: {exc.format_message()}", err=True)
             raise typer.Exit(code=2) from None
+
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible(how_to_continue: Callable[[], str]) -> Iterator[None]:
+    """Run a long command's work so that Ctrl-C (or SIGTERM, e.g. from a scheduler) ends it with
+    one line on stderr, ``interrupted: <how_to_continue()>``, and exit code 130, no traceback.
+    ``how_to_continue`` is called only then, so it can count what was saved."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: {how_to_continue()}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_over(output: Any) -> Callable[[], str]:
+    """The line after an interruption for a command that does not resume (see interruptible)."""
+    return lambda: (
+        f"nothing was written to {output} (this command does not resume); run the same command "
+        "again to start over"
+    )
 
 
 def split_option_list(values: Sequence[str]) -> list[str]:

@@ -18,7 +18,6 @@ import cv2
 import pytest
 from typer.testing import CliRunner
 
-import hfc_detect.cli.eval  # noqa: F401  (registers the command)
 from hfc_detect.cli.app import app
 from hfc_detect.engine.environment import cpu_defaults, versions
 from hfc_detect.engine.evaluate import EvalConfig, run_eval
@@ -208,6 +207,29 @@ def test_ctrl_c_says_in_one_line_how_to_continue(coco, tmp_path):
         f"interrupted: 2 of 5 images are saved in {out}; run the same command again to continue\n"
     )
     assert len((out / "progress.jsonl").read_bytes().splitlines()) == 2
+
+
+def test_the_interrupt_count_is_the_resume_count(coco, tmp_path, monkeypatch):
+    """Ctrl-C right after an image is logged, before the progress display hears of it: the line
+    counts what is on disk, as the resume does (issue 19, item 4: it said 1, then 2)."""
+    out = tmp_path / "out"
+    append = RunFolder.append
+    calls = []
+
+    def append_then_interrupt(log, entries):
+        append(log, entries)
+        calls.append(len(entries))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "append", staticmethod(append_then_interrupt))
+    result = _cli(coco, "--output", str(out))
+    assert result.exit_code == 130
+    assert result.stderr.startswith(f"interrupted: 2 of 5 images are saved in {out};")
+    monkeypatch.setattr(RunFolder, "append", staticmethod(append))
+    again = _cli(coco, "--output", str(out))
+    assert again.exit_code == 0, again.output
+    assert f"resuming {out}: 2 of 5 images done" in again.stderr
 
 
 @pytest.mark.slow

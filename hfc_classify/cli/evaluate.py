@@ -51,6 +51,7 @@ def evaluate_command(
     from hfc_classify.data import default_cache_dir, load_split
     from hfc_classify.engine.evaluation import evaluate_variants, resolve_device, rows_to_csv
     from hfc_classify.engine.loading import load_classifier
+    from hfc_detect.analysis.radii import radius_warnings
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
 
@@ -60,9 +61,12 @@ def evaluate_command(
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
-    images = load_split(data, split, option="--data")
-    model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)
     console = Console(stderr=True)
+    images = load_split(data, split, option="--data")
+    height, width = images.images.shape[1:3]
+    for line in radius_warnings(radii, [(width, height)]):
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("evaluating", total=1 + len(radii))
         rows = evaluate_variants(

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from hfc_detect.analysis.radii import radius_warnings
 from hfc_detect.engine import distributed as dist
 from hfc_detect.engine.config import (
     DEFAULT_VARIANTS,
@@ -130,6 +131,10 @@ def run_eval(
     try:
         run = _plan(config, detector)
         is_main = dist.rank() == 0
+        if is_main:
+            sizes = [r.size for r in run.records]
+            for line in radius_warnings(run.config.radii, sizes):
+                report(EvalEvent("warning", run.folder.root, message=line))
         with run.folder.lock() if is_main else nullcontext():
             _prepare(run, report)
             if run.finished_summary is not None:

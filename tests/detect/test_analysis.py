@@ -21,7 +21,7 @@ from hfc_detect.analysis.heatmap import (
     grid_frequencies,
     write_heatmap,
 )
-from hfc_detect.analysis.radii import half_diagonal, sweep_radii
+from hfc_detect.analysis.radii import half_diagonal, radius_warnings, sweep_radii
 from hfc_detect.cli.app import app
 from hfc_detect.engine.dataset import load_coco
 from hfc_detect.utils.errors import InputError
@@ -216,3 +216,42 @@ def test_heatmap_cli_writes_maps(coco, tmp_path):
     bad = runner.invoke(app, [*args[:-2], "--grid", "0", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "error: --grid" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_radius_warnings_say_what_the_split_then_is():
+    """The claims of the warnings, checked with plain numpy FFTs of a 6 x 8 image."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (6, 8))
+    spectrum = np.fft.fftshift(np.fft.fft2(image))
+    yy, xx = np.mgrid[:6, :8]
+    dist = np.hypot(yy - 3, xx - 4)
+
+    def lfc(r):
+        return np.fft.ifft2(np.fft.ifftshift(spectrum * (dist < r))).real
+
+    [below] = radius_warnings([0.5], [(8, 6)])
+    assert "only the zero frequency" in below and "mean" in below
+    np.testing.assert_allclose(lfc(0.5), image.mean(), atol=1e-9)
+    [beyond] = radius_warnings([1e9], [(8, 6)])
+    assert "half-diagonal of every image (the largest is 5.0)" in beyond
+    assert "LFC is the image itself and each HFC zero" in beyond
+    np.testing.assert_allclose(lfc(1e9), image, atol=1e-9)
+    assert radius_warnings([5.0], [(8, 6)])  # at the half-diagonal: only the corner is left out
+    assert np.abs(image - lfc(5.0)).max() < 0.05 * np.abs(image).max()
+    assert radius_warnings([4.9, 1, 128], [(8, 6), (640, 480)]) == []
+    assert radius_warnings([1e9], [(8, 6), None]) == []  # an unknown size: cannot say "every"
+
+
+def test_eval_warns_in_one_line_about_a_trivial_radius(coco, tmp_path):
+    ann, img = coco
+    args = ["eval", "-a", str(ann), "--images", str(img), "--backend", BACKEND, "-r", "1e9",
+            "-r", "0.5", "--num-workers", "0", "--no-progress", "--limit", "1",
+            "-o", str(tmp_path / "run")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning")]
+    assert len(lines) == 2, result.stderr
+    assert "radius 1e+09 is at or beyond the half-diagonal of every image" in lines[0]
+    assert "radius 0.5 is below 1" in lines[1]
+    again = runner.invoke(app, args)  # a finished run says the same
+    assert [ln for ln in again.stderr.splitlines() if ln.startswith("warning")] == lines

@@ -51,7 +51,7 @@ def evaluate_command(
     from hfc_classify.data import default_cache_dir, load_split
     from hfc_classify.engine.evaluation import evaluate_variants, resolve_device, rows_to_csv
     from hfc_classify.engine.loading import load_classifier
-    from hfc_detect.analysis.radii import radius_warnings
+    from hfc_detect.frequency.trivial import radius_warnings
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
 

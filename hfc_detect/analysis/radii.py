@@ -1,12 +1,10 @@
 """Radius sweeps for AP-versus-radius curves: radii spaced geometrically from 4 to the images'
-half-diagonal (the largest distance to the zero frequency that any image's spectrum has), and
-the warnings for radii that leave nothing to split."""
+half-diagonal (the largest distance to the zero frequency that any image's spectrum has)."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -54,28 +52,3 @@ def resolve_radii(
 
     ds, _ = resolve_dataset(dataset, annotations, images)
     return sweep_radii(sweep, half_diagonal(ds.data, ds.annotations))
-
-
-def radius_warnings(radii: Iterable[float], sizes: Sequence[tuple[int, int] | None]) -> list[str]:
-    """One line for each radius that makes the split trivial on the images of ``sizes``
-    ((width, height); None where unknown): 0 < r < 1 keeps only the zero frequency, and r at or
-    beyond every image's half-diagonal keeps the whole spectrum (checked only when every size
-    is known). Not errors: such radii are legal, merely uninformative."""
-    known = [size for size in sizes if size is not None]
-    largest = (
-        max(math.hypot(w, h) / 2 for w, h in known) if known and len(known) == len(sizes) else None
-    )
-    lines = []
-    for r in radii:
-        if 0 < r < 1:
-            lines.append(
-                f"radius {r:g} is below 1: the disk holds only the zero frequency, so each LFC "
-                "is a flat image (every channel's mean) and each HFC is the image minus that mean"
-            )
-        elif largest is not None and r >= largest:
-            lines.append(
-                f"radius {r:g} is at or beyond the half-diagonal of every image (the largest is "
-                f"{largest:.1f}): the disk holds the whole spectrum (but the corner frequency "
-                "when r equals it exactly), so each LFC is the image itself and each HFC zero"
-            )
-    return lines

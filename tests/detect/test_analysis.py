@@ -21,9 +21,10 @@ from hfc_detect.analysis.heatmap import (
     grid_frequencies,
     write_heatmap,
 )
-from hfc_detect.analysis.radii import half_diagonal, radius_warnings, sweep_radii
+from hfc_detect.analysis.radii import half_diagonal, sweep_radii
 from hfc_detect.cli.app import app
 from hfc_detect.engine.dataset import load_coco
+from hfc_detect.frequency.trivial import radius_warnings
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_cocoeval_parity import reference
 from tests.detect.test_eval_pipeline import BACKEND, SIZES, TinyDetector, make_coco

@@ -173,7 +173,8 @@ def test_the_default_output_is_a_function_of_the_settings(coco, tmp_path, monkey
     log = (folders[0] / "progress.jsonl").read_bytes()
     again = _cli(coco)
     assert again.exit_code == 0, again.output
-    assert "already holds this finished run; not recomputed" in again.stdout
+    assert "already holds this finished run; nothing was computed or written" in again.stdout
+    assert "wrote" not in again.stdout
     assert list((tmp_path / "runs").iterdir()) == folders
     assert (folders[0] / "progress.jsonl").read_bytes() == log
     other = _cli(coco, "--pixel-mode", "clip")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -225,3 +226,15 @@ def test_robustness_cli_writes_spectrum(shared_dir, tmp_path):
     shares = [float(r["share_outside"]) for r in rows]
     assert shares[0] == 1 and shares[-1] == 0 and shares == sorted(shares, reverse=True)
     assert (out / "perturbation_spectrum.png").is_file()
+
+
+def test_write_heatmap_is_the_api_behind_the_command(tmp_path):
+    """A Python user writes the command's three files from a computed map (issue 16)."""
+    from hfc_classify.analysis.heatmap import write_heatmap
+
+    errors = np.arange(16, dtype=float).reshape(4, 4) / 16
+    paths = write_heatmap(tmp_path / "hm", errors, "a title", {"eps": 4.0})
+    assert [p.name for p in paths] == ["heatmap.npy", "heatmap.png", "heatmap.json"]
+    np.testing.assert_array_equal(np.load(paths[0]), errors)
+    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(paths[2].read_text()) == {"eps": 4.0}

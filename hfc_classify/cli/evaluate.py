@@ -38,7 +38,7 @@ def evaluate_command(
         None, "--cache-dir", metavar="DIR", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
-    """Evaluate a trained classifier on the test split of DATA and on its low- and
+    """Evaluate a trained classifier on the test split of --data and on its low- and
     high-frequency versions at each --radius. Writes DIR/accuracy.csv (variant, radius,
     accuracy; radius empty for the original images) and prints a table."""
     from hfc_detect.utils.files import check_output

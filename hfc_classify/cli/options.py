@@ -34,7 +34,7 @@ PIXEL_MODE = typer.Option(
     None,
     "--pixel-mode",
     help="How LFC/HFC become model inputs: max (divided by their own maximum, the released "
-    "code), clip (to [0, 1]) or raw. [default: max]",
+    "code), clip (clipped to the pixel range) or raw. [default: max]",
     show_default=False,
 )
 NORMALIZE = typer.Option(None, "--normalize", hidden=True, help="Old name of --pixel-mode.")

@@ -16,6 +16,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hfc_classify.engine.run_folder import METRICS, RunFolder
 from hfc_detect.frequency.variant import KINDS, Variant
@@ -102,34 +103,44 @@ def _save(fig, out: Path, formats: Sequence[str]) -> list[Path]:
     return written
 
 
-def plot_curves(
-    runs: Sequence[RunResult], out: str | Path, formats: Sequence[str] = ("png", "svg")
-) -> list[Path]:
-    """Fig. 3-6 style accuracy curves of ``runs``; writes ``out.<fmt>`` and returns the paths."""
-    import matplotlib
+#: Up to this many epochs every point is marked: a run of one or a few epochs shows its points
+#: (a line through one point draws nothing) on whole-number epoch ticks.
+FEW_EPOCHS = 30
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def curves_figure(runs: Sequence[RunResult]) -> Any:
+    """The matplotlib figure of :func:`plot_curves`: a column per run, training images' LFC/HFC
+    accuracies on top, test images' below."""
     from matplotlib.ticker import MaxNLocator
 
+    from hfc_detect.utils.figures import pyplot
+
+    plt = pyplot()
     if not runs:
         raise InputError("no runs to plot")
     fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 7), squeeze=False, sharey=True)
     colors = plt.get_cmap("viridis")
     for col, run in enumerate(runs):
         epochs = [row["epoch"] for row in run.metrics]
+        marker = "o" if len(epochs) <= FEW_EPOCHS else ""
         for row_i, split in enumerate(("train", "test")):
             ax = axes[row_i][col]
-            ax.plot(epochs, [r["train_acc"] for r in run.metrics], "k-", label="train")
-            ax.plot(epochs, [r["test_acc"] for r in run.metrics], "k--", label="test")
+            ax.plot(epochs, [r["train_acc"] for r in run.metrics], f"k-{marker}", label="train",
+                    markersize=4)  # fmt: skip
+            ax.plot(epochs, [r["test_acc"] for r in run.metrics], f"k--{marker}", label="test",
+                    markersize=4)  # fmt: skip
             lfc, hfc = run.tracked(split, "lfc"), run.tracked(split, "hfc")
             for i, radius in enumerate(lfc):
                 color = colors(i / max(1, len(lfc) - 1) * 0.85)
-                ax.plot(epochs, lfc[radius], "-", color=color, label=f"LFC r={radius:g}")
+                ax.plot(epochs, lfc[radius], f"-{marker}", color=color, label=f"LFC r={radius:g}",
+                        markersize=3)  # fmt: skip
                 if radius in hfc:
-                    ax.plot(epochs, hfc[radius], ":", color=color, label=f"HFC r={radius:g}")
+                    ax.plot(epochs, hfc[radius], f":{marker}", color=color, markersize=3,
+                            label=f"HFC r={radius:g}")  # fmt: skip
             ax.set_ylim(0, 1)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if len(epochs) <= FEW_EPOCHS:
+                ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.grid(alpha=0.3)
             if row_i == 0:
                 ax.set_title(run.name, fontsize=10)
@@ -147,8 +158,18 @@ def plot_curves(
         bbox_to_anchor=(0.5, -0.04),
     )
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    runs: Sequence[RunResult], out: str | Path, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """Fig. 3-6 style accuracy curves of ``runs``; writes ``out.<fmt>`` and returns the paths."""
+    from hfc_detect.utils.figures import pyplot
+
+    fig = curves_figure(runs)
     written = _save(fig, Path(out), formats)
-    plt.close(fig)
+    pyplot().close(fig)
     return written
 
 

@@ -40,6 +40,7 @@ from hfc_detect.evaluation.cocoeval import Evaluation
 from hfc_detect.evaluation.compare import Comparison, score
 from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency.variant import Variant
+from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
 
@@ -52,7 +53,6 @@ PROGRESS_FILE = "progress.jsonl"
 LOCK_FILE = ".eval.lock"
 SCORED_ANNOTATIONS = "annotations_scored.json"
 
-PAPER_RADIUS = 128  # Sec. 7's radius: the default view of a run with several radii
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CORE_KEYS = ("hfc_version", "created", "annotations", "images_dir", "iou_type", "baseline",
               "num_images", "num_images_scored", "variants", "kpt_oks_sigmas")  # fmt: skip
@@ -356,14 +356,27 @@ def _parse_cell(column: str, value: str) -> Any:
     return float(value)
 
 
+def check_comparison_folder(directory: str | Path) -> Path:
+    """``directory`` as a Path if it is a folder; else :class:`InputError` that says it is an
+    input (the folder that eval or compare wrote), found or not, file or missing."""
+    root = Path(directory)
+    if root.is_file():
+        raise InputError(
+            f"{root}: is a file; give the folder that hfc-detect eval or compare wrote"
+        )
+    if not root.is_dir():
+        raise InputError(
+            f"{root}: no such comparison folder (written by hfc-detect eval or compare)"
+        )
+    return root
+
+
 def load_comparison(directory: str | Path, iou_type: str | None = None) -> ComparisonFolder:
     """Load and validate the comparison folder ``directory``; :class:`InputError` if unusable.
 
     A folder holds the results of one iouType (``summary.json``'s ``iou_type``, bbox for
     folders written before it was recorded); ``iou_type``, when given, must be that one."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise InputError(f"{root}: no such comparison folder")
+    root = check_comparison_folder(directory)
     summary_path = root / SUMMARY_FILE
     if not summary_path.is_file():
         raise InputError(f"{summary_path}: missing (not a comparison folder written by compare)")

@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 
-from hfc_classify.cli.app import app
 from hfc_classify.cli.options import ConfigOption, config_parameters
 from hfc_classify.engine.config import TrainConfig
 from hfc_detect.utils.cli import parse_number_list
@@ -84,31 +83,35 @@ SETTINGS = (
 )
 
 
-@app.command(
-    "train",
-    short_help="Train a classifier; log accuracy on LFC/HFC at radii 4-16 every epoch.",
-    help="Train a classifier (default: the paper's vanilla set-up: the released code's ResNet, "
-    "Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes "
-    "OUTPUT/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of "
-    "training and test images at each tracked radius) and OUTPUT/checkpoint.pt; running the "
-    "same command again resumes a killed run.",
-)
 def train_command(
     output: Path = typer.Option(..., "--output", "-o", help="Run folder."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     **settings: Any,
 ) -> None:
+    """Train a classifier (default: the paper's vanilla set-up: the released code's ResNet,
+    Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes
+    DIR/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of
+    training and test images at each tracked radius) and DIR/checkpoint.pt; running the same
+    command again resumes a killed run."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)
     from rich.console import Console
 
     from hfc_classify.engine import train
+    from hfc_classify.engine.run_folder import RunFolder
+    from hfc_detect.utils.cli import interruptible
 
     settings["track_radii"] = parse_number_list(settings["track_radii"], "--track-radius")
     config = TrainConfig.from_dict(settings, where="train")
     console = Console(stderr=True)
-    summary = train(config, output, progress=progress, log=console.print)
+    with interruptible(
+        lambda: (
+            f"{RunFolder(output).saved_epochs()} of {config.epochs} epochs are saved in "
+            f"{output}; run the same command again to continue"
+        )
+    ):
+        summary = train(config, output, progress=progress, log=console.print)
     final = summary["final"]
     console.print(
         f"[bold]{output}[/]: {summary['epochs']} epochs, train acc {final['train_acc']:.4f}, "

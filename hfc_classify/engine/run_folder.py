@@ -115,6 +115,15 @@ class RunFolder:
         except Exception as exc:
             raise InputError(f"{path}: unreadable checkpoint ({exc.__class__.__name__})") from None
 
+    def saved_epochs(self) -> int:
+        """The epochs in the checkpoint: where running the same command again resumes (0
+        without a readable checkpoint)."""
+        try:
+            state = self.read_checkpoint()
+        except InputError:  # unreadable: a resume starts from the beginning
+            return 0
+        return len(state.get("history", [])) if isinstance(state, dict) else 0
+
     def read_summary(self) -> dict[str, Any]:
         return json.loads((self.path / SUMMARY).read_text())
 

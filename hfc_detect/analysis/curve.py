@@ -155,3 +155,17 @@ def plot_curve(path: str | Path, curve: Curve, title: str) -> Path:
     fig.suptitle(f"{title} ({curve.num_images_scored} images scored)", fontsize=10)
     fig.tight_layout()
     return save_png(fig, path)
+
+
+def write_curve(directory: str | Path, curve: Curve, title: str | None = None) -> list[Path]:
+    """Write ``curve.csv``, ``curve_per_category.csv`` and ``curve.png`` (titled ``title``, by
+    default after the folder) into the eval folder ``directory``, each atomically; the paths."""
+    from hfc_detect.utils.files import write_text_atomic
+
+    directory = Path(directory)
+    title = title or f"AP against radius: {directory.resolve().name}"
+    return [
+        write_text_atomic(directory / "curve.csv", curve_csv(curve)),
+        write_text_atomic(directory / "curve_per_category.csv", per_category_csv(curve)),
+        plot_curve(directory / "curve.png", curve, title),
+    ]

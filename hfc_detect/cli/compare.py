@@ -6,20 +6,14 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "compare",
-    short_help="Per-image and whole-set COCO AP of predictions files, exactly as pycocotools.",
-    help="Score COCO results files against COCO annotations, per image and for the whole set, "
-    "exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions "
-    "is the baseline. "
-    "Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and DIR/summary.json.",
-)
 def compare_command(
     annotations: Path = typer.Option(
-        ..., "--annotations", "-a", help="COCO ground-truth JSON (instances_*.json)."
+        ...,
+        "--annotations",
+        "-a",
+        metavar="FILE",
+        help="COCO ground-truth JSON (instances_*.json).",
     ),
     predictions: list[str] = typer.Option(
         ...,
@@ -28,9 +22,14 @@ def compare_command(
         help="NAME=PATH of a COCO results JSON; repeat for each variant (e.g. original=o.json "
         "lfc=l.json hfc=h.json). The first is the baseline.",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder to write the results to."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", metavar="DIR", help="Folder to write the results to."
+    ),
     images: Path = typer.Option(
-        None, "--images", help="Image folder, recorded in summary.json for reports (optional)."
+        None,
+        "--images",
+        metavar="DIR",
+        help="Image folder, recorded in summary.json for reports (optional).",
     ),
     iou_type: str = typer.Option(
         "bbox", "--iou-type", help="COCOeval iouType: bbox, segm (masks) or keypoints (OKS)."
@@ -42,7 +41,10 @@ def compare_command(
         "(default: the category's 'kpt_oks_sigmas' field, else COCO's 17 person sigmas).",
     ),
 ) -> None:
-    """Score prediction files per image and for the whole set."""
+    """Score COCO results files against COCO annotations, per image and for the whole set,
+    exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions is
+    the baseline. Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and
+    DIR/summary.json."""
     from rich.console import Console
 
     from hfc_detect.evaluation.params import check_iou_type

@@ -7,22 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "heatmap",
-    short_help="Fourier heat map of a detector: AP when one Fourier basis image is added.",
-    help="For each frequency (fy, fx) of a --grid x --grid grid, --step cycles per image "
-    "apart (zero at the centre; 16 x 16: up to 128 cycles per image, the paper's radius), "
-    "add the real Fourier basis image of that frequency (unit L2 norm per channel, "
-    "scaled to --eps on the 0..255 scale, clipped to 0..255) to every image, run the detector "
-    "and record the whole-set COCO AP and the mean per-image AP difference against the clean "
-    "images. Only one of (fy, fx) and (-fy, -fx) is run (the same image). Cost: about --limit x "
-    "grid^2 / 2 detector runs. Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP "
-    "difference; row fy, column fx), DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; "
-    "DIR/heatmap_progress.jsonl lets a killed run resume (run the same command again).",
-)
 def heatmap_command(
     output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write."),
     grid: int = typer.Option(16, "--grid", help="Frequencies per axis."),
@@ -38,8 +23,12 @@ def heatmap_command(
     dataset: str = typer.Option(
         None, "--dataset", help="coco_2017_val or demo [default: as eval chooses]."
     ),
-    annotations: Path = typer.Option(None, "--annotations", help="COCO annotations JSON."),
-    images: Path = typer.Option(None, "--images", help="Folder of the annotations' images."),
+    annotations: Path = typer.Option(
+        None, "--annotations", "-a", metavar="FILE", help="COCO annotations JSON."
+    ),
+    images: Path = typer.Option(
+        None, "--images", metavar="DIR", help="Folder of the annotations' images."
+    ),
     backend: str = typer.Option(
         None, "--backend", help="As for eval. [default: detectron2; demo for the demo]"
     ),
@@ -50,21 +39,29 @@ def heatmap_command(
     batch_size: int = typer.Option(8, "--batch-size", help="Perturbed copies per detector call."),
     threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
 ) -> None:
-    import numpy as np
-
+    """For each frequency (fy, fx) of a --grid x --grid grid, --step cycles per image apart
+    (zero at the centre; 16 x 16: up to 128 cycles per image, the paper's radius), add the real
+    Fourier basis image of that frequency (unit L2 norm per channel, scaled to --eps on the
+    0..255 scale, clipped to 0..255) to every image, run the detector and record the whole-set
+    COCO AP and the mean per-image AP difference against the clean images. Only one of (fy, fx)
+    and (-fy, -fx) is run (the same image). Cost: about --limit x grid^2 / 2 detector runs.
+    Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP difference; row fy, column fx),
+    DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; DIR/heatmap_progress.jsonl lets a
+    killed run resume (run the same command again)."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
     from hfc_detect.analysis.heatmap import (
         DetectorHeatmapConfig,
         detector_heatmap,
+        grid_frequencies,
         heatmap_cost,
-        heatmap_csv,
+        logged_frequencies,
+        write_heatmap,
     )
     from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
-    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
-    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
+    from hfc_detect.utils.cli import interruptible
     from hfc_detect.utils.progress import progress_bar
 
     config = DetectorHeatmapConfig(grid, step, eps, batch_size, limit)
@@ -84,41 +81,29 @@ def heatmap_command(
                 "overrides": overrides}  # fmt: skip
     n = min(limit or len(ds.images), len(ds.images))
     start = time.perf_counter()
-    with progress_bar(f"heat map, grid {grid}", heatmap_cost(grid, n)) as advance:
-        result = detector_heatmap(detector, ds, config, output, settings=settings, progress=advance)
+    frequencies = len(grid_frequencies(grid)[0])
+    with (
+        interruptible(
+            lambda: (
+                f"{logged_frequencies(output)} of {frequencies} frequencies are saved in "
+                f"{output}; run the same command again to continue"
+            )
+        ),
+        progress_bar(f"heat map, grid {grid}", heatmap_cost(grid, n)) as advance,
+    ):
+        result = detector_heatmap(
+            detector,
+            ds,
+            config,
+            output,
+            settings=settings,
+            progress=advance,
+            on_resume=lambda done, total: typer.echo(
+                f"resuming {output}: {done} of {total} frequencies done", err=True
+            ),
+        )
     seconds = time.perf_counter() - start
-    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, np.stack([result.ap, result.delta_ap]))
-    write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
-    plot_heatmaps(
-        output / "heatmap.png",
-        [
-            ("whole-set AP", result.ap, "AP"),
-            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
-        ],
-        tuple(v * step for v in centred_extent(grid, grid)),
-        xlabel="fx (cycles per image width)",
-        ylabel="fy (cycles per image height)",
-        title=f"{backend} on {result.num_images} images, eps {eps:g}: clean AP "
-        f"{result.clean_ap:.3f}",
-    )
-    write_json_atomic(
-        output / "heatmap.json",
-        {
-            **settings,
-            "grid": grid,
-            "step": step,
-            "eps": eps,
-            "limit": limit,
-            "images": result.num_images,
-            "images_scored": result.num_scored,
-            "clean_ap": result.clean_ap,
-            "layers": ["ap", "mean_delta_ap"],
-            "frequencies": result.frequencies.tolist(),
-            "detector_runs": heatmap_cost(grid, result.num_images),
-            "seconds_this_run": round(seconds, 2),
-        },
-    )
+    write_heatmap(output, result, config, settings, seconds=seconds)
     typer.echo(
         f"clean AP {result.clean_ap:.4f}; AP under perturbation {result.ap.min():.4f} to "
         f"{result.ap.max():.4f}; wrote {output}/heatmap.npy, heatmap.csv, heatmap.png "

@@ -47,6 +47,7 @@ from hfc_detect.engine.environment import cpu_defaults, versions
 from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
 from hfc_detect.engine.variants import VariantMaker
 from hfc_detect.evaluation import Comparison, score
+from hfc_detect.frequency.trivial import radius_warnings
 from hfc_detect.frequency.variant import Variant, name_variants, plan_variants
 from hfc_detect.modeling.base import Detector
 from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
@@ -73,7 +74,10 @@ class EvalEvent:
 
     ``start``: the model is loaded and the loop begins (``done`` of ``total`` images already
     finished by earlier runs); ``images``: more images finished (``failed``: those of them that
-    could not be used, with ``image_id``, ``file_name``, ``error``); ``warning``: ``message``.
+    could not be used, with ``image_id``, ``file_name``, ``error``); ``finished``: the folder
+    already holds this finished run, which is reported as it is (nothing is computed or
+    written); ``warning``: ``message``. ``demo_fallback`` (start, finished): the run is on the
+    bundled demo because COCO was not found.
     """
 
     kind: str
@@ -127,9 +131,17 @@ def run_eval(
     try:
         run = _plan(config, detector)
         is_main = dist.rank() == 0
+        if is_main:
+            sizes = [r.size for r in run.records]
+            for line in radius_warnings(run.config.radii, sizes):
+                report(EvalEvent("warning", run.folder.root, message=line))
         with run.folder.lock() if is_main else nullcontext():
             _prepare(run, report)
             if run.finished_summary is not None:
+                if is_main:
+                    total = len(run.records)
+                    report(EvalEvent("finished", run.folder.root, total, total,
+                                     demo_fallback=run.demo_fallback))  # fmt: skip
                 return _reused(run)
             detector = detector if detector is not None else _build_detector(run)
             if is_main:
@@ -233,9 +245,11 @@ def _finished_summary(root: Path) -> dict[str, Any] | None:
 
 
 def _reused(run: _Run) -> EvalResult:
+    """The finished run as its summary records it, failed images included."""
     summary = run.finished_summary if dist.rank() == 0 else None
     paths = {name: run.folder.predictions_dir / f"{name}.json" for name in run.plan}
-    return EvalResult(run.folder.root, summary, paths, [], reused=True)
+    failed = list((summary or {}).get("failed_images") or [])
+    return EvalResult(run.folder.root, summary, paths, failed, reused=True)
 
 
 def _build_detector(run: _Run) -> Detector:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import shlex
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,7 @@ from hfc_detect.evaluation.params import OVERLAP_NAMES, params_for
 from hfc_detect.frequency import check_radius
 from hfc_detect.frequency.variant import COMPONENTS, KINDS
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
+from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.reports.draw import (
     PANEL_MAX_HEIGHT,
     PANEL_MAX_WIDTH,
@@ -43,7 +45,7 @@ from hfc_detect.reports.draw import (
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 from hfc_detect.reports.sources import ObjectSources
 from hfc_detect.reports.wins import Win
-from hfc_detect.results import PAPER_RADIUS, ComparisonFolder, failed_image_text
+from hfc_detect.results import ComparisonFolder, failed_image_text
 from hfc_detect.utils.errors import InputError
 
 
@@ -177,31 +179,45 @@ def _meta_rows(comparison: ComparisonFolder, radius: float, radius_source: str) 
     return "\n".join(f'<tr><th class="text">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in items)
 
 
-def histogram_png(comparison: ComparisonFolder, path: Path) -> None:
-    """Histogram of per-image AP differences (variant - baseline), one colour per variant."""
+def histogram_figure(comparison: ComparisonFolder) -> Any:
+    """Histograms of per-image AP differences (variant - baseline): one small panel per
+    variant, two to a row (an eval folder's LFC left, HFC right, a radius per row), on shared
+    axes, so that a radius sweep's many variants stay readable side by side."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(8, 3.6), dpi=100)
+    names = [n for n in comparison.variant_names if n != comparison.baseline]
+    cols = 1 if len(names) <= 1 else 2
+    rows = max(1, math.ceil(len(names) / cols))
+    fig = Figure(figsize=(4.2 * cols, 0.9 + 2.1 * rows), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
     base = comparison.column(f"ap_{comparison.baseline}")
     width = 0.025
     bins = (np.arange(-40, 42) - 0.5) * width  # a bin centred on 0: "no change" stays apart
-    for name in comparison.variant_names:
-        if name == comparison.baseline:
-            continue
+    for ax, name in zip(axes, names, strict=False):
         diff = comparison.column(f"ap_{name}") - base
         diff = diff[np.isfinite(diff)]
         same = int((diff == 0).sum())
-        label = f"{name}: {diff.size} images, {(diff > 0).sum()} up, {same} equal"
-        ax.hist(diff, bins=bins, histtype="step", lw=1.5, label=label)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel(f"per-image AP(variant) - AP({comparison.baseline})")
-    ax.set_ylabel("images")
-    ax.legend()
+        colour = "tab:red" if name.startswith("hfc") else "tab:blue"
+        ax.hist(diff, bins=bins, color=colour, alpha=0.8)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(f"{name}: {diff.size} images, {(diff > 0).sum()} up, {same} equal",
+                     fontsize=9)  # fmt: skip
+        ax.grid(alpha=0.3)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    fig.supxlabel(f"per-image AP(variant) - AP({comparison.baseline})", fontsize=10)
+    fig.supylabel("images", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    return fig
+
+
+def histogram_png(comparison: ComparisonFolder, path: Path) -> None:
+    """Write :func:`histogram_figure` as a PNG."""
+    histogram_figure(comparison).savefig(path, format="png")
 
 
 def bootstrap_all(
@@ -284,22 +300,41 @@ def _objects_list(objs: list[dict[str, Any]], names: dict[int, str]) -> str:
     return ", ".join(_e(names.get(o["category_id"], o["category_id"])) for o in objs)
 
 
+@dataclass(frozen=True)
+class DetectionCount:
+    """A panel's detections: all of them (its per-image AP scores them all, at any score) and
+    those drawn (score >= ``threshold``)."""
+
+    total: int
+    shown: int
+    threshold: float
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def _panel_caption(
     name: str | None,
     row: dict[str, Any],
     baseline: str,
-    shown: int,
+    count: DetectionCount,
     diff: Any,
     names: dict[int, str],
 ) -> str:
-    """``AP 0.534 (+0.058); 3 boxes drawn; gained: cat; lost: none`` for a panel's variant."""
+    """``AP 0.534 (+0.058) from all 9 detections; 3 drawn (score >= 0.5); gained: cat; lost:
+    none`` for a panel's variant: the AP counts detections below the drawing threshold too."""
     if name is None:
         return "no detections (no variant of this kind in the run)"
     ap, base = row.get(f"ap_{name}"), row.get(f"ap_{baseline}")
     parts = [f"boxes of <b>{_e(name)}</b>: AP {_fmt(ap)}"]
     if name != baseline and ap is not None and base is not None:
         parts[0] += f" ({ap - base:+.3f})"
-    parts.append(f"{shown} detection{'s' if shown != 1 else ''} drawn")
+    if count.total:
+        parts[0] += f" from all {_plural(count.total, 'detection')}"
+        parts.append(f"{count.shown} drawn (score &ge; {count.threshold:g})")
+    else:
+        parts[0] += " (no detection at all)"
     if diff is not None:
         parts.append(f"gained: {_objects_list(diff.gained, names)}")
         parts.append(f"lost: {_objects_list(diff.lost, names)}")
@@ -358,7 +393,8 @@ def render_gallery_entry(
         (out_dir / rel).write_bytes(encode_png(drawn, compression=6))
         title = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
         shown = sum(d["score"] >= score_threshold for d in dets)
-        caption = _panel_caption(name, row, baseline, shown, diff, sources.category_names)
+        count = DetectionCount(len(dets), shown, score_threshold)
+        caption = _panel_caption(name, row, baseline, count, diff, sources.category_names)
         out.append(Panel(title, rel, caption))
     return GalleryEntry(win=win, panels=out, missing=image is None)
 
@@ -411,16 +447,32 @@ def _pixel_note(pixel_mode: str | None) -> str:
     )
 
 
+def _demo_html(comparison: ComparisonFolder) -> str:
+    """A box saying that a run on the bundled demo data is synthetic, not COCO."""
+    if comparison.summary.get("dataset") != "demo":
+        return ""
+    return (
+        '<div class="demo" id="demo"><b>Demo data, not COCO.</b> These results come from the '
+        "bundled synthetic dataset (generated shapes and textures) and the bundled demo "
+        "detector that hfc-detect eval uses when COCO is not found. They show how the toolkit "
+        "works; they are not the paper's numbers.</div>"
+    )
+
+
 def _failed_html(comparison: ComparisonFolder) -> str:
     """A red box naming every image the run could not score, with its file and reason."""
     failed = comparison.failed_images
     if not failed:
         return ""
     items = "".join(f"<li>{_e(failed_image_text(f))}</li>" for f in failed)
+    folder = shlex.quote(str(comparison.root))
     return (
         f'<div class="failed" id="failed"><h2>{len(failed)} image(s) failed and are not '
         "scored</h2><p>This run is partial: these images are in none of the numbers below."
-        f"</p><ul>{items}</ul></div>"
+        f"</p><ul>{items}</ul><p>Running the same eval command again retries them. This page "
+        f"shows the run of {_e(comparison.summary.get('created', '?'))}; if the command has run "
+        "since, the page is out of date: write it again with <code>hfc-detect export "
+        f"{_e(folder)} --format html</code>.</p></div>"
     )
 
 
@@ -521,6 +573,7 @@ def write_html_report(
         score_threshold=f"{score_threshold:g}",
         threshold_note=_e(threshold_note),
         failed=_failed_html(comparison),
+        demo=_demo_html(comparison),
         warnings="".join(f'<p class="warning">warning: {_e(w)}</p>' for w in warnings),
         gallery=_gallery_html(entries, comparison.baseline, variant),
     )

@@ -146,7 +146,7 @@ def test_adversarial_training_attacks_in_eval_mode_and_trains_in_train_mode(tiny
     [
         (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'"),
         (dict(arch="resnet999"), "unknown architecture"),
-        (dict(train_on="lfc"), "needs a radius"),
+        (dict(train_on="lfc"), "needs train_radius > 0"),
         (dict(arch="resnet20", batch_norm=False), "does not take"),
         (dict(num_classes=5), "out of range for 5 classes"),
         (dict(test_data=""), "an .npz file holds one split"),

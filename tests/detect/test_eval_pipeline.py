@@ -400,6 +400,22 @@ def test_without_coco_eval_runs_the_bundled_demo_loudly(tmp_path):
     wins = CliRunner().invoke(app, ["wins", str(out), "--no-objects"])
     assert wins.exit_code == 0, wins.output
 
+    # Re-run: the same notice, the finished run reported, and nothing said to be written.
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "DEMO RUN, NOT COCO" in " ".join(again.stderr.split())
+    assert "already holds this finished run; nothing was computed or written" in again.stdout
+    assert "wrote" not in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+    # The report says the data are synthetic.
+    report = CliRunner().invoke(app, ["export", str(out), "--format", "html", "--top", "1"])
+    assert report.exit_code == 0, report.output
+    page = (out / "report" / "index.html").read_text()
+    assert 'id="demo"' in page and "synthetic" in page and "not COCO" in page
+
 
 def test_malformed_annotations_fail_before_any_image_is_run(coco, tmp_path):
     ann, _ = coco

@@ -101,6 +101,7 @@ def test_html_report_is_self_contained(report: Path, comparison: Path) -> None:
     assert refs and all((report / ref).is_file() for ref in refs)
     for element in ("summary", "stats", "categories", "histogram", "gallery", "legend"):
         assert f'id="{element}"' in page
+    assert 'id="demo"' not in page  # only a run on the bundled demo data says it is synthetic
     assert page.count('class="win"') == 3
     assert len(list((report / "images").glob("*.png"))) == 9  # 3 images x 3 panels
     for ref in refs:  # no file outside the report folder is needed
@@ -277,3 +278,22 @@ def test_html_of_a_keypoints_folder_shows_its_10_stats_and_oks_objects(tmp_path:
     assert "found at OKS &ge; 0.5" in page
     with pytest.raises(InputError, match="holds keypoints results, not segm"):
         export(out, fmt="csv", iou_type="segm", output=tmp_path / "x.csv")
+
+
+def test_histogram_has_one_panel_per_variant(comparison: Path) -> None:
+    """One small panel per compared variant on shared axes, not every variant overlaid in one
+    plot (a radius sweep has 8; looked at in Chromium), each counting that variant's images."""
+    import numpy as np
+
+    from hfc_detect.reports.html import histogram_figure
+    from hfc_detect.results import load_comparison
+
+    folder = load_comparison(comparison)
+    names = [n for n in folder.variant_names if n != folder.baseline]
+    fig = histogram_figure(folder)
+    shown = [ax for ax in fig.axes if ax.get_visible() and ax.patches]
+    assert [ax.get_title().split(":")[0] for ax in shown] == names
+    base = folder.column(f"ap_{folder.baseline}")
+    for ax, name in zip(shown, names, strict=True):
+        diff = folder.column(f"ap_{name}") - base
+        assert sum(patch.get_height() for patch in ax.patches) == np.isfinite(diff).sum()

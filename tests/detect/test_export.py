@@ -222,7 +222,7 @@ def test_html_gallery_of_16_bit_images_matches_8_bit_in_clip_mode(tmp_path: Path
 
 
 def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_path):
-    from hfc_detect.reports.html import resolve_radius
+    from hfc_detect.reports.plan import resolve_radius
     from hfc_detect.results import ComparisonFolder
 
     names = ["original", "lfc_r4", "hfc_r4", "lfc_r74.3", "hfc_r74.3", "lfc_r320", "hfc_r320"]
@@ -285,7 +285,7 @@ def test_histogram_has_one_panel_per_variant(comparison: Path) -> None:
     plot (a radius sweep has 8; looked at in Chromium), each counting that variant's images."""
     import numpy as np
 
-    from hfc_detect.reports.html import histogram_figure
+    from hfc_detect.reports.figures import histogram_figure
     from hfc_detect.results import load_comparison
 
     folder = load_comparison(comparison)
@@ -297,3 +297,34 @@ def test_histogram_has_one_panel_per_variant(comparison: Path) -> None:
     for ax, name in zip(shown, names, strict=True):
         diff = folder.column(f"ap_{name}") - base
         assert sum(patch.get_height() for patch in ax.patches) == np.isfinite(diff).sum()
+
+
+def test_the_report_is_planned_then_rendered(comparison: Path, report: Path) -> None:
+    """export decides everything in one frozen plan; the page states exactly its choices."""
+    import ast
+    import dataclasses
+
+    from hfc_detect.reports import html
+    from hfc_detect.reports.plan import plan_report
+
+    plan = plan_report(load_comparison(comparison), resamples=200, seed=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.radius = 1.0  # type: ignore[misc]
+    assert (plan.variant, plan.radius, plan.radius_source) == ("lfc", 8.0, "summary.json")
+    assert plan.panels == {"original": "original", "lfc": "lfc", "hfc": "hfc"}
+    page = (report / "index.html").read_text()
+    assert f"score &ge; {plan.score_threshold:g}" in page
+    assert page.count('class="win"') == 3  # --top 3 of the planned ranking
+    # the renderer computes nothing: it imports no FFT, no numpy, no drawing, and of the
+    # bootstrap only its result type
+    imports = [
+        node
+        for node in ast.walk(ast.parse(Path(html.__file__).read_text()))
+        if isinstance(node, ast.ImportFrom)
+    ]
+    modules = {node.module for node in imports}
+    assert not modules & {"hfc_detect.frequency", "numpy", "hfc_detect.data.images"}
+    from_bootstrap = {a.name for n in imports if n.module.endswith("bootstrap") for a in n.names}
+    assert from_bootstrap == {"BootstrapCI"}
+    assert not any(n.module.endswith("draw") and "draw_objects" in {a.name for a in n.names}
+                   for n in imports)  # fmt: skip

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from hfc_classify.engine.run_folder import METRICS, RunFolder
+from hfc_detect.frequency.variant import KINDS, Variant
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, write_text_atomic
 
@@ -46,40 +48,33 @@ class RunResult:
     metrics: list[dict[str, float]]
 
     def tracked(self, split: str, variant: str) -> dict[float, list[float]]:
-        """``{radius: accuracies by epoch}`` of the tracked ``split``/``variant`` columns."""
-        prefix = f"{split}_{variant}_r"
+        """``{radius: accuracies by epoch}`` of the tracked ``split``/``variant`` columns
+        (``<split>_<variant name>``, e.g. ``train_lfc_r4``)."""
         out: dict[float, list[float]] = {}
         for key in self.metrics[0]:
-            if key.startswith(prefix):
-                out[float(key[len(prefix) :])] = [row[key] for row in self.metrics]
+            prefix, _, name = key.partition("_")
+            spec = Variant.parse_or_none(name)
+            if prefix == split and spec is not None and spec.kind == variant:
+                out[spec.radius] = [row[key] for row in self.metrics]
         return dict(sorted(out.items()))
 
 
 def load_run(path: str | Path) -> RunResult:
-    """Read ``config.json`` and ``metrics.csv`` of a run folder."""
-    path = Path(path)
-    metrics_path = path / "metrics.csv"
-    if not metrics_path.is_file():
-        raise InputError(f"{path}: not a run folder (no metrics.csv)")
-    with open(metrics_path, newline="") as f:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    if not rows:
-        raise InputError(f"{metrics_path}: no epochs yet")
-    config_path = path / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    return RunResult(path.name, path, config, rows)
+    """Read the settings and metrics of a run folder."""
+    folder = RunFolder(path)
+    return RunResult(folder.path.name, folder.path, folder.read_config(), folder.read_metrics())
 
 
 def find_runs(paths: Sequence[str | Path]) -> list[RunResult]:
     """Runs named directly, or every run folder one level below a given folder (a sweep)."""
     runs = []
     for p in map(Path, paths):
-        if (p / "metrics.csv").is_file():
+        if RunFolder(p).has_metrics:
             runs.append(load_run(p))
         elif p.is_dir():
-            found = sorted(q for q in p.iterdir() if (q / "metrics.csv").is_file())
+            found = sorted(q for q in p.iterdir() if RunFolder(q).has_metrics)
             if not found:
-                raise InputError(f"{p}: no run folders (with metrics.csv) in it")
+                raise InputError(f"{p}: no run folders (with {METRICS}) in it")
             runs.extend(load_run(q) for q in found)
         else:
             raise InputError(f"{p}: run folder not found")
@@ -108,34 +103,44 @@ def _save(fig, out: Path, formats: Sequence[str]) -> list[Path]:
     return written
 
 
-def plot_curves(
-    runs: Sequence[RunResult], out: str | Path, formats: Sequence[str] = ("png", "svg")
-) -> list[Path]:
-    """Fig. 3-6 style accuracy curves of ``runs``; writes ``out.<fmt>`` and returns the paths."""
-    import matplotlib
+#: Up to this many epochs every point is marked: a run of one or a few epochs shows its points
+#: (a line through one point draws nothing) on whole-number epoch ticks.
+FEW_EPOCHS = 30
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def curves_figure(runs: Sequence[RunResult]) -> Any:
+    """The matplotlib figure of :func:`plot_curves`: a column per run, training images' LFC/HFC
+    accuracies on top, test images' below."""
     from matplotlib.ticker import MaxNLocator
 
+    from hfc_detect.utils.figures import pyplot
+
+    plt = pyplot()
     if not runs:
         raise InputError("no runs to plot")
     fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 7), squeeze=False, sharey=True)
     colors = plt.get_cmap("viridis")
     for col, run in enumerate(runs):
         epochs = [row["epoch"] for row in run.metrics]
+        marker = "o" if len(epochs) <= FEW_EPOCHS else ""
         for row_i, split in enumerate(("train", "test")):
             ax = axes[row_i][col]
-            ax.plot(epochs, [r["train_acc"] for r in run.metrics], "k-", label="train")
-            ax.plot(epochs, [r["test_acc"] for r in run.metrics], "k--", label="test")
+            ax.plot(epochs, [r["train_acc"] for r in run.metrics], f"k-{marker}", label="train",
+                    markersize=4)  # fmt: skip
+            ax.plot(epochs, [r["test_acc"] for r in run.metrics], f"k--{marker}", label="test",
+                    markersize=4)  # fmt: skip
             lfc, hfc = run.tracked(split, "lfc"), run.tracked(split, "hfc")
             for i, radius in enumerate(lfc):
                 color = colors(i / max(1, len(lfc) - 1) * 0.85)
-                ax.plot(epochs, lfc[radius], "-", color=color, label=f"LFC r={radius:g}")
+                ax.plot(epochs, lfc[radius], f"-{marker}", color=color, label=f"LFC r={radius:g}",
+                        markersize=3)  # fmt: skip
                 if radius in hfc:
-                    ax.plot(epochs, hfc[radius], ":", color=color, label=f"HFC r={radius:g}")
+                    ax.plot(epochs, hfc[radius], f":{marker}", color=color, markersize=3,
+                            label=f"HFC r={radius:g}")  # fmt: skip
             ax.set_ylim(0, 1)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if len(epochs) <= FEW_EPOCHS:
+                ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.grid(alpha=0.3)
             if row_i == 0:
                 ax.set_title(run.name, fontsize=10)
@@ -153,8 +158,18 @@ def plot_curves(
         bbox_to_anchor=(0.5, -0.04),
     )
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    runs: Sequence[RunResult], out: str | Path, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """Fig. 3-6 style accuracy curves of ``runs``; writes ``out.<fmt>`` and returns the paths."""
+    from hfc_detect.utils.figures import pyplot
+
+    fig = curves_figure(runs)
     written = _save(fig, Path(out), formats)
-    plt.close(fig)
+    pyplot().close(fig)
     return written
 
 
@@ -231,7 +246,7 @@ def plot_examples(
         ax.axis("off")
     for k, ex in enumerate(examples):
         r, c0 = divmod(k, columns)
-        for j, version in enumerate(("original", "lfc", "hfc")):
+        for j, version in enumerate(KINDS):
             ax = axes[r][c0 * 3 + j]
             img = versions[version][ex.index].clamp(0, 1).permute(1, 2, 0).numpy()
             ax.imshow(

@@ -19,7 +19,6 @@ skipped; one with only a checkpoint is resumed.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -30,12 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from hfc_classify.engine.config import TrainConfig
-from hfc_classify.engine.train import is_finished, train
+from hfc_classify.engine.run import train
+from hfc_classify.engine.run_folder import RunFolder, is_finished, read_request
 from hfc_detect.utils.errors import InputError
-from hfc_detect.utils.files import write_json_atomic
 
 LAUNCHERS = ("local", "gpus", "slurm")
-REQUEST = "request.json"
 
 
 @dataclass(frozen=True)
@@ -123,16 +121,15 @@ def select_runs(runs: list[Run], names: list[str]) -> list[Run]:
 
 def run_request(request: str | Path) -> None:
     """Train the run described by a request file (for subprocess and Slurm workers)."""
-    request = Path(request)
-    values = json.loads(request.read_text())
-    train(TrainConfig.from_dict(values["config"]), values["run_dir"], progress=False)
+    config, run_dir = read_request(request)
+    train(TrainConfig.from_dict(config), run_dir, progress=False)
 
 
 def _write_request(run: Run, device: str | None = None) -> Path:
     config = run.config.to_dict()
     if device is not None:
         config["device"] = device
-    return write_json_atomic(run.run_dir / REQUEST, {"config": config, "run_dir": str(run.run_dir)})
+    return RunFolder(run.run_dir).write_request(config)
 
 
 def _gpu_count() -> int:

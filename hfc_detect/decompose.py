@@ -32,6 +32,7 @@ import numpy as np
 
 from hfc_detect.data.images import encode_png, read_image
 from hfc_detect.frequency import check_radius, split
+from hfc_detect.frequency.variant import COMPONENTS, Variant
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, check_output
 
@@ -44,9 +45,10 @@ class DecomposeOutcome:
     failed: dict[Path, str] = field(default_factory=dict)
 
 
-def output_prefix(image_path: Path, radius: float, inclusive: bool) -> str:
-    """``<stem>_r<radius>[i]``: the start of every output name for ``image_path``."""
-    return f"{image_path.stem}_r{radius:g}{'i' if inclusive else ''}"
+def output_name(image_path: Path, variant: Variant, what: str) -> str:
+    """``<stem>_<tag>_<what>``: an output's name, ``what`` the component (``lfc``, ``hfc``) or
+    ``figure``; the tag is the variant's (``r16``, ``r16i`` inclusive)."""
+    return f"{image_path.stem}_{variant.tag}_{what}"
 
 
 def _peak(dtype: np.dtype) -> int:
@@ -122,17 +124,17 @@ def decompose_image(
     """Every output for one image, as {file name: content}; nothing is written here."""
     image = read_image(image_path, keep_gray=True)
     low, high = split(image, radius, inclusive=inclusive)
-    prefix = output_prefix(image_path, radius, inclusive)
+    lfc, hfc = (Variant(kind, radius, inclusive) for kind in COMPONENTS)
     files = {
-        f"{prefix}_lfc.png": encode_png(display_lfc(low, image.dtype)),
-        f"{prefix}_hfc.png": encode_png(display_hfc(high, image.dtype)),
+        f"{output_name(image_path, lfc, 'lfc')}.png": encode_png(display_lfc(low, image.dtype)),
+        f"{output_name(image_path, hfc, 'hfc')}.png": encode_png(display_hfc(high, image.dtype)),
     }
     if npy:
-        files[f"{prefix}_lfc.npy"] = _npy_bytes(low)
-        files[f"{prefix}_hfc.npy"] = _npy_bytes(high)
+        files[f"{output_name(image_path, lfc, 'lfc')}.npy"] = _npy_bytes(low)
+        files[f"{output_name(image_path, hfc, 'hfc')}.npy"] = _npy_bytes(high)
     if figure:
         disk = f"distance {'<=' if inclusive else '<'} {radius:g}"
-        files[f"{prefix}_figure.png"] = figure_png(
+        files[f"{output_name(image_path, lfc, 'figure')}.png"] = figure_png(
             image, low, high, radius, f"{image_path.name}: low/high split, {disk}"
         )
     return files

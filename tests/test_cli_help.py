@@ -4,7 +4,10 @@ and one-line usage errors."""
 
 from __future__ import annotations
 
+import importlib
 import re
+import subprocess
+import sys
 
 import pytest
 import typer.main
@@ -12,6 +15,7 @@ from typer.testing import CliRunner
 
 from hfc_classify.cli.app import app as classify_app
 from hfc_detect.cli.app import app as detect_app
+from tests.conftest import REPO_ROOT
 
 APPS = {"hfc-detect": detect_app, "hfc-classify": classify_app}
 WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
@@ -72,7 +76,7 @@ def test_required_options_are_required(cli: str, command: str, required: list[st
     assert sorted(p.name for p in params if p.required) == sorted(required)
     text = _help(cli, command)
     for name in required:
-        flag = "IMAGE" if name == "images" else f"--{name}"
+        flag = "FILE" if name == "images" else f"--{name}"
         line = next(ln for ln in text.splitlines() if re.match(rf"│\s*\*?\s+{flag}\b", ln))
         assert "*" in line, line
     result = CliRunner().invoke(APPS[cli], [command], env=WIDE)
@@ -91,3 +95,30 @@ def test_eval_dataset_help_lists_every_accepted_name() -> None:
         assert re.search(rf"\b{name}\b", dataset_help), name
     # bracketed notes survive rich markup
     assert "[default: coco_2017_val if found there, else the bundled demo]" in text
+
+
+def test_eval_help_lists_every_registered_backend() -> None:
+    from hfc_detect.modeling import list_backends
+
+    text = " ".join(_help("hfc-detect", "eval").split())
+    assert {"ultralytics", "transformers", "onnx-yolox"} <= set(list_backends())
+    assert ", ".join(list_backends()) in text.replace("│ ", "").replace(" │", "")
+
+
+@pytest.mark.parametrize(
+    ("package", "first_import"),
+    [("hfc_detect", "compare"), ("hfc_classify", "cue_conflict")],
+)
+def test_command_order_does_not_depend_on_import_order(package: str, first_import: str) -> None:
+    """Only the app module registers commands, so importing a command module first (as a test
+    or a Python user might) cannot move it in the --help list."""
+    code = (
+        f"import {package}.cli.{first_import}; import typer.main; "
+        f"from {package}.cli.app import app; "
+        "print(' '.join(typer.main.get_command(app).commands))"
+    )
+    listed = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    table = importlib.import_module(f"{package}.cli.app").COMMANDS
+    assert listed == [command.name for command in table]

@@ -5,7 +5,7 @@ Builds a synthetic COCO set (fixed seed; default 5,000 images of 640x480, ~7 obj
 detections are octagons inscribed in their boxes, ground truth as polygons and detections as
 compressed RLE), writes it as JSON files, and times on the same files, one after the other:
 
-- ours: ``hfc_detect.evaluation.compare`` as ``hfc-detect compare`` runs it (JSON files read
+- ours: ``hfc_detect.results.compare`` as ``hfc-detect compare`` runs it (JSON files read
   and validated, per-image AP/AP50/AP75 and whole-set stats, per_image.csv/.jsonl/.parquet and
   summary.json written);
 - hotcoco and faster-coco-eval (optional: ``pip install hotcoco faster-coco-eval``): whole set
@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hfc_detect.evaluation import compare
+from hfc_detect.results import compare
 
 VARIANTS = ("original", "lfc", "hfc")
 WIDTH, HEIGHT = 640, 480
@@ -215,7 +215,7 @@ def peak_memory(gt_path: Path, pred_path: Path, out: Path, iou_type: str) -> flo
     """Peak resident memory (GiB) of a fresh process running ours end to end (Linux)."""
     code = (
         "import re, sys; sys.path.insert(0, sys.argv[1]);"
-        "from hfc_detect.evaluation import compare;"
+        "from hfc_detect.results import compare;"
         "compare(sys.argv[2], {'original': sys.argv[3]}, sys.argv[4], iou_type=sys.argv[5]);"
         "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1))"
     )  # the child's own peak (Linux): ru_maxrss would include this process, forked before exec

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from hfc_classify.data.datasets import ImageSet
-from hfc_classify.engine import TrainConfig, Trainer, accuracy, resolve_device
+from hfc_classify.engine import TrainConfig, accuracy, build_trainer, resolve_device
 
 
 def _random_set(n: int, seed: int) -> ImageSet:
@@ -79,12 +79,7 @@ def main() -> None:
             precision=args.precision,
         )
         setup = time.perf_counter()
-        trainer = Trainer(
-            config,
-            Path(tmp) / "run",
-            log=print,
-            data=(_random_set(n_train, 0), _random_set(n_test, 1)),
-        )
+        trainer = build_trainer(config, data=(_random_set(n_train, 0), _random_set(n_test, 1)))
         setup = time.perf_counter() - setup
         model = trainer.model
 
@@ -92,9 +87,9 @@ def main() -> None:
             with trainer.runtime.autocast():
                 accuracy(
                     model,
-                    trainer.test_x,
-                    trainer.test_y.cpu(),
-                    batch_size=trainer.eval_batch_size,
+                    trainer.data.test_x,
+                    trainer.data.test_y.cpu(),
+                    batch_size=trainer.runtime.eval_batch,
                     device=device,
                 )
 
@@ -109,7 +104,7 @@ def main() -> None:
             for size in sizes:
                 trainer.tracker.batch_size = size
                 by_batch[size].append(_wall_and_cpu(device, track))
-        trainer.tracker.batch_size = trainer.eval_batch_size
+        trainer.tracker.batch_size = trainer.runtime.eval_batch
         rows = []
         for rep in range(args.repeats):
             train_s = _timed(device, lambda r=rep: trainer.train_epoch(r + 1))
@@ -126,7 +121,7 @@ def main() -> None:
     where = "measured" if n_train == args.epoch_images else f"scaled from {n_train}"
     print(
         f"{args.arch} on {device} ({torch.get_num_threads()} CPU threads), batch "
-        f"{config.batch_size}, eval batch {trainer.eval_batch_size}, precision {args.precision}"
+        f"{config.batch_size}, eval batch {trainer.runtime.eval_batch}, precision {args.precision}"
         f"{', channels_last' if args.channels_last else ''}; median of {args.repeats} epochs"
     )
     print(f"setup (data and LFC/HFC sets onto the device): {setup:8.2f} s")

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -152,3 +153,26 @@ def fourier_heatmap(
                 if progress is not None:
                     progress(pred.numel())
     return (dist.sum_over_ranks(errors.cpu().numpy()) / n)[mapping]
+
+
+def write_heatmap(
+    output: str | Path, errors: np.ndarray, title: str, settings: dict[str, Any]
+) -> list[Path]:
+    """Write ``heatmap.npy`` (the (H, W) error rates of :func:`fourier_heatmap`, zero frequency
+    at (H//2, W//2)), ``heatmap.png`` (titled ``title``) and ``heatmap.json`` (``settings``)
+    into ``output``, each atomically; the paths."""
+    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
+    from hfc_detect.utils.files import atomic_path, write_json_atomic
+
+    output = Path(output)
+    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, errors)
+    png = plot_heatmaps(
+        output / "heatmap.png",
+        [("error rate under the Fourier basis", errors, "error rate")],
+        centred_extent(*errors.shape),
+        xlabel="horizontal frequency v - W//2",
+        ylabel="vertical frequency u - H//2",
+        title=title,
+    )
+    return [output / "heatmap.npy", png, write_json_atomic(output / "heatmap.json", settings)]

@@ -21,7 +21,7 @@ def load_inputs(
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1, got {limit}")
     dev = resolve_device(device)
-    images = load_split(data, "test")
+    images = load_split(data, "test", option="--data")
     if limit is not None:
         images = images.subset(np.arange(min(limit, len(images))))
     return load_classifier(arch, checkpoint, images).to(dev), images

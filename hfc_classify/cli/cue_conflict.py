@@ -7,29 +7,22 @@ from pathlib import Path
 import typer
 
 from hfc_classify.cli import options
-from hfc_classify.cli.app import app
 
 
-@app.command(
-    "cue-conflict",
-    short_help="Hybrids LFC(k) + HFC(B): does the model follow the low or the high frequencies?",
-    help="For image k, B is the first image after k (cyclically, data order) with another "
-    "label; the hybrid is clip(LFC_r(k) + HFC_r(B), 0, 255) / 255 (per-channel split, disk "
-    "distance < r). Writes DIR/cue_conflict.csv (radius, follows_low, follows_high, neither, as "
-    "fractions of the images) and DIR/cue_conflict.png. Radii: repeat --radius or comma-separate.",
-)
 def cue_conflict_command(
     checkpoint: Path = options.CHECKPOINT,
     data: str = options.DATA,
-    radius: list[str] = typer.Option(
-        ..., "--radius", "-r", help="Radius; repeat or comma-separate."
-    ),
+    radius: list[str] = options.RADII,
     output: Path = options.OUTPUT,
     arch: str = options.ARCH,
     limit: int = options.LIMIT,
     batch_size: int = typer.Option(500, "--batch-size", help="Images per batch."),
     device: str = options.DEVICE,
 ) -> None:
+    """For image k, B is the first image after k (cyclically, data order) with another label;
+    the hybrid is clip(LFC_r(k) + HFC_r(B), 0, 255) / 255 (per-channel split, disk distance <
+    r). Writes DIR/cue_conflict.csv (radius, follows_low, follows_high, neither, as fractions
+    of the images) and DIR/cue_conflict.png. Radii: repeat --radius or comma-separate."""
     from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
@@ -37,6 +30,7 @@ def cue_conflict_command(
     from hfc_classify.analysis.cue_conflict import cue_conflict, plot_cue_conflict, rows_to_csv
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.cli.evaluate import parse_radii
+    from hfc_detect.utils.cli import interruptible, start_over
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
     from hfc_detect.utils.progress import progress_bar
@@ -44,8 +38,9 @@ def cue_conflict_command(
     radii = sorted(set(parse_radii(radius)))
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    arch = options.resolve_arch(arch, checkpoint)
     model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)
-    with progress_bar("cue conflict", len(images)) as advance:
+    with interruptible(start_over(output)), progress_bar("cue conflict", len(images)) as advance:
         rows = cue_conflict(
             model, images.images, images.labels, radii, batch_size=batch_size, progress=advance
         )

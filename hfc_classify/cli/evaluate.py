@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
+from hfc_classify.cli import options
 from hfc_detect.utils.cli import parse_number_list
 
 
@@ -17,26 +17,14 @@ def parse_radii(values: list[str], option: str = "--radius") -> list[float]:
     return [check_radius(r) for r in parse_number_list(values, option)]
 
 
-@app.command(
-    "evaluate",
-    short_help="Accuracy of a classifier on images and their LFC/HFC at given radii.",
-    help="Evaluate a trained classifier on the test split of DATA and on its low- and "
-    "high-frequency versions at each --radius. Writes OUTPUT/accuracy.csv (variant, radius, "
-    "accuracy; radius empty for the original images) and prints a table.",
-)
 def evaluate_command(
-    arch: str = typer.Option(..., "--arch", help="Architecture name (e.g. resnet20)."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Weights (.th/.pt)."),
-    data: str = typer.Option(
-        ..., "--data", help=".npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT."
-    ),
-    radius: list[str] = typer.Option(
-        ..., "--radius", "-r", help="Radius; repeat or comma-separate."
-    ),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for accuracy.csv."),
-    normalize: str = typer.Option(
-        "max", "--normalize", help="LFC/HFC pixel scaling: max, clip, raw."
-    ),
+    checkpoint: Path = options.CHECKPOINT,
+    data: str = options.DATA,
+    radius: list[str] = options.RADII,
+    output: Path = options.OUTPUT,
+    arch: str = options.ARCH,
+    pixel_mode: str = options.PIXEL_MODE,
+    normalize: str = options.NORMALIZE,
     inclusive: bool = typer.Option(False, "--inclusive", help="Disk distance <= r (default < r)."),
     batch_norm: bool | None = typer.Option(
         None,
@@ -47,9 +35,12 @@ def evaluate_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
     batch_size: int = typer.Option(1000, "--batch-size", help="Images per forward pass."),
     cache_dir: str | None = typer.Option(
-        None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
+        None, "--cache-dir", metavar="DIR", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
+    """Evaluate a trained classifier on the test split of --data and on its low- and
+    high-frequency versions at each --radius. Writes DIR/accuracy.csv (variant, radius,
+    accuracy; radius empty for the original images) and prints a table."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy import or work
@@ -57,28 +48,32 @@ def evaluate_command(
     from rich.progress import Progress
     from rich.table import Table
 
-    from hfc_classify.data import PIXEL_MODES, default_cache_dir, load_split
+    from hfc_classify.data import default_cache_dir, load_split
     from hfc_classify.engine.evaluation import evaluate_variants, resolve_device, rows_to_csv
     from hfc_classify.engine.loading import load_classifier
+    from hfc_detect.frequency.trivial import radius_warnings
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
 
     radii = parse_radii(radius)
-    if normalize not in PIXEL_MODES:
-        raise InputError(f"--normalize must be one of {', '.join(PIXEL_MODES)}, got {normalize!r}")
+    mode = options.resolve_pixel_mode(pixel_mode, normalize)
+    arch = options.resolve_arch(arch, checkpoint)
     if batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
-    images = load_split(data, split)
-    model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)
     console = Console(stderr=True)
+    images = load_split(data, split, option="--data")
+    height, width = images.images.shape[1:3]
+    for line in radius_warnings(radii, [(width, height)]):
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("evaluating", total=1 + len(radii))
         rows = evaluate_variants(
             model,
             images,
             radii,
-            mode=normalize,
+            mode=mode,
             inclusive=inclusive,
             device=dev,
             batch_size=batch_size,

@@ -6,27 +6,28 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
+from hfc_classify.cli import options
 from hfc_detect.utils.cli import parse_number_list
 
 
-@app.command(
-    "kernels",
-    short_help="Fig. 7: first-layer kernels of trained models as images (and smoothed).",
-    help="Fig. 7 of the paper: draw the first-layer convolution kernels of one or more trained "
-    "models (e.g. natural and adversarially trained) as a panel each, a row per input channel "
-    "and a column per kernel (16 x 3 for the paper's ResNets), and with --rho also each model's "
-    "kernels smoothed by Eq. 3. Each panel's label gives the kernels' high-frequency energy "
-    "share. One --arch applies to all checkpoints, or give one per checkpoint. Writes F "
-    "(.png, .pdf or .svg) atomically. Exit code 2 on bad arguments.",
-)
 def kernels_command(
     checkpoint: list[Path] = typer.Option(
-        ..., "--checkpoint", "-c", help="Trained weights; repeat for several models."
+        ...,
+        "--checkpoint",
+        "-c",
+        metavar="FILE",
+        help="Trained weights; repeat for several models.",
     ),
-    output: Path = typer.Option(..., "--output", "-o", metavar="F", help="Figure file."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", metavar="FILE", help="Figure file (.png, .pdf or .svg)."
+    ),
     arch: list[str] = typer.Option(
-        ["resnet20"], "--arch", "-a", help="Architecture: one for all, or one per checkpoint."
+        None,
+        "--arch",
+        "-a",
+        help="Architecture: one for all, or one per checkpoint. [default: the one each "
+        f"checkpoint of hfc-classify train records, else {options.DEFAULT_ARCH}]",
+        show_default=False,
     ),
     label: list[str] = typer.Option(
         None,
@@ -45,12 +46,18 @@ def kernels_command(
         False, "--rescale", help="Divide smoothed kernels by 1+8*rho (see robustness)."
     ),
 ) -> None:
-    """Draw first-layer kernels of trained models, optionally smoothed."""
+    """Fig. 7 of the paper: draw the first-layer convolution kernels of one or more trained
+    models (e.g. natural and adversarially trained) as a panel each, a row per input channel
+    and a column per kernel (16 x 3 for the paper's ResNets), and with --rho also each model's
+    kernels smoothed by Eq. 3. Each panel's label gives the kernels' high-frequency energy
+    share. One --arch applies to all checkpoints, or give one per checkpoint. Writes FILE (.png,
+    .pdf or .svg) atomically. Exit code 2 on bad arguments."""
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
     check_output(output, folder=False)
-    if len(arch) not in (1, len(checkpoint)):
+    arch = list(arch or [])
+    if len(arch) not in (0, 1, len(checkpoint)):
         raise InputError(
             f"give one --arch or one per checkpoint ({len(checkpoint)}), got {len(arch)}"
         )
@@ -66,7 +73,8 @@ def kernels_command(
     from hfc_classify.kernels_figure import first_layer_weight, plot_kernels
     from hfc_classify.smoothing import smooth_kernels
 
-    archs = arch * len(checkpoint) if len(arch) == 1 else arch
+    given = arch * len(checkpoint) if len(arch) == 1 else arch or [None] * len(checkpoint)
+    archs = [options.resolve_arch(a, path) for a, path in zip(given, checkpoint, strict=True)]
     suffix = " (rescaled)" if rescale else ""
     panels = []
     for i, (path, name) in enumerate(zip(checkpoint, archs, strict=True)):

@@ -6,21 +6,18 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 
-
-@app.command(
-    "plot",
-    short_help="Fig. 3-6 style accuracy curves and a Table 1 style table of training runs.",
-    help="Read RUN folders (or sweep folders holding runs) and write OUTPUT/curves.<fmt> "
-    "(accuracy by epoch: train, test, LFC/HFC of training and test images per radius) and "
-    "OUTPUT/table.md + table.csv (final train/test accuracy per run, with what it trained on).",
-)
 def plot_command(
-    runs: list[Path] = typer.Argument(..., help="Run folders or sweep folders."),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for the figure and tables."),
+    runs: list[Path] = typer.Argument(..., metavar="DIR", help="Run folders or sweep folders."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", metavar="DIR", help="Folder for the figure and tables."
+    ),
     format_: list[str] = typer.Option(["png", "svg"], "--format", help="png, svg, pdf."),
 ) -> None:
+    """Read run folders (or sweep folders holding runs) and write into the --output folder
+    curves.<fmt> (accuracy by epoch: train, test, LFC/HFC of training and test images per
+    radius) and table.md + table.csv (final train/test accuracy per run, with what it trained
+    on)."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)

@@ -6,36 +6,15 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
+from hfc_classify.cli import options
 from hfc_detect.utils.cli import parse_number_list, split_option_list
 
 
-@app.command(
-    "robustness",
-    short_help="Table 2: accuracy under FGSM/PGD vs first-layer kernel smoothing.",
-    help="Table 2 of the paper: smooth the first-layer kernels of a trained classifier with "
-    "each --rho (Eq. 3; 0 = unchanged), then measure clean accuracy and accuracy under FGSM and "
-    "PGD (L-infinity, pixels in [0, 1]) at each --eps. Writes DIR/table2.csv and "
-    "DIR/table2.md (atomically) and prints the table; DIR/perturbation_spectrum.csv (per rho, "
-    "attack and eps the share of the perturbations' energy outside each radius r) and its "
-    "radial-profile figure DIR/perturbation_spectrum.png. Lists take repeated options or commas: "
-    "--rho 0,0.1,0.25,0.5,1 --eps 0.03,0.06,0.09. --mode fixed attacks at exactly eps "
-    "(PGD: 10 steps of 2.5*eps/steps); --mode search counts an image as fooled when any eps' "
-    "<= eps fools it, as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of "
-    "eps/30, success at any step). An image is robust only if classified correctly both clean "
-    "and attacked. Exit code 2 on bad arguments.",
-)
 def robustness_command(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Trained weights (.th/.pt)."),
-    data: str = typer.Option(
-        ...,
-        "--data",
-        "-d",
-        help="Test images: an .npz (images, labels), a CIFAR-10 folder, mnist:ROOT, "
-        "fashion-mnist:ROOT.",
-    ),
-    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write to."),
-    arch: str = typer.Option("resnet20", "--arch", "-a", help="Registered architecture."),
+    checkpoint: Path = options.CHECKPOINT,
+    data: str = options.DATA,
+    output: Path = options.OUTPUT,
+    arch: str = options.ARCH,
     rho: list[str] = typer.Option(
         ["0,0.1,0.25,0.5,1.0"], "--rho", help="Smoothing strengths (>= 0)."
     ),
@@ -58,13 +37,21 @@ def robustness_command(
         help="Divide smoothed kernels by 1+8*rho (keeps a following BatchNorm's statistics "
         "valid; Eq. 3 as printed does not).",
     ),
-    limit: int = typer.Option(
-        None, "--limit", help="Use the first N images only.", show_default=False
-    ),
+    limit: int = options.LIMIT,
     batch_size: int = typer.Option(250, "--batch-size", help="Images per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    device: str = options.DEVICE,
 ) -> None:
-    """Table 2: accuracy under FGSM/PGD for several kernel-smoothing strengths."""
+    """Table 2 of the paper: smooth the first-layer kernels of a trained classifier with each
+    --rho (Eq. 3; 0 = unchanged), then measure clean accuracy and accuracy under FGSM and PGD
+    (L-infinity, pixels in [0, 1]) at each --eps. Writes DIR/table2.csv and DIR/table2.md
+    (atomically) and prints the table; DIR/perturbation_spectrum.csv (per rho, attack and eps
+    the share of the perturbations' energy outside each radius r) and its radial-profile figure
+    DIR/perturbation_spectrum.png. Lists take repeated options or commas: --rho
+    0,0.1,0.25,0.5,1 --eps 0.03,0.06,0.09. --mode fixed attacks at exactly eps (PGD: 10 steps
+    of 2.5*eps/steps); --mode search counts an image as fooled when any eps' <= eps fools it,
+    as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of eps/30, success at
+    any step). An image is robust only if classified correctly both clean and attacked. Exit
+    code 2 on bad arguments."""
     from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
@@ -92,11 +79,13 @@ def robustness_command(
     from hfc_classify.engine.evaluation import resolve_device
     from hfc_classify.engine.loading import load_classifier
     from hfc_classify.robustness import evaluate_robustness, pgd_settings
+    from hfc_detect.utils.cli import interruptible, start_over
     from hfc_detect.utils.files import write_text_atomic
 
     pgd_settings(mode, pgd_steps, pgd_alpha)  # validate before the slow part
+    arch = options.resolve_arch(arch, checkpoint)
     dev = resolve_device(device)
-    images = load_split(data, "test")
+    images = load_split(data, "test", option="--data")
     if limit is not None:
         images = images.subset(np.arange(min(limit, len(images))))
     model = load_classifier(arch, checkpoint, images).to(dev)
@@ -109,7 +98,10 @@ def robustness_command(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+    with (
+        interruptible(start_over(output)),
+        Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar,
+    ):
         task = bar.add_task(f"{arch} rho x images", total=len(rhos) * len(y))
         table = evaluate_robustness(
             model,

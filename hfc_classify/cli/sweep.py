@@ -6,20 +6,14 @@ from pathlib import Path
 
 import typer
 
-from hfc_classify.cli.app import app
 
-
-@app.command(
-    "sweep",
-    short_help="Run a YAML grid of training runs (the paper's grids: configs/classify/).",
-    help="Expand the sweep file CONFIG (base settings, named runs, a grid) into training runs "
-    "under OUTPUT/NAME/RUN and run the unfinished ones: here one after another (local), one per "
-    "GPU in parallel (gpus), or as a Slurm array through submitit (slurm). Finished runs are "
-    "skipped; interrupted ones resume.",
-)
 def sweep_command(
-    config: Path = typer.Argument(..., help="Sweep YAML, e.g. configs/classify/table1.yaml."),
-    output: Path = typer.Option(Path("runs"), "--output", "-o", help="Root folder of the runs."),
+    config: Path = typer.Argument(
+        ..., metavar="FILE", help="Sweep YAML, e.g. configs/classify/table1.yaml."
+    ),
+    output: Path = typer.Option(
+        Path("runs"), "--output", "-o", metavar="DIR", help="Root folder of the runs."
+    ),
     set_: list[str] = typer.Option(
         [], "--set", help="Override a base setting, key=value (e.g. train_data=data/cifar10)."
     ),
@@ -37,14 +31,19 @@ def sweep_command(
     slurm_cpus: int = typer.Option(4, "--slurm-cpus", help="slurm: CPUs per run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
+    """Expand the sweep file FILE (base settings, named runs, a grid) into training runs
+    under DIR/NAME/RUN and run the unfinished ones: here one after another (local), one per
+    GPU in parallel (gpus), or as a Slurm array through submitit (slurm). Finished runs are
+    skipped; interrupted ones resume."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy import or work
     from rich.console import Console
     from rich.table import Table
 
-    from hfc_classify.engine.train import CHECKPOINT, is_finished
+    from hfc_classify.engine.run_folder import RunFolder
     from hfc_classify.sweep import load_sweep, parse_override, run_sweep, select_runs
+    from hfc_detect.utils.cli import interruptible
 
     overrides = dict(parse_override(item) for item in set_)
     runs = select_runs(load_sweep(config, output, overrides), only)
@@ -55,20 +54,22 @@ def sweep_command(
         table.add_column("folder")
         table.add_column("state")
         for run in runs:
-            state = (
-                "finished"
-                if is_finished(run.run_dir)
-                else "partial"
-                if (run.run_dir / CHECKPOINT).is_file()
-                else "to do"
-            )
-            table.add_row(run.name, str(run.run_dir), state)
+            table.add_row(run.name, str(run.run_dir), RunFolder(run.run_dir).state())
         Console().print(table)
         return
     slurm = {"timeout_min": slurm_timeout_min, "cpus_per_task": slurm_cpus}
     if slurm_partition:
         slurm["slurm_partition"] = slurm_partition
-    status = run_sweep(runs, launcher=launcher, progress=progress, log=console.print, slurm=slurm)
+    with interruptible(
+        lambda: (
+            f"{sum(RunFolder(r.run_dir).finished for r in runs)} of {len(runs)} runs are finished "
+            f"under {output}; run the same command again to continue (finished runs are skipped, "
+            "the interrupted one resumes from its last saved epoch)"
+        )
+    ):
+        status = run_sweep(
+            runs, launcher=launcher, progress=progress, log=console.print, slurm=slurm
+        )
     counts = {s: list(status.values()).count(s) for s in sorted(set(status.values()))}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
     if counts.get("failed"):

@@ -2,152 +2,133 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from hfc_classify.cli.app import app
+from hfc_classify.cli.options import ConfigOption, config_parameters
+from hfc_classify.engine.config import TrainConfig
 from hfc_detect.utils.cli import parse_number_list
 
-
-@app.command(
-    "train",
-    short_help="Train a classifier; log accuracy on LFC/HFC at radii 4-16 every epoch.",
-    help="Train a classifier (default: the paper's vanilla set-up: the released code's ResNet, "
-    "Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes "
-    "OUTPUT/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of "
-    "training and test images at each tracked radius) and OUTPUT/checkpoint.pt; running the "
-    "same command again resumes a killed run.",
-)
-def train_command(
-    data: str = typer.Option(
-        ..., "--data", help="Training data: .npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT."
+#: The options that set a :class:`TrainConfig` field, in --help order; their types and defaults
+#: are the field's. ``--output`` and ``--progress`` are the command's own.
+SETTINGS = (
+    ConfigOption(
+        "train_data",
+        "--data",
+        "Training data: .npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT.",
+        required=True,
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder."),
-    test_data: str = typer.Option(
-        "",
+    ConfigOption(
+        "test_data",
         "--test-data",
-        help="Test data (default: --data's test split; required for an .npz --data).",
+        "Test data (default: --data's test split; required for an .npz --data).",
     ),
-    arch: str = typer.Option(
-        "released_resnet",
+    ConfigOption(
+        "arch",
         "--arch",
-        help="Architecture: released_resnet, resnet18, resnet20/32/44/56, lenet, alexnet, "
-        "vgg11, vgg16.",
+        "Architecture: released_resnet, resnet18, resnet20/32/44/56, lenet, alexnet, vgg11, vgg16.",
     ),
-    epochs: int = typer.Option(100, "--epochs", help="Training epochs."),
-    batch_size: int = typer.Option(100, "--batch-size", help="Training batch size."),
-    optimizer: str = typer.Option(
-        "adam", "--optimizer", help="sgd, adam, adagrad, adadelta, rmsprop."
+    ConfigOption("epochs", "--epochs", "Training epochs."),
+    ConfigOption("batch_size", "--batch-size", "Training batch size."),
+    ConfigOption("optimizer", "--optimizer", "sgd, adam, adagrad, adadelta, rmsprop."),
+    ConfigOption("lr", "--lr", "Learning rate."),
+    ConfigOption("momentum", "--momentum", "SGD/RMSprop momentum."),
+    ConfigOption("weight_decay", "--weight-decay", "L2 weight decay."),
+    ConfigOption("mixup_alpha", "--mixup", "Mixup alpha, Beta(a, a); 0: off (released code: 1)."),
+    ConfigOption(
+        "batch_norm", "--batch-norm/--no-batch-norm", "BatchNorm switch (default: the model's)."
     ),
-    lr: float = typer.Option(1e-4, "--lr", help="Learning rate."),
-    momentum: float = typer.Option(0.0, "--momentum", help="SGD/RMSprop momentum."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 weight decay."),
-    mixup: float = typer.Option(
-        0.0, "--mixup", help="Mixup alpha, Beta(a, a); 0: off (released code: 1)."
+    ConfigOption("dropout", "--dropout", "Dropout p on dense layers."),
+    ConfigOption(
+        "shuffle_labels", "--shuffle-labels", "Train on one seeded permutation of the labels."
     ),
-    batch_norm: bool | None = typer.Option(
-        None, "--batch-norm/--no-batch-norm", help="BatchNorm switch (default: the model's)."
+    ConfigOption("train_on", "--train-on", "original, lfc or hfc."),
+    ConfigOption("train_radius", "--radius", "Radius for --train-on lfc/hfc."),
+    ConfigOption("augment", "--augment", "Random crop (pad 4) and horizontal flip."),
+    ConfigOption("adversarial", "--adversarial", "PGD adversarial training."),
+    ConfigOption("adv_eps", "--adv-eps", "Adversarial training: L-inf budget (pixels in [0, 1])."),
+    ConfigOption("adv_steps", "--adv-steps", "Adversarial training: PGD steps."),
+    ConfigOption("adv_step_size", "--adv-step-size", "Default eps/10."),
+    ConfigOption(
+        "adv_random_start",
+        "--adv-random-start",
+        "Adversarial training: start PGD at a random point.",
     ),
-    dropout: float = typer.Option(0.0, "--dropout", help="Dropout p on dense layers."),
-    shuffle_labels: bool = typer.Option(
-        False, "--shuffle-labels", help="Train on one seeded permutation of the labels."
+    ConfigOption("normalize", "--normalize", "LFC/HFC pixel scaling: max, clip, raw."),
+    ConfigOption("inclusive", "--inclusive", "Disk distance <= r (default < r)."),
+    ConfigOption("track_radii", "--track-radius", "Tracked radii."),
+    ConfigOption("track_train", "--track-train", "Tracked training images (0: all)."),
+    ConfigOption("track_test", "--track-test", "Tracked test images (0: all)."),
+    ConfigOption("seed", "--seed", "Seed of weights, shuffling and augmentation."),
+    ConfigOption("device", "--device", "auto, cpu, cuda, cuda:1, ..."),
+    ConfigOption(
+        "eval_batch_size",
+        "--eval-batch-size",
+        "Eval/tracking batch (default: 100 on CPU, 2000 on GPU).",
     ),
-    train_on: str = typer.Option("original", "--train-on", help="original, lfc or hfc."),
-    radius: float | None = typer.Option(None, "--radius", help="Radius for --train-on lfc/hfc."),
-    augment: bool = typer.Option(
-        False, "--augment", help="Random crop (pad 4) and horizontal flip."
+    ConfigOption(
+        "channels_last",
+        "--channels-last",
+        "channels_last memory format (GPU speed; last bits).",
     ),
-    adversarial: bool = typer.Option(False, "--adversarial", help="PGD adversarial training."),
-    adv_eps: float = typer.Option(
-        8 / 255, "--adv-eps", help="Adversarial training: L-inf budget (pixels in [0, 1])."
+    ConfigOption(
+        "precision", "--precision", "fp32, or bf16/fp16 autocast (faster, other numbers)."
     ),
-    adv_steps: int = typer.Option(10, "--adv-steps", help="Adversarial training: PGD steps."),
-    adv_step_size: float | None = typer.Option(None, "--adv-step-size", help="Default eps/10."),
-    adv_random_start: bool = typer.Option(
-        False, "--adv-random-start", help="Adversarial training: start PGD at a random point."
-    ),
-    normalize: str = typer.Option(
-        "max", "--normalize", help="LFC/HFC pixel scaling: max, clip, raw."
-    ),
-    inclusive: bool = typer.Option(False, "--inclusive", help="Disk distance <= r (default < r)."),
-    track_radius: list[str] = typer.Option(["4,8,12,16"], "--track-radius", help="Tracked radii."),
-    track_train: int = typer.Option(
-        1000, "--track-train", help="Tracked training images (0: all)."
-    ),
-    track_test: int = typer.Option(1000, "--track-test", help="Tracked test images (0: all)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of weights, shuffling and augmentation."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
-    eval_batch_size: int | None = typer.Option(
-        None, "--eval-batch-size", help="Eval/tracking batch (default: 100 on CPU, 2000 on GPU)."
-    ),
-    channels_last: bool = typer.Option(
-        False, "--channels-last", help="channels_last memory format (GPU speed; last bits)."
-    ),
-    precision: str = typer.Option(
-        "fp32", "--precision", help="fp32, or bf16/fp16 autocast (faster, other numbers)."
-    ),
-    cache_dir: str | None = typer.Option(
-        None, "--cache-dir", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
-    ),
-    download: bool = typer.Option(
-        False, "--download", help="Fetch CIFAR-10/MNIST via torchvision."
-    ),
-    tensorboard: bool = typer.Option(
-        False, "--tensorboard", help="Also log to OUTPUT/tensorboard."
-    ),
+    ConfigOption("cache_dir", "--cache-dir", "LFC/HFC cache (default ~/.cache/hfc-toolkit)."),
+    ConfigOption("download", "--download", "Fetch CIFAR-10/MNIST via torchvision."),
+    ConfigOption("tensorboard", "--tensorboard", "Also log to OUTPUT/tensorboard."),
+)
+
+
+def train_command(
+    output: Path = typer.Option(..., "--output", "-o", help="Run folder."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    **settings: Any,
 ) -> None:
+    """Train a classifier (default: the paper's vanilla set-up: the released code's ResNet,
+    Adam, lr 1e-4, batch 100, 100 epochs, pixels in [0, 1]). Every epoch writes
+    DIR/metrics.csv (train loss/accuracy, test accuracy, accuracy on the LFC and HFC of
+    training and test images at each tracked radius) and DIR/checkpoint.pt; running the same
+    command again resumes a killed run."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)
     from rich.console import Console
 
-    from hfc_classify.engine import TrainConfig, train
+    from hfc_classify.engine import train
+    from hfc_classify.engine.run_folder import RunFolder
+    from hfc_detect.utils.cli import interruptible
 
-    config = TrainConfig.from_dict(
-        dict(
-            train_data=data,
-            test_data=test_data,
-            arch=arch,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            mixup_alpha=mixup,
-            batch_norm=batch_norm,
-            dropout=dropout,
-            shuffle_labels=shuffle_labels,
-            train_on=train_on,
-            train_radius=radius,
-            augment=augment,
-            adversarial=adversarial,
-            adv_eps=adv_eps,
-            adv_steps=adv_steps,
-            adv_step_size=adv_step_size,
-            adv_random_start=adv_random_start,
-            normalize=normalize,
-            inclusive=inclusive,
-            track_radii=parse_number_list(track_radius, "--track-radius"),
-            track_train=track_train,
-            track_test=track_test,
-            seed=seed,
-            device=device,
-            eval_batch_size=eval_batch_size,
-            channels_last=channels_last,
-            precision=precision,
-            cache_dir=cache_dir,
-            download=download,
-            tensorboard=tensorboard,
-        ),
-        where="train",
-    )
+    settings["track_radii"] = parse_number_list(settings["track_radii"], "--track-radius")
+    config = TrainConfig.from_dict(settings, where="train")
     console = Console(stderr=True)
-    summary = train(config, output, progress=progress, log=console.print)
+    with interruptible(
+        lambda: (
+            f"{RunFolder(output).saved_epochs()} of {config.epochs} epochs are saved in "
+            f"{output}; run the same command again to continue"
+        )
+    ):
+        summary = train(config, output, progress=progress, log=console.print)
     final = summary["final"]
     console.print(
         f"[bold]{output}[/]: {summary['epochs']} epochs, train acc {final['train_acc']:.4f}, "
         f"test acc {final['test_acc']:.4f}"
     )
+
+
+def _signature() -> inspect.Signature:
+    """--data, --output, the other settings, --progress (the order of --help)."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    output, progress = (
+        p.replace(kind=keyword)
+        for p in inspect.signature(train_command).parameters.values()
+        if p.kind != p.VAR_KEYWORD
+    )
+    data, *rest = config_parameters(TrainConfig, SETTINGS)
+    return inspect.Signature([data, output, *rest, progress])
+
+
+train_command.__signature__ = _signature()  # type: ignore[attr-defined]

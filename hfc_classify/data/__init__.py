@@ -3,7 +3,6 @@
 from hfc_classify.data.datasets import ImageSet, load_npz, load_split, pixels_to_tensor
 from hfc_classify.data.frequency_sets import (
     PIXEL_MODES,
-    VARIANTS,
     compute_components,
     default_cache_dir,
     frequency_sets,
@@ -11,7 +10,6 @@ from hfc_classify.data.frequency_sets import (
 
 __all__ = [
     "PIXEL_MODES",
-    "VARIANTS",
     "ImageSet",
     "compute_components",
     "default_cache_dir",

@@ -165,8 +165,12 @@ def load_torchvision(
     return check_images(images, ds.targets.numpy(), f"{name}:{root}:{split}")
 
 
-def load_split(spec: str | Path, split: str = "test", *, download: bool = False) -> ImageSet:
-    """The ``split`` ('train' or 'test') of the data set named by ``spec`` (see module doc)."""
+def load_split(
+    spec: str | Path, split: str = "test", *, download: bool = False, option: str = ""
+) -> ImageSet:
+    """The ``split`` ('train' or 'test') of the data set named by ``spec`` (see module doc);
+    ``option`` (e.g. ``--data``) names where ``spec`` came from in the error when it names no
+    data set."""
     if split not in SPLITS:
         raise InputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     spec = str(spec)
@@ -180,7 +184,9 @@ def load_split(spec: str | Path, split: str = "test", *, download: bool = False)
         return load_npz(path)
     if path.is_dir() or download:
         return load_cifar10(path, split, download=download)
+    given = f"{option} {spec}" if option else spec
+    what = "is a file but not a data set" if path.is_file() else "not found"
     raise InputError(
-        f"{spec}: not found; expected an .npz file, a CIFAR-10 folder, mnist:ROOT or "
+        f"{given}: {what}; expected an .npz file, a CIFAR-10 folder, mnist:ROOT or "
         "fashion-mnist:ROOT"
     )

@@ -19,10 +19,9 @@ import torch
 
 from hfc_classify.data.datasets import images_fingerprint, pixels_to_tensor
 from hfc_detect.frequency import PIXEL_MODES
+from hfc_detect.frequency.variant import COMPONENTS, Variant
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path
-
-VARIANTS = ("lfc", "hfc")
 
 
 def default_cache_dir() -> Path:
@@ -34,13 +33,13 @@ def default_cache_dir() -> Path:
 def cache_name(fingerprint: str, radius: float, variant: str, mode: str, inclusive: bool) -> str:
     """The cache file name of one component set."""
     disk = "incl" if inclusive else "strict"
-    return f"{fingerprint}_r{float(radius):g}_{variant}_{mode}_{disk}.npy"
+    return f"{fingerprint}_{Variant(variant, radius).tag}_{variant}_{mode}_{disk}.npy"
 
 
 def _check(radii: Iterable[float], variants: Iterable[str], mode: str) -> None:
     for v in variants:
-        if v not in VARIANTS:
-            raise InputError(f"component must be one of {', '.join(VARIANTS)}, got {v!r}")
+        if v not in COMPONENTS:
+            raise InputError(f"component must be one of {', '.join(COMPONENTS)}, got {v!r}")
     if mode not in PIXEL_MODES:
         raise InputError(f"pixel scaling must be one of {', '.join(PIXEL_MODES)}, got {mode!r}")
     for r in radii:
@@ -64,9 +63,9 @@ def compute_components(
     from hfc_detect.frequency import split_radii, to_pixels
 
     radii = [float(r) for r in radii]
-    _check(radii, VARIANTS, mode)
+    _check(radii, COMPONENTS, mode)
     n, h, w, c = images.shape
-    out = {(v, r): torch.empty((n, c, h, w), device=out_device) for r in radii for v in VARIANTS}
+    out = {(v, r): torch.empty((n, c, h, w), device=out_device) for r in radii for v in COMPONENTS}
     for start in range(0, n, batch_size):
         batch = pixels_to_tensor(images[start : start + batch_size]).to(device) * 255
         pairs = split_radii(batch, radii, inclusive=inclusive)
@@ -80,7 +79,7 @@ def frequency_sets(
     images: np.ndarray,
     radii: Iterable[float],
     *,
-    variants: Iterable[str] = VARIANTS,
+    variants: Iterable[str] = COMPONENTS,
     mode: str = "max",
     inclusive: bool = False,
     device: str | torch.device = "cpu",

@@ -1,4 +1,4 @@
-"""What a training run is: every setting in one dataclass, validated, saved with the run.
+"""What a training run is: every setting in one frozen dataclass, normalised and checked once.
 
 Defaults are the paper's vanilla set-up (Sec. 4): Adam, lr 1e-4, batch 100, 100 epochs, pixels
 in [0, 1], Xavier init, on the released code's ResNet without BatchNorm. Accuracy on the LFC and
@@ -8,28 +8,35 @@ of 1,000 training and 1,000 test images (0 means all images).
 Speed settings (:mod:`hfc_classify.engine.device`): ``eval_batch_size`` (None: per device, 100
 on the CPU, 2,000 on a GPU), ``channels_last`` and ``precision`` (fp32, bf16 or fp16 autocast);
 the last two are off by default because they change the numbers.
+
+The CLI builds its ``train`` options from these fields and their defaults, a sweep file's
+``base``/``runs``/``grid`` name them, and a run folder's ``config.json`` is :meth:`to_dict`.
+This module imports no torch, so that the CLI can read it when it starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from hfc_classify.data.frequency_sets import PIXEL_MODES
-from hfc_classify.engine.device import PRECISIONS
+from hfc_detect.frequency.variant import KINDS
 from hfc_detect.utils.errors import InputError
 
 OPTIMIZERS = ("sgd", "adam", "adagrad", "adadelta", "rmsprop")
-TRAIN_ON = ("original", "lfc", "hfc")
+TRAIN_ON = KINDS
+PRECISIONS = ("fp32", "bf16", "fp16")
 #: Settings that may change between a run's checkpoint and its resumption.
 RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard", "channels_last")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """One training run. ``test_data`` defaults to ``train_data`` when that names a set with both
-    splits (a CIFAR-10 folder, mnist:ROOT); an ``.npz`` file needs its own ``test_data``."""
+    """One training run, checked when built (a bad value raises :class:`InputError`).
+
+    Normalised once: ``test_data`` defaults to ``train_data`` when that names a set with both
+    splits (a CIFAR-10 folder, mnist:ROOT; an ``.npz`` file needs its own ``test_data``),
+    ``optimizer`` is lower-cased, radii are floats (``track_radii`` a tuple)."""
 
     train_data: str = ""
     test_data: str = ""
@@ -55,7 +62,7 @@ class TrainConfig:
     adv_random_start: bool = False
     normalize: str = "max"
     inclusive: bool = False
-    track_radii: list[float] = field(default_factory=lambda: [4.0, 8.0, 12.0, 16.0])
+    track_radii: tuple[float, ...] = (4.0, 8.0, 12.0, 16.0)
     track_train: int = 1000
     track_test: int = 1000
     seed: int = 0
@@ -66,6 +73,22 @@ class TrainConfig:
     cache_dir: str | None = None
     download: bool = False
     tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if not self.train_data:
+            raise InputError("no training data given")
+        if not self.test_data and str(self.train_data).endswith(".npz"):
+            # An .npz file is one split: defaulting to it would test on the training images.
+            raise InputError(f"{self.train_data}: an .npz file holds one split; give test_data too")
+        put("test_data", self.test_data or self.train_data)
+        put("optimizer", str(self.optimizer).lower())
+        _check(self)
+        put("track_radii", tuple(float(r) for r in self.track_radii))
+        if self.train_radius is not None:
+            put("train_radius", float(self.train_radius))
 
     @property
     def step_size(self) -> float:
@@ -82,75 +105,86 @@ class TrainConfig:
         return opts
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as JSON values (``track_radii`` a list), in field order."""
+        return {**dataclasses.asdict(self), "track_radii": list(self.track_radii)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
-        """Build and validate; unknown keys raise :class:`InputError` naming them."""
+        """Build from settings by name; an unknown name or a bad value raises
+        :class:`InputError` that starts with ``where``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise InputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-        config = cls(**values)
-        config.validate(where)
-        return config
+        try:
+            return cls(**values)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
 
-    def validate(self, where: str = "config") -> TrainConfig:
-        """Raise :class:`InputError` on the first bad value; normalise types; return self."""
+    def changed_settings(self, saved: dict[str, Any]) -> list[str]:
+        """Settings that differ from ``saved`` (a run's stored :meth:`to_dict`), except the
+        :data:`RESUMABLE` ones; a setting that older runs lack counts as its default."""
+        now, default = self.to_dict(), default_settings()
+        return sorted(
+            k
+            for k in set(saved) | set(now)
+            if k not in RESUMABLE and saved.get(k, default.get(k)) != now.get(k)
+        )
 
-        def bad(msg: str) -> InputError:
-            return InputError(f"{where}: {msg}")
 
-        if not self.train_data:
-            raise bad("no training data given")
-        if not self.test_data and str(self.train_data).endswith(".npz"):
-            # An .npz file is one split: defaulting to it would test on the training images.
-            raise bad(f"{self.train_data}: an .npz file holds one split; give test_data too")
-        self.test_data = self.test_data or self.train_data
-        self.optimizer = str(self.optimizer).lower()
-        if self.optimizer not in OPTIMIZERS:
-            raise bad(
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
-            )
-        if self.train_on not in TRAIN_ON:
-            raise bad(f"train_on must be one of {', '.join(TRAIN_ON)}, got {self.train_on!r}")
-        if self.train_on != "original" and not (self.train_radius or 0) > 0:
-            raise bad(f"training on {self.train_on} needs a radius > 0 (train_radius)")
-        if self.normalize not in PIXEL_MODES:
-            raise bad(f"normalize must be one of {', '.join(PIXEL_MODES)}, got {self.normalize!r}")
-        if self.precision not in PRECISIONS:
-            raise bad(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "num_classes"):
-            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
-                raise bad(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("track_train", "track_test", "adv_steps"):
-            if int(getattr(self, name)) < 0:
-                raise bad(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise bad(f"lr must be > 0, got {self.lr}")
-        if self.mixup_alpha < 0:
-            raise bad(f"mixup_alpha must be >= 0 (0: off), got {self.mixup_alpha}")
-        if not 0 <= self.dropout < 1:
-            raise bad(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.adversarial and not self.adv_eps > 0:
-            raise bad(f"adv_eps must be > 0, got {self.adv_eps}")
-        if self.adversarial and not (self.adv_steps >= 1 and self.step_size > 0):
-            raise bad(
-                f"adversarial training needs adv_steps >= 1 and adv_step_size > 0, got "
-                f"{self.adv_steps} and {self.step_size:g}"
-            )
-        if self.adversarial and self.train_on != "original" and self.normalize != "clip":
-            # max/raw components leave [0, 1] (negative ringing, HFC's negative half), which the
-            # attack refuses: fail here, not at the first batch.
-            raise bad(
-                f"adversarial training on {self.train_on} needs pixels in [0, 1]: "
-                "use normalize clip"
-            )
-        if self.adversarial and self.mixup_alpha:
-            raise bad("adversarial training and mixup cannot be combined")
-        if any(not float(r) > 0 for r in self.track_radii):
-            raise bad(f"track_radii must all be > 0, got {self.track_radii}")
-        self.track_radii = [float(r) for r in self.track_radii]
-        if self.train_radius is not None:
-            self.train_radius = float(self.train_radius)
-        return self
+def default_settings() -> dict[str, Any]:
+    """Every setting's default, as :meth:`TrainConfig.to_dict` writes it."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return {**defaults, "track_radii": list(defaults["track_radii"])}
+
+
+def _check(c: TrainConfig) -> None:
+    """Raise :class:`InputError` on the first bad value of ``c``."""
+    from hfc_detect.frequency import PIXEL_MODES  # numpy: not when the CLI only starts
+
+    if c.optimizer not in OPTIMIZERS:
+        raise InputError(
+            f"unknown optimizer {c.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+        )
+    if c.train_on not in TRAIN_ON:
+        raise InputError(f"train_on must be one of {', '.join(TRAIN_ON)}, got {c.train_on!r}")
+    if c.train_on != "original" and not (c.train_radius or 0) > 0:
+        raise InputError(f"training on {c.train_on} needs a radius > 0 (train_radius)")
+    if c.normalize not in PIXEL_MODES:
+        raise InputError(f"normalize must be one of {', '.join(PIXEL_MODES)}, got {c.normalize!r}")
+    if c.precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {c.precision!r}")
+    for name in ("epochs", "batch_size", "eval_batch_size", "num_classes"):
+        if getattr(c, name) is not None and int(getattr(c, name)) < 1:
+            raise InputError(f"{name} must be >= 1, got {getattr(c, name)}")
+    for name in ("track_train", "track_test", "adv_steps"):
+        if int(getattr(c, name)) < 0:
+            raise InputError(f"{name} must be >= 0, got {getattr(c, name)}")
+    if not c.lr > 0:
+        raise InputError(f"lr must be > 0, got {c.lr}")
+    if c.mixup_alpha < 0:
+        raise InputError(f"mixup_alpha must be >= 0 (0: off), got {c.mixup_alpha}")
+    if not 0 <= c.dropout < 1:
+        raise InputError(f"dropout must be in [0, 1), got {c.dropout}")
+    if c.adversarial:
+        _check_adversarial(c)
+    if any(not float(r) > 0 for r in c.track_radii):
+        raise InputError(f"track_radii must all be > 0, got {list(c.track_radii)}")
+
+
+def _check_adversarial(c: TrainConfig) -> None:
+    if not c.adv_eps > 0:
+        raise InputError(f"adv_eps must be > 0, got {c.adv_eps}")
+    if not (c.adv_steps >= 1 and c.step_size > 0):
+        raise InputError(
+            f"adversarial training needs adv_steps >= 1 and adv_step_size > 0, got "
+            f"{c.adv_steps} and {c.step_size:g}"
+        )
+    if c.train_on != "original" and c.normalize != "clip":
+        # max/raw components leave [0, 1] (negative ringing, HFC's negative half), which the
+        # attack refuses: fail here, not at the first batch.
+        raise InputError(
+            f"adversarial training on {c.train_on} needs pixels in [0, 1]: use normalize clip"
+        )
+    if c.mixup_alpha:
+        raise InputError("adversarial training and mixup cannot be combined")

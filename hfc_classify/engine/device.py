@@ -5,9 +5,9 @@
   thread: 2.5 vs 3.4 ms an image; cache-sized batches); on a GPU large batches fill the device.
 - :func:`fits_on_device`: whether tensors of that many bytes may be kept on the device for a
   whole run (CUDA: half of the free memory; the CPU holds everything anyway).
-- :class:`Runtime`: autocast (``precision`` fp32, bf16 or fp16) and the memory format
-  (``channels_last``). Both are off by default: they change results in the last bits (fp32
-  kernels differ) or more (bf16/fp16).
+- :class:`Runtime`: autocast (``precision`` fp32, bf16 or fp16), the memory format
+  (``channels_last``) and the eval batch. Autocast and channels_last are off by default: they
+  change results in the last bits (fp32 kernels differ) or more (bf16/fp16).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import contextlib
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 #: Eval/tracking batch per device type when none is set (others: the CUDA value).
 EVAL_BATCH = {"cpu": 100, "cuda": 2000}
 #: Share of the free CUDA memory a run may fill with its data sets.
@@ -59,10 +58,18 @@ def keep(tensors: list[torch.Tensor], device: torch.device) -> list[torch.Tensor
 
 
 class Runtime:
-    """Autocast and memory format of one run on ``device``."""
+    """Autocast, memory format and eval batch (:func:`eval_batch_size` of ``eval_batch``) of
+    one run on ``device``."""
 
-    def __init__(self, device: torch.device, precision: str = "fp32", channels_last: bool = False):
+    def __init__(
+        self,
+        device: torch.device,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        eval_batch: int | None = None,
+    ):
         self.device, self.precision, self.channels_last = device, precision, channels_last
+        self.eval_batch = eval_batch_size(device, eval_batch)
 
     @property
     def dtype(self) -> torch.dtype | None:

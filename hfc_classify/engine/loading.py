@@ -12,7 +12,7 @@ from hfc_classify.models import build_model, load_weights
 from hfc_detect.utils.errors import InputError
 
 
-def _saved_config(path: Path) -> dict:
+def saved_config(path: Path) -> dict:
     """The training settings stored in one of our run checkpoints ({} for other checkpoints)."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -38,7 +38,7 @@ def build_from_checkpoint(
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise InputError(f"{checkpoint}: checkpoint not found")
-    saved = _saved_config(checkpoint)
+    saved = saved_config(checkpoint)
     if batch_norm is None and saved.get("arch") == arch:
         batch_norm = saved.get("batch_norm")
     classes = num_classes or int(saved.get("num_classes") or 10)

@@ -20,6 +20,7 @@ from hfc_classify.data.datasets import ImageSet
 from hfc_classify.data.frequency_sets import frequency_sets
 from hfc_classify.engine.device import fits_on_device, pinned
 from hfc_classify.engine.evaluation import accuracy
+from hfc_detect.frequency.variant import Variant
 
 
 def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
@@ -29,9 +30,10 @@ def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 7, n]).choice(n, size, replace=False))
 
 
-def column(split: str, variant: str, radius: float) -> str:
-    """Metric column name, e.g. ``train_lfc_r4``."""
-    return f"{split}_{variant}_r{radius:g}"
+def column(split: str, kind: str, radius: float) -> str:
+    """Metric column name: the split and the variant's name, e.g. ``train_lfc_r4``
+    (:meth:`hfc_detect.frequency.variant.Variant.name`)."""
+    return f"{split}_{Variant(kind, radius).name()}"
 
 
 class Tracker:

@@ -16,12 +16,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from hfc_detect.frequency.variant import COMPONENTS, ORIGINAL, Variant
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
-from hfc_detect.reports.folder import load_comparison
+from hfc_detect.results import load_comparison
 from hfc_detect.utils.errors import InputError
 
 STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
-KINDS = ("lfc", "hfc")
 
 
 @dataclass(frozen=True)
@@ -55,30 +55,27 @@ def load_curve(directory: str | Path, *, resamples: int = 10_000, seed: int = 0)
     """The curve of the ``eval`` folder ``directory``; :class:`InputError` if it has no
     original variant or no LFC/HFC variant with a radius."""
     folder = load_comparison(directory)
-    kinds = folder.summary.get("variant_kinds") or {}
-    if folder.baseline != "original" or kinds.get("original", {}).get("kind") != "original":
+    if folder.spec(folder.baseline) != Variant(ORIGINAL):
         raise InputError(
             f"{folder.root}: a curve needs an eval folder whose baseline is the original images "
             "(run hfc-detect eval with --variants original,lfc,hfc)"
         )
-    base = folder.column("ap_original")
+    base = folder.column(f"ap_{folder.baseline}")
     points = []
     for name in folder.variant_names:
-        spec = kinds.get(name) or {}
-        if spec.get("kind") not in KINDS:
+        spec = folder.spec(name)
+        if spec is None or not spec.is_component:
             continue
         entry = folder.variant(name)
         ci = paired_bootstrap_ci(base, folder.column(f"ap_{name}"), resamples=resamples, seed=seed)
         stats = {k: float(entry["stats"][k]) for k in STATS}
-        points.append(
-            CurvePoint(spec["kind"], float(spec["radius"]), stats, _per_category(entry), ci)
-        )
+        points.append(CurvePoint(spec.kind, spec.radius, stats, _per_category(entry), ci))
     if not points:
         raise InputError(f"{folder.root}: no LFC/HFC variant to draw (run eval with --radius)")
-    original = folder.variant("original")
+    original = folder.variant(folder.baseline)
     names = {int(c): v["name"] for c, v in original["per_category_ap"].items()}
     return Curve(
-        points=sorted(points, key=lambda p: (KINDS.index(p.kind), p.radius)),
+        points=sorted(points, key=lambda p: (COMPONENTS.index(p.kind), p.radius)),
         original={k: float(original["stats"][k]) for k in STATS},
         original_per_category=_per_category(original),
         category_names=names,
@@ -158,3 +155,17 @@ def plot_curve(path: str | Path, curve: Curve, title: str) -> Path:
     fig.suptitle(f"{title} ({curve.num_images_scored} images scored)", fontsize=10)
     fig.tight_layout()
     return save_png(fig, path)
+
+
+def write_curve(directory: str | Path, curve: Curve, title: str | None = None) -> list[Path]:
+    """Write ``curve.csv``, ``curve_per_category.csv`` and ``curve.png`` (titled ``title``, by
+    default after the folder) into the eval folder ``directory``, each atomically; the paths."""
+    from hfc_detect.utils.files import write_text_atomic
+
+    directory = Path(directory)
+    title = title or f"AP against radius: {directory.resolve().name}"
+    return [
+        write_text_atomic(directory / "curve.csv", curve_csv(curve)),
+        write_text_atomic(directory / "curve_per_category.csv", per_category_csv(curve)),
+        plot_curve(directory / "curve.png", curve, title),
+    ]

@@ -119,6 +119,19 @@ def _score(gt: GroundTruth, dets: list[dict[str, Any]]):
     return evaluate(gt, load_predictions([d for d in dets if d["category_id"] in known], gt))
 
 
+def _parse_log(lines: list[str]) -> tuple[dict[Frequency, tuple[float, float]], int]:
+    """The frequencies logged in ``lines`` (after the header) and how many lines are kept: all
+    up to the first torn one (a run killed mid-write)."""
+    done = {}
+    for count, line in enumerate(lines[1:], start=1):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            return done, count
+        done[(rec["fy"], rec["fx"])] = (rec["ap"], rec["delta_ap"])
+    return done, len(lines)
+
+
 def read_log(
     path: Path, settings: dict[str, Any], *, repair: bool = True
 ) -> dict[Frequency, tuple[float, float]]:
@@ -132,16 +145,19 @@ def read_log(
         raise InputError(
             f"{path.parent} holds a heat map with other settings; choose another --output"
         )
-    done = {}
-    for count, line in enumerate(lines[1:], start=1):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:  # killed mid-write: keep the lines before it
-            if repair:
-                write_text_atomic(path, "\n".join(lines[:count]) + "\n")
-            break
-        done[(rec["fy"], rec["fx"])] = (rec["ap"], rec["delta_ap"])
+    done, kept = _parse_log(lines)
+    if repair and kept < len(lines):  # killed mid-write: keep the lines before it
+        write_text_atomic(path, "\n".join(lines[:kept]) + "\n")
     return done
+
+
+def logged_frequencies(output: str | Path) -> int:
+    """How many frequencies the heat map log in ``output`` holds: what a resume will not run
+    again (read only; 0 without a log)."""
+    path = Path(output) / LOG_NAME
+    if not path.is_file():
+        return 0
+    return len(_parse_log(path.read_text(encoding="utf-8").splitlines())[0])
 
 
 def _append(path: Path, records: list[dict[str, Any]]) -> None:
@@ -158,11 +174,14 @@ def detector_heatmap(
     *,
     settings: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
 ) -> DetectorHeatmap:
     """The heat map of ``detector`` on ``dataset``; ``output`` keeps the per-frequency log
     (``heatmap_progress.jsonl``, headed by ``settings`` plus ``config``) from which a re-run with
     the same settings resumes, with any number of ranks. ``progress(k)`` gets the detector runs
-    of each step (on rank 0: its own as they happen, the other ranks' after each round).
+    of each step (on rank 0: its own as they happen, the other ranks' after each round);
+    ``on_resume(done, total)`` (on rank 0) hears how many of the frequencies an earlier run
+    logged.
 
     Under torch.distributed (torchrun, Detectron2's ``launch``) the work is shared: the clean
     pass by images, the frequencies by chunks of ``batch_size`` (the chunks a one-process run
@@ -201,6 +220,8 @@ def detector_heatmap(
     others([n for n, _ in parts])
     clean = _score(gt, [d for _, part in parts for d in part])
     reps, mapping = grid_frequencies(config.grid, config.step)
+    if done and is_main and on_resume is not None:
+        on_resume(len(done), len(reps))
     todo = [c for c in frequency_chunks(reps, config.batch_size, done) if c]
     log = output / LOG_NAME
     for start in range(0, len(todo), world):
@@ -304,3 +325,57 @@ def heatmap_csv(result: DetectorHeatmap) -> str:
         for j, fx in enumerate(result.frequencies.tolist()):
             lines.append(f"{fy},{fx},{result.ap[i, j]:.6f},{result.delta_ap[i, j]:.6f}")
     return "\n".join(lines) + "\n"
+
+
+def write_heatmap(
+    output: str | Path,
+    result: DetectorHeatmap,
+    config: DetectorHeatmapConfig,
+    settings: dict[str, Any],
+    *,
+    seconds: float | None = None,
+) -> list[Path]:
+    """Write ``heatmap.npy`` ((2, G, G): AP, mean per-image AP difference), ``heatmap.csv``,
+    ``heatmap.png`` and ``heatmap.json`` (``settings``, ``config``, the results and, when given,
+    the ``seconds`` this run took, the ranks' detector runs) into ``output``, each atomically;
+    the paths."""
+    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
+    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
+
+    output = Path(output)
+    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, np.stack([result.ap, result.delta_ap]))
+    csv_path = write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
+    step = config.step
+    png = plot_heatmaps(
+        output / "heatmap.png",
+        [
+            ("whole-set AP", result.ap, "AP"),
+            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
+        ],
+        tuple(v * step for v in centred_extent(config.grid, config.grid)),
+        xlabel="fx (cycles per image width)",
+        ylabel="fy (cycles per image height)",
+        title=f"{settings.get('backend', 'detector')} on {result.num_images} images, eps "
+        f"{config.eps:g}: clean AP {result.clean_ap:.3f}",
+    )
+    record = {
+        **settings,
+        "grid": config.grid,
+        "step": step,
+        "eps": config.eps,
+        "limit": config.limit,
+        "images": result.num_images,
+        "images_scored": result.num_scored,
+        "clean_ap": result.clean_ap,
+        "layers": ["ap", "mean_delta_ap"],
+        "frequencies": result.frequencies.tolist(),
+        "detector_runs": heatmap_cost(config.grid, result.num_images),
+    }
+    if result.runs_per_rank:
+        record["world_size"] = len(result.runs_per_rank)
+        record["detector_runs_per_rank_this_run"] = list(result.runs_per_rank)
+    if seconds is not None:
+        record["seconds_this_run"] = round(seconds, 2)
+    json_path = write_json_atomic(output / "heatmap.json", record)
+    return [output / "heatmap.npy", csv_path, png, json_path]

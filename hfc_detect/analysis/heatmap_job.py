@@ -24,8 +24,8 @@ from hfc_detect.analysis.heatmap import (
     frequency_chunks,
     grid_frequencies,
     heatmap_cost,
-    heatmap_csv,
     read_log,
+    write_heatmap,
 )
 from hfc_detect.engine import distributed as dist
 from hfc_detect.frequency.basis import Frequency
@@ -108,10 +108,14 @@ def run_heatmap_job(
     *,
     dry_run: bool = False,
     say: Callable[[str], None] = print,
+    note: Callable[[str], None] | None = None,
 ) -> DetectorHeatmap | None:
     """Plan the map, ``say`` its size in one line (on rank 0), and unless ``dry_run`` compute
     it (progress bar with ETA on a terminal) and write ``output``: ``heatmap.npy``,
-    ``heatmap.csv``, ``heatmap.png``, ``heatmap.json``. Returns the map (None for a dry run)."""
+    ``heatmap.csv``, ``heatmap.png``, ``heatmap.json``
+    (:func:`hfc_detect.analysis.heatmap.write_heatmap`). ``note`` (default ``say``) hears, on
+    rank 0, that a run resumes and how far. Returns the map (None for a dry run)."""
+    note = note or say
     from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
     from hfc_detect.utils.progress import progress_bar
@@ -141,15 +145,24 @@ def run_heatmap_job(
         options = {k: v for k, v in options.items() if v is not None}
         if job.overrides:
             options["overrides"] = list(job.overrides)
-        detector = build_detector(backend, **options)
+        detector = build_detector(backend, categories=ds.gt.category_names_by_id(), **options)
         start = time.perf_counter()
         bar = progress_bar(f"heat map, grid {job.config.grid}", plan.runs_now)
         with bar if is_main else nullcontext(None) as advance:
-            result = detector_heatmap(detector, ds, job.config, job.output, settings=settings,
-                                      progress=advance)  # fmt: skip
+            result = detector_heatmap(
+                detector,
+                ds,
+                job.config,
+                job.output,
+                settings=settings,
+                progress=advance,
+                on_resume=lambda done, total: note(
+                    f"resuming {job.output}: {done} of {total} frequencies done"
+                ),
+            )
         seconds = time.perf_counter() - start
         if is_main:
-            write_heatmap(job, result, {**settings, "seconds_this_run": round(seconds, 2)})
+            write_heatmap(job.output, result, job.config, settings, seconds=seconds)
             say(
                 f"clean AP {result.clean_ap:.4f}; AP under perturbation {result.ap.min():.4f} to "
                 f"{result.ap.max():.4f}; wrote {job.output}/heatmap.npy, heatmap.csv, "
@@ -164,47 +177,3 @@ def _logged(job: HeatmapJob, settings: dict[str, Any]) -> dict:
     """Frequencies an earlier run logged (read only: a dry run changes nothing)."""
     full = {**settings, **asdict(job.config)}
     return read_log(Path(job.output) / LOG_NAME, full, repair=False)
-
-
-def write_heatmap(job: HeatmapJob, result: DetectorHeatmap, settings: dict[str, Any]) -> None:
-    """The folder's files, each written atomically."""
-    import numpy as np
-
-    from hfc_detect.utils.figures import centred_extent, plot_heatmaps
-    from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
-
-    output, config = Path(job.output), job.config
-    with atomic_path(output / "heatmap.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, np.stack([result.ap, result.delta_ap]))
-    write_text_atomic(output / "heatmap.csv", heatmap_csv(result))
-    plot_heatmaps(
-        output / "heatmap.png",
-        [
-            ("whole-set AP", result.ap, "AP"),
-            ("mean per-image AP difference", result.delta_ap, "AP - clean AP"),
-        ],
-        tuple(v * config.step for v in centred_extent(config.grid, config.grid)),
-        xlabel="fx (cycles per image width)",
-        ylabel="fy (cycles per image height)",
-        title=f"{settings['backend']} on {result.num_images} images, eps {config.eps:g}: clean "
-        f"AP {result.clean_ap:.3f}",
-    )
-    plan = plan_heatmap(config, result.num_images)
-    write_json_atomic(
-        output / "heatmap.json",
-        {
-            **settings,
-            "grid": config.grid,
-            "step": config.step,
-            "eps": config.eps,
-            "limit": config.limit,
-            "images": result.num_images,
-            "images_scored": result.num_scored,
-            "clean_ap": result.clean_ap,
-            "layers": ["ap", "mean_delta_ap"],
-            "frequencies": result.frequencies.tolist(),
-            "detector_runs": plan.runs,
-            "world_size": len(result.runs_per_rank),
-            "detector_runs_per_rank_this_run": list(result.runs_per_rank),
-        },
-    )

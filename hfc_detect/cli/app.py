@@ -1,13 +1,29 @@
 """hfc-detect: decompose images, score detections per image, evaluate detectors on LFC/HFC."""
 
-from hfc_detect.utils.cli import make_app
+from hfc_detect.cli import compare, curve, decompose, export, heatmap, wins
+from hfc_detect.cli import eval as eval_cli
+from hfc_detect.utils.cli import Command, make_app
 
-app = make_app(__doc__, "hfc_detect", shares_work={"eval", "heatmap"})
+# The command modules hold plain functions; this table alone registers them, in this order
+# (the order of --help). Heavy imports stay inside the functions: --help never loads torch.
+COMMANDS = (
+    Command("eval", eval_cli.eval_command,
+            "Run a detector on original, LFC and HFC images and score every image."),
+    Command("compare", compare.compare_command,
+            "Per-image and whole-set COCO AP of predictions files, exactly as pycocotools."),
+    Command("wins", wins.wins_command,
+            "Images where a variant (LFC) beats the baseline, with objects gained/lost."),
+    Command("export", export.export_command,
+            "Export a comparison as csv, json, parquet or an offline HTML report."),
+    Command("curve", curve.curve_command,
+            "AP against radius (LFC/HFC, by object size) from an eval run with several radii."),
+    Command("heatmap", heatmap.heatmap_command,
+            "Fourier heat map of a detector: AP when one Fourier basis image is added."),
+    Command("decompose", decompose.decompose_command,
+            "Write the LFC and HFC of images as PNG (and .npy, a figure)."),
+)  # fmt: skip
 
-# Each command module registers itself on ``app`` when imported; heavy imports stay inside the
-# command functions so that ``hfc-detect --help`` never loads torch.
-import hfc_detect.cli.eval  # noqa: E402, F401  (by module path: the name would shadow eval)
-from hfc_detect.cli import compare, curve, decompose, export, heatmap, wins  # noqa: E402, F401
+app = make_app(__doc__, "hfc_detect", COMMANDS, shares_work={"eval", "heatmap"})
 
 
 def main() -> None:

@@ -6,20 +6,14 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "compare",
-    short_help="Per-image and whole-set COCO AP of predictions files, exactly as pycocotools.",
-    help="Score COCO results files against COCO annotations, per image and for the whole set, "
-    "exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions "
-    "is the baseline. "
-    "Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and DIR/summary.json.",
-)
 def compare_command(
     annotations: Path = typer.Option(
-        ..., "--annotations", "-a", help="COCO ground-truth JSON (instances_*.json)."
+        ...,
+        "--annotations",
+        "-a",
+        metavar="FILE",
+        help="COCO ground-truth JSON (instances_*.json).",
     ),
     predictions: list[str] = typer.Option(
         ...,
@@ -28,9 +22,14 @@ def compare_command(
         help="NAME=PATH of a COCO results JSON; repeat for each variant (e.g. original=o.json "
         "lfc=l.json hfc=h.json). The first is the baseline.",
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder to write the results to."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", metavar="DIR", help="Folder to write the results to."
+    ),
     images: Path = typer.Option(
-        None, "--images", help="Image folder, recorded in summary.json for reports (optional)."
+        None,
+        "--images",
+        metavar="DIR",
+        help="Image folder, recorded in summary.json for reports (optional).",
     ),
     iou_type: str = typer.Option(
         "bbox", "--iou-type", help="COCOeval iouType: bbox, segm (masks) or keypoints (OKS)."
@@ -42,11 +41,14 @@ def compare_command(
         "(default: the category's 'kpt_oks_sigmas' field, else COCO's 17 person sigmas).",
     ),
 ) -> None:
-    """Score prediction files per image and for the whole set."""
+    """Score COCO results files against COCO annotations, per image and for the whole set,
+    exactly as pycocotools' COCOeval (bbox, segm or keypoints) does; the first --predictions is
+    the baseline. Writes DIR/per_image.csv (+ .jsonl, + .parquet with pyarrow) and
+    DIR/summary.json."""
     from rich.console import Console
 
-    from hfc_detect.evaluation.compare import compare, parse_variant_spec
     from hfc_detect.evaluation.params import check_iou_type
+    from hfc_detect.results import compare
     from hfc_detect.utils.cli import parse_number_list
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
@@ -58,7 +60,7 @@ def compare_command(
 
     variants: dict[str, Path] = {}
     for spec in predictions:
-        name, path = parse_variant_spec(spec)
+        name, path = parse_predictions_option(spec)
         if name in variants:
             raise InputError(f"variant name {name!r} is given twice in --predictions")
         variants[name] = path
@@ -73,6 +75,19 @@ def compare_command(
         f"{summary['num_images_scored']} of {summary['num_images']} images scored (images "
         f"without non-crowd ground truth have no AP). Wrote {output}: {', '.join(files)}"
     )
+
+
+def parse_predictions_option(spec: str) -> tuple[str, Path]:
+    """``NAME=PATH`` (as given to ``--predictions``) -> (name, path)."""
+    from hfc_detect.results import check_variant_name
+    from hfc_detect.utils.errors import InputError
+
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise InputError(
+            f"--predictions expects NAME=PATH (e.g. original=preds.json), got {spec!r}"
+        )
+    return check_variant_name(name), Path(path)
 
 
 def summary_table(summary: dict):

@@ -6,38 +6,38 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "curve",
-    short_help="AP against radius (LFC/HFC, by object size) from an eval run with several radii.",
-    help="Read an eval folder run with several radii (eval --radius-sweep N, or --radius "
-    "repeated) and write DIR/curve.csv (per kind and radius: AP, AP50, AP75, APs, APm, APl and "
-    "the paired-bootstrap 95% CI of the mean per-image AP difference against the original), "
-    "DIR/curve_per_category.csv (AP per category and radius) and DIR/curve.png (AP against "
-    "radius for LFC and HFC, the original as a horizontal line, one panel per object size, and "
-    "the per-image difference with its CI). Nothing is recomputed from images.",
-)
 def curve_command(
     directory: Path = typer.Argument(..., metavar="DIR", help="An hfc-detect eval folder."),
     resamples: int = typer.Option(10_000, "--resamples", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="Folder to write the curve files to. [default: DIR, the eval folder]",
+        show_default=False,
+    ),
 ) -> None:
+    """Read an eval folder run with several radii (eval --radius-sweep N, or --radius repeated)
+    and write DIR/curve.csv (per kind and radius: AP, AP50, AP75, APs, APm, APl and the
+    paired-bootstrap 95% CI of the mean per-image AP difference against the original),
+    DIR/curve_per_category.csv (AP per category and radius) and DIR/curve.png (AP against
+    radius for LFC and HFC, the original as a horizontal line, one panel per object size, and
+    the per-image difference with its CI). Nothing is recomputed from images."""
+    from hfc_detect.results import check_comparison_folder
     from hfc_detect.utils.files import check_output
 
-    check_output(directory)  # before any heavy work
-    from hfc_detect.analysis.curve import curve_csv, load_curve, per_category_csv, plot_curve
-    from hfc_detect.utils.files import write_text_atomic
+    output = check_output(output or check_comparison_folder(directory))  # before heavy work
+    from hfc_detect.analysis.curve import load_curve, write_curve
 
     curve = load_curve(directory, resamples=resamples, seed=seed)
-    write_text_atomic(directory / "curve.csv", curve_csv(curve))
-    write_text_atomic(directory / "curve_per_category.csv", per_category_csv(curve))
-    plot_curve(directory / "curve.png", curve, f"AP against radius: {directory.resolve().name}")
+    write_curve(output, curve, f"AP against radius: {directory.resolve().name}")
     typer.echo(f"{'':>4} {'radius':>8} {'AP':>7} {'dAP mean':>9}  95% CI")
     for p in curve.points:
         d = p.delta
         typer.echo(f"{p.kind:>4} {p.radius:>8g} {p.stats['AP']:>7.4f} {d.mean:>9.4f}  "
                    f"[{d.low:.4f}, {d.high:.4f}]")  # fmt: skip
     typer.echo(f"original AP {curve.original['AP']:.4f}")
-    typer.echo(f"wrote {directory}/curve.csv, curve_per_category.csv, curve.png")
+    typer.echo(f"wrote {output}/curve.csv, curve_per_category.csv, curve.png")

@@ -6,29 +6,14 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "decompose",
-    short_help="Write the LFC and HFC of images as PNG (and .npy, a figure).",
-    help="Split each IMAGE (JPEG/PNG; gray, RGB, RGBA, 8- or 16-bit) into its low- and "
-    "high-frequency components with a centred disk of radius R in the shifted spectrum, and "
-    "write to DIR: <stem>_r<R>_lfc.png (LFC rounded and clipped to the pixel range) and "
-    "<stem>_r<R>_hfc.png (mid-grey + HFC: 128 + HFC in 8 bits, 32768 + HFC in 16 bits, "
-    "clipped), at the image's bit depth (alpha dropped); with --npy the exact float64 arrays "
-    "(H, W, 3) RGB or (H, W) gray; with --figure one panel original | LFC | HFC (stretched) | "
-    "log-magnitude spectrum with the disk. With --inclusive names end in <R>i. Exit code 0 if "
-    "all images were decomposed, 1 if some could not be read or written (each named on one "
-    "line, the others are still written), 2 on bad arguments. Files are written atomically.",
-)
 def decompose_command(
-    images: list[Path] = typer.Argument(..., metavar="IMAGE", help="Image files (JPEG/PNG)."),
+    images: list[Path] = typer.Argument(..., metavar="FILE", help="Image files (JPEG/PNG)."),
     radius: str = typer.Option(
-        ..., "--radius", "-r", metavar="R", help="Disk radius in frequency bins, > 0."
+        ..., "--radius", "-r", metavar="X", help="Disk radius in frequency bins, > 0."
     ),
     inclusive: bool = typer.Option(
-        False, "--inclusive", help="Keep distance <= R (the paper) instead of < R (its code)."
+        False, "--inclusive", help="Keep distance <= r (the paper) instead of < r (its code)."
     ),
     output: Path = typer.Option(
         ..., "--output", "-o", metavar="DIR", help="Folder to write to (created)."
@@ -36,7 +21,16 @@ def decompose_command(
     npy: bool = typer.Option(False, "--npy", help="Also write lossless float64 .npy arrays."),
     figure: bool = typer.Option(False, "--figure", help="Also write a four-panel figure PNG."),
 ) -> None:
-    """Write LFC/HFC pictures (and arrays, figures) of image files."""
+    """Split each image FILE (JPEG/PNG; gray, RGB, RGBA, 8- or 16-bit) into its low- and
+    high-frequency components with a centred disk of radius r (--radius) in the shifted
+    spectrum, and write to DIR (--output): <stem>_r<r>_lfc.png (LFC rounded and clipped to the
+    pixel range) and <stem>_r<r>_hfc.png (mid-grey + HFC: 128 + HFC in 8 bits, 32768 + HFC in
+    16 bits, clipped), at the image's bit depth (alpha dropped); with --npy the exact float64
+    arrays (H, W, 3) RGB or (H, W) gray; with --figure one panel original | LFC | HFC
+    (stretched) | log-magnitude spectrum with the disk. With --inclusive names end in <r>i.
+    Exit code 0 if all images were decomposed, 1 if some could not be read or written (each
+    named on one line, the others are still written), 2 on bad arguments. Files are written
+    atomically."""
     from rich.console import Console
     from rich.progress import Progress
 

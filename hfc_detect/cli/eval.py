@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
+from hfc_detect.modeling import list_backends
 
 EXIT_PARTIAL = 1  # some images failed: everything is written, the failures are listed
-EXIT_INTERRUPTED = 130
 
 
-@app.command(
-    "eval", short_help="Run a detector on original, LFC and HFC images and score every image."
-)
 def eval_command(
     radius: list[float] = typer.Option(
         None,
@@ -41,13 +36,19 @@ def eval_command(
         "[default: coco_2017_val if found there, else the bundled demo]",
     ),
     annotations: Path = typer.Option(
-        None, "--annotations", help="COCO annotations JSON (with --images) instead of --dataset."
+        None,
+        "--annotations",
+        "-a",
+        metavar="FILE",
+        help="COCO annotations JSON (with --images) instead of --dataset.",
     ),
-    images: Path = typer.Option(None, "--images", help="Folder of the annotations' images."),
+    images: Path = typer.Option(
+        None, "--images", metavar="DIR", help="Folder of the annotations' images."
+    ),
     backend: str = typer.Option(
         None,
         "--backend",
-        help="detectron2, torchvision, onnx-yolox, demo or package.module:Class. "
+        help=f"{', '.join(list_backends())} (docs/backends.md) or package.module:Class. "
         "[default: detectron2; demo for the demo dataset]",
     ),
     config_file: str = typer.Option(
@@ -56,7 +57,9 @@ def eval_command(
         help="Model config (Detectron2: a yaml or LazyConfig .py file, or a model-zoo path such "
         "as COCO-Detection/retinanet_R_50_FPN_1x.py).",
     ),
-    weights: str = typer.Option(None, "--weights", help="Checkpoint file or URL."),
+    weights: str = typer.Option(
+        None, "--weights", help="Checkpoint file or URL (transformers: a folder or Hub id)."
+    ),
     overrides: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE (e.g. INPUT.MIN_SIZE_TEST=320); repeatable."
     ),
@@ -92,6 +95,7 @@ def eval_command(
         None,
         "--output",
         "-o",
+        metavar="DIR",
         help="Output folder. [default: runs/eval-<data>-<backend>-r<radii>-<hash of the "
         "settings>, so the same command resumes]",
     ),
@@ -104,15 +108,17 @@ def eval_command(
         "least 1, so the cores are not oversubscribed; on GPU torch's choice]",
     ),
 ) -> None:
-    """Evaluate a detector on original, LFC and HFC images: writes DIR/predictions/<variant>.json,
-    DIR/per_image.csv and DIR/summary.json. Launch under torchrun for several GPUs/nodes. Exit
-    code 1 when some images could not be used (all else is written; they are listed)."""
+    """Evaluate a detector on original, LFC and HFC images: writes
+    DIR/predictions/<variant>.json, DIR/per_image.csv and DIR/summary.json. Launch under
+    torchrun for several GPUs/nodes. Exit code 1 when some images could not be used (all else
+    is written; they are listed)."""
     from hfc_detect.utils.files import check_output
 
     check_output(output if output is not None else Path("runs"))  # before any heavy work
     from hfc_detect.analysis.radii import resolve_radii
     from hfc_detect.cli.eval_view import EvalView
     from hfc_detect.engine.evaluate import EvalConfig, run_eval
+    from hfc_detect.utils.cli import interruptible
 
     radius = resolve_radii(radius or [], radius_sweep, dataset, annotations, images)
     config = EvalConfig(
@@ -136,22 +142,13 @@ def eval_command(
         threads=threads,
     )
     view = EvalView(progress)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        result = run_eval(config, on_progress=view)
-    except KeyboardInterrupt:
-        view.close()
-        typer.echo(view.interrupted_line(), err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        view.close()
-        signal.signal(signal.SIGTERM, previous)
+    with interruptible(view.interrupted_line):
+        try:
+            result = run_eval(config, on_progress=view)
+        finally:
+            view.close()
     if result.summary is None:  # not rank 0
         return
     view.report(result)
     if result.failed_images:
         raise typer.Exit(EXIT_PARTIAL)
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

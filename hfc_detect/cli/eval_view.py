@@ -28,14 +28,20 @@ class EvalView:
             self.err.print(f"[yellow]warning[/yellow]: {event.message}", highlight=False)
         elif event.kind == "start":
             self._start(event)
+        elif event.kind == "finished":
+            self._notices(event)
         elif event.kind == "images":
             self._advance(event)
 
-    def _start(self, event) -> None:
+    def _notices(self, event) -> None:
+        """What every run on this folder says first, finished or not: the demo notice."""
         self.output, self.done, self.total = event.output, event.done, event.total
-        self.started, self.start_time = event.done, time.perf_counter()
         if event.demo_fallback:
             self.err.print(demo_notice(), soft_wrap=False)  # wrap inside the panel, never crop
+
+    def _start(self, event) -> None:
+        self._notices(event)
+        self.started, self.start_time = event.done, time.perf_counter()
         if event.done:
             self.err.print(f"resuming {event.output}: {event.done} of {event.total} images done")
         self.progress = _progress_bar(self.err, self.show_progress)
@@ -61,10 +67,15 @@ class EvalView:
             self.progress = None
 
     def interrupted_line(self) -> str:
+        """How to continue, with the images saved counted as a resume will count them (from
+        the progress log on disk, not from the events seen so far)."""
         if self.output is None:
-            return "interrupted before any image was run; nothing to continue"
+            return "before any image was run; run the same command again to start"
+        from hfc_detect.engine.predictions import RunFolder
+
+        saved = len(RunFolder(self.output).finished_ids())
         return (
-            f"interrupted: {self.done} of {self.total} images are saved in {self.output}; "
+            f"{saved} of {self.total} images are saved in {self.output}; "
             "run the same command again to continue"
         )
 
@@ -75,14 +86,16 @@ class EvalView:
         out = Console(soft_wrap=True)
         summary = result.summary
         if result.reused:
-            out.print(f"{result.output} already holds this finished run; not recomputed:")
+            out.print(f"{result.output} already holds this finished run; nothing was computed "
+                      "or written:")  # fmt: skip
         baseline = summary["baseline"]
         for v in summary["variants"]:
             wins = (
                 "" if v["name"] == baseline else f"  wins over {baseline} {v['wins_over_baseline']}"
             )
             out.print(f"{v['name']:>12}  AP {v['stats']['AP']:.4f}{wins}", highlight=False)
-        out.print(f"wrote {result.output}/summary.json, per_image.csv, predictions/")
+        if not result.reused:
+            out.print(f"wrote {result.output}/summary.json, per_image.csv, predictions/")
         failed = result.failed_images
         if failed:
             self.err.print(

@@ -6,23 +6,15 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from hfc_detect.reports.defaults import DEFAULT_VARIANT
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 
-@app.command(
-    "export",
-    short_help="Export a comparison as csv, json, parquet or an offline HTML report.",
-    help="Export the per-image table of DIR as csv, json or parquet, or write an HTML report "
-    "folder that opens offline: AP per variant, the 12 COCO numbers, wins, per-category AP, a "
-    "histogram of per-image AP differences, a paired bootstrap 95% CI of the mean difference, "
-    "a gallery original | LFC | HFC with ground truth, detections and gained/lost objects, and a "
-    "Frequency response section where DIR holds curve.csv (hfc-detect curve) or a heat map in "
-    "DIR/heatmap/ (hfc-detect heatmap -o DIR/heatmap).",
-)
 def export_command(
-    directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
+    directory: Path = typer.Argument(
+        ..., metavar="DIR", help="Comparison folder written by compare or eval."
+    ),
     fmt: str = typer.Option(..., "--format", help="csv, json, parquet or html."),
     top: int = typer.Option(
         None,
@@ -34,18 +26,26 @@ def export_command(
     output: Path = typer.Option(
         None,
         "--output",
+        "-o",
         help="Output file, or folder for html (default: DIR/report.FORMAT, DIR/report for html).",
     ),
     images: Path = typer.Option(
-        None, "--images", help="Folder of the images (default: images_dir in summary.json)."
+        None,
+        "--images",
+        metavar="DIR",
+        help="Folder of the images (default: images_dir in summary.json).",
     ),
     radius: float = typer.Option(
         None,
         "--radius",
+        "-r",
         help="LFC/HFC radius of the gallery when summary.json records none (default: 128).",
     ),
     variant: str = typer.Option(
-        None, "--variant", help="Variant ranked against the baseline (default: lfc)."
+        None,
+        "--variant",
+        help=f"Variant ranked against the baseline. [default: {DEFAULT_VARIANT}]",
+        show_default=False,
     ),
     score_threshold: float = typer.Option(
         None,
@@ -69,7 +69,12 @@ def export_command(
         "holds one), checked when given.",
     ),
 ) -> None:
-    """Export a comparison folder as a table or an offline HTML report."""
+    """Export the per-image table of DIR as csv, json or parquet, or write an HTML report
+    folder that opens offline: AP per variant, the 12 COCO numbers, wins, per-category AP, a
+    histogram of per-image AP differences, a paired bootstrap 95% CI of the mean difference, a
+    gallery original | LFC | HFC with ground truth, detections and gained/lost objects, and a
+    Frequency response section where DIR holds curve.csv (hfc-detect curve) or a heat map in
+    DIR/heatmap/ (hfc-detect heatmap -o DIR/heatmap)."""
     from rich.console import Console
     from rich.progress import Progress
 

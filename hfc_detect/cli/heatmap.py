@@ -6,24 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
 
-
-@app.command(
-    "heatmap",
-    short_help="Fourier heat map of a detector: AP when one Fourier basis image is added.",
-    help="For each frequency (fy, fx) of a --grid x --grid grid, --step cycles per image "
-    "apart (zero at the centre; 16 x 16: up to 128 cycles per image, the paper's radius), "
-    "add the real Fourier basis image of that frequency (unit L2 norm per channel, "
-    "scaled to --eps on the 0..255 scale, clipped to 0..255) to every image, run the detector "
-    "and record the whole-set COCO AP and the mean per-image AP difference against the clean "
-    "images. Only one of (fy, fx) and (-fy, -fx) is run (the same image). Cost: about --limit x "
-    "grid^2 / 2 detector runs. Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP "
-    "difference; row fy, column fx), DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; "
-    "DIR/heatmap_progress.jsonl lets a killed run resume (run the same command again). Under "
-    "torchrun the ranks share the work and rank 0 writes; a run resumes with any number of "
-    "ranks. The plan's size is printed first; --dry-run prints it and exits.",
-)
 def heatmap_command(
     output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Folder to write."),
     grid: int = typer.Option(16, "--grid", help="Frequencies per axis."),
@@ -39,8 +22,12 @@ def heatmap_command(
     dataset: str = typer.Option(
         None, "--dataset", help="coco_2017_val or demo [default: as eval chooses]."
     ),
-    annotations: Path = typer.Option(None, "--annotations", help="COCO annotations JSON."),
-    images: Path = typer.Option(None, "--images", help="Folder of the annotations' images."),
+    annotations: Path = typer.Option(
+        None, "--annotations", "-a", metavar="FILE", help="COCO annotations JSON."
+    ),
+    images: Path = typer.Option(
+        None, "--images", metavar="DIR", help="Folder of the annotations' images."
+    ),
     backend: str = typer.Option(
         None, "--backend", help="As for eval. [default: detectron2; demo for the demo]"
     ),
@@ -54,10 +41,35 @@ def heatmap_command(
         False, "--dry-run", help="Print the plan (cells, images, detector runs) and exit."
     ),
 ) -> None:
-    from hfc_detect.analysis.heatmap import DetectorHeatmapConfig
+    """For each frequency (fy, fx) of a --grid x --grid grid, --step cycles per image apart
+    (zero at the centre; 16 x 16: up to 128 cycles per image, the paper's radius), add the real
+    Fourier basis image of that frequency (unit L2 norm per channel, scaled to --eps on the
+    0..255 scale, clipped to 0..255) to every image, run the detector and record the whole-set
+    COCO AP and the mean per-image AP difference against the clean images. Only one of (fy, fx)
+    and (-fy, -fx) is run (the same image). Cost: about --limit x grid^2 / 2 detector runs.
+    Writes DIR/heatmap.npy ((2, G, G): AP, mean per-image AP difference; row fy, column fx),
+    DIR/heatmap.csv, DIR/heatmap.png and DIR/heatmap.json; DIR/heatmap_progress.jsonl lets a
+    killed run resume (run the same command again). Under torchrun the ranks share the work and
+    rank 0 writes; a run resumes with any number of ranks. The plan's size is printed first;
+    --dry-run prints it and exits."""
+    from hfc_detect.analysis.heatmap import (
+        DetectorHeatmapConfig,
+        grid_frequencies,
+        logged_frequencies,
+    )
     from hfc_detect.analysis.heatmap_job import HeatmapJob, run_heatmap_job
+    from hfc_detect.utils.cli import interruptible
 
     job = HeatmapJob(output, DetectorHeatmapConfig(grid, step, eps, batch_size, limit), dataset,
                      annotations, images, backend, config_file, weights, tuple(overrides),
                      device, threads)  # fmt: skip
-    run_heatmap_job(job, dry_run=dry_run, say=typer.echo)
+    frequencies = len(grid_frequencies(grid)[0])
+    with interruptible(
+        lambda: (
+            f"{logged_frequencies(output)} of {frequencies} frequencies are saved in {output}; "
+            "run the same command again to continue"
+        )
+    ):
+        run_heatmap_job(
+            job, dry_run=dry_run, say=typer.echo, note=lambda line: typer.echo(line, err=True)
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.cli.app import app
+from hfc_detect.reports.defaults import DEFAULT_VARIANT
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
 
 _SHOWN_BY_DEFAULT = 25
@@ -18,20 +18,15 @@ def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
     return ", ".join(names.get(o["category_id"], str(o["category_id"])) for o in objs)
 
 
-@app.command(
-    "wins",
-    short_help="Images where a variant (LFC) beats the baseline, with objects gained/lost.",
-    help="List the images where the variant's per-image AP beats the baseline's by more than "
-    "--min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at "
-    "IoU >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv "
-    "and .json. Images without non-crowd ground truth (undefined AP) are left out.",
-)
 def wins_command(
-    directory: Path = typer.Argument(..., help="Comparison folder written by compare or eval."),
+    directory: Path = typer.Argument(
+        ..., metavar="DIR", help="Comparison folder written by compare or eval."
+    ),
     variant: str = typer.Option(
         None,
         "--variant",
-        help="Variant to compare with the baseline (default: lfc, else the first lfc* variant).",
+        help=f"Variant to compare with the baseline. [default: {DEFAULT_VARIANT}]",
+        show_default=False,
     ),
     min_delta: float = typer.Option(
         0.0, "--min-delta", help="Keep images where AP(variant) - AP(baseline) > this margin."
@@ -56,17 +51,20 @@ def wins_command(
         "holds one), checked when given.",
     ),
 ) -> None:
-    """List the images where the variant's per-image AP beats the baseline's."""
+    """List the images where the variant's per-image AP beats the baseline's by more than
+    --min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at IoU
+    >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv and
+    .json. Images without non-crowd ground truth (undefined AP) are left out."""
     from rich.console import Console
     from rich.table import Table
 
     from hfc_detect.evaluation.params import OVERLAP_NAMES
-    from hfc_detect.reports.folder import failed_image_text
     from hfc_detect.reports.wins import find_wins, write_wins
+    from hfc_detect.results import check_comparison_folder, failed_image_text
     from hfc_detect.utils.cli import print_failed_images
     from hfc_detect.utils.files import check_output
 
-    check_output(directory)  # wins_<variant>.csv/.json go into DIR
+    check_output(check_comparison_folder(directory))  # wins_<variant>.csv/.json go into DIR
 
     result = find_wins(
         directory,

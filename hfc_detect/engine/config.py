@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.engine.variants import check_radii, parse_kinds
 from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency import check_pixel_mode
+from hfc_detect.frequency.variant import KINDS, check_radii, parse_kinds
 from hfc_detect.utils.errors import InputError
 
-DEFAULT_VARIANTS = ("original", "lfc", "hfc")
 RESULT_FIELDS = ("radii", "variants", "annotations", "images", "backend", "config_file",
                  "weights", "overrides", "pixel_mode", "limit", "iou_type")  # fmt: skip
 
@@ -41,7 +40,7 @@ class EvalConfig:
     """
 
     radii: tuple[float, ...]
-    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    variants: tuple[str, ...] = KINDS
     dataset: str | None = None
     annotations: str | None = None
     images: str | None = None

@@ -30,7 +30,6 @@ import torch
 
 from hfc_detect.engine import distributed as dist
 from hfc_detect.engine.config import (
-    DEFAULT_VARIANTS,
     RESULT_FIELDS,
     EvalConfig,
     default_output,
@@ -46,13 +45,15 @@ from hfc_detect.engine.dataset import (
 )
 from hfc_detect.engine.environment import cpu_defaults, versions
 from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
-from hfc_detect.engine.variants import Variant, VariantMaker, plan_variants
-from hfc_detect.evaluation.compare import SUMMARY_NAME, Comparison, score, write_comparison
+from hfc_detect.engine.variants import VariantMaker
+from hfc_detect.evaluation import Comparison, score
+from hfc_detect.frequency.trivial import radius_warnings
+from hfc_detect.frequency.variant import Variant, name_variants, plan_variants
 from hfc_detect.modeling.base import Detector
+from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
 from hfc_detect.utils.errors import InputError
 
-__all__ = ["DEFAULT_VARIANTS", "EvalConfig", "EvalEvent", "EvalResult", "run_eval"]
-SCORED_ANNOTATIONS = "annotations_scored.json"
+__all__ = ["EvalConfig", "EvalEvent", "EvalResult", "run_eval"]
 
 
 @dataclass
@@ -73,7 +74,10 @@ class EvalEvent:
 
     ``start``: the model is loaded and the loop begins (``done`` of ``total`` images already
     finished by earlier runs); ``images``: more images finished (``failed``: those of them that
-    could not be used, with ``image_id``, ``file_name``, ``error``); ``warning``: ``message``.
+    could not be used, with ``image_id``, ``file_name``, ``error``); ``finished``: the folder
+    already holds this finished run, which is reported as it is (nothing is computed or
+    written); ``warning``: ``message``. ``demo_fallback`` (start, finished): the run is on the
+    bundled demo because COCO was not found.
     """
 
     kind: str
@@ -95,7 +99,7 @@ class _Run:
     config: EvalConfig  # resolved
     dataset: EvalDataset
     records: list[ImageRecord]
-    plan: list[Variant]
+    plan: dict[str, Variant]  # name -> variant, in run order
     folder: RunFolder
     annotations_sha256: str
     demo_fallback: bool
@@ -127,11 +131,19 @@ def run_eval(
     try:
         run = _plan(config, detector)
         is_main = dist.rank() == 0
+        if is_main:
+            sizes = [r.size for r in run.records]
+            for line in radius_warnings(run.config.radii, sizes):
+                report(EvalEvent("warning", run.folder.root, message=line))
         with run.folder.lock() if is_main else nullcontext():
             _prepare(run, report)
             if run.finished_summary is not None:
+                if is_main:
+                    total = len(run.records)
+                    report(EvalEvent("finished", run.folder.root, total, total,
+                                     demo_fallback=run.demo_fallback))  # fmt: skip
                 return _reused(run)
-            detector = detector if detector is not None else _build_detector(run.config)
+            detector = detector if detector is not None else _build_detector(run)
             if is_main:
                 run.folder.start(run.config.to_json(), run.annotations_sha256)
             try:
@@ -143,7 +155,7 @@ def run_eval(
             if not is_main:
                 return EvalResult(run.folder.root, None)
             results = collect_results([r.image_id for r in run.records], run.done,
-                                      [v.name for v in run.plan])  # fmt: skip
+                                      list(run.plan))  # fmt: skip
             failed = _failed_images(run)
             comparison = _score(run, results, failed)
             return _write(run, detector, results, comparison, failed, start)
@@ -167,7 +179,7 @@ def _plan(config: EvalConfig, detector: Detector | None) -> _Run:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     records = dataset.images[: config.limit] if config.limit is not None else dataset.images
-    plan = plan_variants(config.radii, config.variants)
+    plan = name_variants(plan_variants(config.radii, config.variants))
     return _Run(config, dataset, records, plan, RunFolder(config.output), sha, demo_fallback)
 
 
@@ -226,27 +238,31 @@ def _finished_summary(root: Path) -> dict[str, Any] | None:
     import json
 
     try:
-        summary = json.loads((root / SUMMARY_NAME).read_text(encoding="utf-8"))
+        summary = json.loads((root / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) and "variants" in summary else None
 
 
 def _reused(run: _Run) -> EvalResult:
+    """The finished run as its summary records it, failed images included."""
     summary = run.finished_summary if dist.rank() == 0 else None
-    paths = {v.name: run.folder.predictions_dir / f"{v.name}.json" for v in run.plan}
-    return EvalResult(run.folder.root, summary, paths, [], reused=True)
+    paths = {name: run.folder.predictions_dir / f"{name}.json" for name in run.plan}
+    failed = list((summary or {}).get("failed_images") or [])
+    return EvalResult(run.folder.root, summary, paths, failed, reused=True)
 
 
-def _build_detector(config: EvalConfig) -> Detector:
+def _build_detector(run: _Run) -> Detector:
     from hfc_detect.modeling import build_detector
 
+    config = run.config
     options = {"config_file": config.config_file, "weights": config.weights,
                "device": config.device or dist.default_device()}  # fmt: skip
     options = {k: v for k, v in options.items() if v is not None}
     if config.overrides:
         options["overrides"] = list(config.overrides)
-    return build_detector(config.backend, **options)
+    return build_detector(config.backend, categories=run.dataset.gt.category_names_by_id(),
+                          **options)  # fmt: skip
 
 
 def _sync(device: torch.device) -> None:
@@ -257,7 +273,9 @@ def _sync(device: torch.device) -> None:
 class _Runner:
     """Runs the planned variants of one batch through the detector and times each stage."""
 
-    def __init__(self, detector: Detector, plan: list[Variant], pixel_mode: str, iou_type: str):
+    def __init__(
+        self, detector: Detector, plan: dict[str, Variant], pixel_mode: str, iou_type: str
+    ):
         self.detector = detector
         self.iou_type = iou_type
         self.device = torch.device(detector.device)
@@ -287,12 +305,12 @@ class _Runner:
         self.timings["split"] += time.perf_counter() - start
         start = time.perf_counter()
         rows: list[dict[str, Any]] = [{} for _ in ok]
-        for v in self.plan:
-            dets = self.detector.detect([per_image[v.name] for per_image in variants])
+        for name in self.plan:
+            dets = self.detector.detect([per_image[name] for per_image in variants])
             if len(dets) != len(ok):
                 raise RuntimeError(f"detector returned {len(dets)} results for {len(ok)} images")
             for i, d in enumerate(dets):
-                rows[i][v.name] = detections_to_rows(d, self.iou_type)
+                rows[i][name] = detections_to_rows(d, self.iou_type)
         self.timings["inference"] += time.perf_counter() - start
         for item, dets_by_variant in zip(ok, rows, strict=True):
             entries.append(
@@ -403,8 +421,8 @@ def _write(
     comparison = replace(comparison, gt=gt, predictions=named)
     run.timings["write"] = time.perf_counter() - write_start
     extra = _summary_extra(run, detector, results, failed, start)
-    summary = write_comparison(run.folder.root, comparison, images_dir=run.dataset.images_dir,
-                               extra=extra)  # fmt: skip
+    summary = write_comparison(run.folder.root, comparison, variants=run.plan,
+                               images_dir=run.dataset.images_dir, extra=extra)  # fmt: skip
     return EvalResult(run.folder.root, summary, paths, failed)
 
 
@@ -427,9 +445,6 @@ def _summary_extra(
         "source_annotations": str(ds.annotations),
         "dataset": ds.name,
         "demo_fallback": run.demo_fallback,
-        **({"radius": config.radii[0]} if len(config.radii) == 1 else {}),
-        "radii": list(config.radii),
-        "variant_kinds": {v.name: {"kind": v.kind, "radius": v.radius} for v in run.plan},
         "pixel_mode": config.pixel_mode,
         "backend": config.backend,
         "config_file": config.config_file,

@@ -24,12 +24,10 @@ from typing import Any
 import numpy as np
 
 from hfc_detect.modeling.base import Detections
+from hfc_detect.results import LOCK_FILE, PREDICTIONS_DIR, PROGRESS_FILE, RUN_FILE, SUMMARY_FILE
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import write_json_atomic, write_text_atomic
 
-RUN_FILE = "run.json"
-PROGRESS_FILE = "progress.jsonl"
-LOCK_FILE = ".eval.lock"
 FORMAT_VERSION = 2
 
 
@@ -109,8 +107,31 @@ def _parse_entry(line: bytes) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
+#: Descriptors of the eval locks this process holds (see _release_in_child).
+_HELD_LOCKS: set[int] = set()
+
+
+def _release_in_child() -> None:
+    """In a forked child (a DataLoader worker decoding images), let go of the parent's eval
+    locks: flock belongs to the open file, which the child shares, so a worker that outlives a
+    killed parent would otherwise keep the folder locked. Pointing the child's copies of the
+    descriptors at /dev/null leaves the parent's lock as it is."""
+    if not _HELD_LOCKS:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd in _HELD_LOCKS:
+        os.dup2(null, fd)
+    os.close(null)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_release_in_child)
+
+
 def _acquire(path: Path):
-    """An open handle holding an exclusive lock on ``path`` (None without ``fcntl``)."""
+    """An open handle holding an exclusive lock on ``path`` (None without ``fcntl``), held by
+    this process only: forked children do not keep it (:func:`_release_in_child`)."""
     try:
         import fcntl
     except ImportError:
@@ -130,6 +151,7 @@ def _acquire(path: Path):
         except FileNotFoundError:
             same = False
         if same:  # not a file a finishing run unlinked meanwhile
+            _HELD_LOCKS.add(handle.fileno())
             return handle
         handle.close()
 
@@ -141,7 +163,7 @@ class RunFolder:
         self.root = Path(root)
         self.run_file = self.root / RUN_FILE
         self.progress_file = self.root / PROGRESS_FILE
-        self.predictions_dir = self.root / "predictions"
+        self.predictions_dir = self.root / PREDICTIONS_DIR
 
     def read_run(self) -> dict[str, Any] | None:
         """The recorded run (its config's fields and ``annotations_sha256``, flat); None when
@@ -175,9 +197,7 @@ class RunFolder:
             return True
         if require_existing:
             raise InputError(f"--resume: {self.root} holds no eval run to resume")
-        clashing = [
-            p.name for p in (self.root / "summary.json", self.predictions_dir) if p.exists()
-        ]
+        clashing = [p.name for p in (self.root / SUMMARY_FILE, self.predictions_dir) if p.exists()]
         if clashing:
             raise InputError(
                 f"{self.root} already holds {', '.join(clashing)} but no {RUN_FILE}; "
@@ -216,21 +236,21 @@ class RunFolder:
         finally:
             if handle is not None:
                 (self.root / LOCK_FILE).unlink(missing_ok=True)
+                _HELD_LOCKS.discard(handle.fileno())
                 handle.close()
             for folder in created:  # innermost first; stop at the first that holds something
                 if any(folder.iterdir()):
                     break
                 folder.rmdir()
 
-    def load_progress(self) -> tuple[dict[int, dict[str, Any]], int]:
-        """Finished images (the last line per image wins) and the number of corrupt lines
-        dropped. A torn last line is cut off; a corrupt line elsewhere is dropped and the file
-        rewritten with every valid line kept."""
+    def _read_progress(self) -> tuple[dict[int, dict[str, Any]], list[bytes], int]:
+        """The log's entries by image (the last line per image wins), its valid lines and the
+        number of corrupt lines; the file is only read."""
         done: dict[int, dict[str, Any]] = {}
-        if not self.progress_file.is_file():
-            return done, 0
         good: list[bytes] = []
         corrupt = 0
+        if not self.progress_file.is_file():
+            return done, good, corrupt
         with open(self.progress_file, "rb") as f:
             for line in f:
                 entry = _parse_entry(line)
@@ -239,9 +259,23 @@ class RunFolder:
                     continue
                 done[int(entry["image_id"])] = entry
                 good.append(line)
-        if sum(map(len, good)) != self.progress_file.stat().st_size:
+        return done, good, corrupt
+
+    def load_progress(self) -> tuple[dict[int, dict[str, Any]], int]:
+        """Finished images (the last line per image wins) and the number of corrupt lines
+        dropped. A torn last line is cut off; a corrupt line elsewhere is dropped and the file
+        rewritten with every valid line kept."""
+        done, good, corrupt = self._read_progress()
+        exists = self.progress_file.is_file()
+        if exists and sum(map(len, good)) != self.progress_file.stat().st_size:
             write_text_atomic(self.progress_file, b"".join(good).decode("utf-8"))
         return done, corrupt
+
+    def finished_ids(self) -> set[int]:
+        """The images a resume will not run again (logged as read and detected), read without
+        touching the log: what an interrupted run has saved."""
+        done, _, _ = self._read_progress()
+        return {image_id for image_id, entry in done.items() if entry.get("ok")}
 
     def open_log(self):
         """Open ``progress.jsonl`` for appending (text, line-oriented)."""

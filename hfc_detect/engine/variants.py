@@ -1,74 +1,18 @@
-"""Which variants an evaluation runs, and making them: one forward FFT per image for all radii.
+"""Making a run's variants: one forward FFT per image for every radius.
 
-Naming: with one radius the variants are ``original``, ``lfc``, ``hfc``; with several radii
-``original``, then ``lfc_r<r>``, ``hfc_r<r>`` per radius in the order given (``lfc_r64``,
-``hfc_r64``, ``lfc_r128``, ...). ``original`` is the baseline whenever it is requested.
+Which variants a run has, and their names, is :mod:`hfc_detect.frequency.variant`'s business
+(``original``; ``lfc``/``hfc`` at one radius, ``lfc_r<r>``/``hfc_r<r>`` with several).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 import torch
 
-from hfc_detect.frequency import check_pixel_mode, check_radius, to_pixels
+from hfc_detect.frequency import check_pixel_mode, to_pixels
 from hfc_detect.frequency.fourier import HalfSpectrum
-from hfc_detect.utils.errors import InputError
-
-KINDS = ("original", "lfc", "hfc")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One input variant: ``kind`` original/lfc/hfc, at ``radius`` (None for the original)."""
-
-    name: str
-    kind: str
-    radius: float | None
-
-
-def check_radii(radii: Sequence[float]) -> list[float]:
-    """The radii as floats; InputError when none is given, one is <= 0 or not finite, or repeats."""
-    if not radii:
-        raise InputError("give at least one --radius (the paper uses 128), or --radius-sweep N")
-    out: list[float] = []
-    for value in radii:
-        r = check_radius(value)
-        if r in out:
-            raise InputError(f"radius {value!r} is given twice")
-        out.append(r)
-    return out
-
-
-def parse_kinds(text: str | Sequence[str]) -> list[str]:
-    """``"original,lfc,hfc"`` (or a list) -> kinds in canonical order; InputError if unknown."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    kinds = [k.strip().lower() for k in items if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        raise InputError(
-            f"unknown variant(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(KINDS)}"
-        )
-    return [k for k in KINDS if k in kinds]
-
-
-def radius_tag(radius: float) -> str:
-    """``64.0`` -> ``"64"``, ``64.5`` -> ``"64.5"`` (used in variant names and reports)."""
-    return str(int(radius)) if float(radius).is_integer() else repr(float(radius))
-
-
-def plan_variants(radii: Sequence[float], kinds: Sequence[str]) -> list[Variant]:
-    """The variants to run, in output order (see the module docstring for the names)."""
-    radii = check_radii(radii)
-    kinds = parse_kinds(kinds)
-    plan = [Variant("original", "original", None)] if "original" in kinds else []
-    for r in radii:
-        for kind in ("lfc", "hfc"):
-            if kind in kinds:
-                name = kind if len(radii) == 1 else f"{kind}_r{radius_tag(r)}"
-                plan.append(Variant(name, kind, r))
-    return plan
+from hfc_detect.frequency.variant import BAND, Variant
 
 
 class VariantMaker:
@@ -76,7 +20,7 @@ class VariantMaker:
 
     Images of the same size are stacked so that one batched forward FFT serves all of them,
     every radius and both parts. The split runs on the images' device in their dtype. The pixel
-    mode applies to LFC/HFC only; originals pass through unchanged.
+    mode applies to LFC/HFC (and bands) only; originals pass through unchanged.
 
     Memory: each image's variants are made when first read, one at a time (a variant is freed
     once the caller drops it and another is read), from the one spectrum per batch of images,
@@ -84,11 +28,16 @@ class VariantMaker:
     An HFC is computed in place over its LFC, which costs one more inverse transform per radius.
     """
 
-    def __init__(self, variants: Sequence[Variant], pixel_mode: str = "raw", *, inclusive=False):
-        self.variants = list(variants)
+    def __init__(self, variants: Mapping[str, Variant], pixel_mode: str = "raw"):
+        self.variants = dict(variants)
         self.pixel_mode = check_pixel_mode(pixel_mode)
-        self.inclusive = inclusive
-        self.radii = list(dict.fromkeys(v.radius for v in self.variants if v.radius is not None))
+        components = [v for v in self.variants.values() if v.is_component]
+        if len({v.inclusive for v in components}) > 1:
+            raise ValueError("one run splits with one disk convention (inclusive or not)")
+        self.inclusive = any(v.inclusive for v in components)
+        self.radii = list(dict.fromkeys(v.radius for v in components))
+        inner = [v.inner for v in components if v.kind == BAND]
+        self.spectrum_radii = list(dict.fromkeys([*self.radii, *inner]))  # disks to cut
 
     def __call__(self, images: Sequence[torch.Tensor]) -> list[Mapping[str, torch.Tensor]]:
         """``images``: float (C, H, W) tensors. Returns, per image, variant name -> tensor."""
@@ -110,23 +59,25 @@ class VariantMaker:
 
 
 class _Parts:
-    """The LFC/HFC of one batch of same-size images, made on request from one spectrum; the
-    last one made is kept for the batch's other images."""
+    """The components of one batch of same-size images, made on request from one spectrum;
+    the last one made is kept for the batch's other images."""
 
     def __init__(self, maker: VariantMaker, batch: torch.Tensor) -> None:
         self.maker = maker
-        self.spectrum = HalfSpectrum(batch, maker.radii, inclusive=maker.inclusive)
+        self.spectrum = HalfSpectrum(batch, maker.spectrum_radii, inclusive=maker.inclusive)
         self.last: tuple[str, torch.Tensor] | None = None
 
-    def get(self, variant: Variant) -> torch.Tensor:
-        if self.last is None or self.last[0] != variant.name:
+    def get(self, name: str, variant: Variant) -> torch.Tensor:
+        if self.last is None or self.last[0] != name:
             self.last = None  # freed before the next one is made
             part = self.spectrum.low(variant.radius)
             if variant.kind == "hfc":
                 part = torch.sub(self.spectrum.image.to(part.dtype), part, out=part)
+            elif variant.kind == BAND:  # inner <= d < radius: LFC(radius) - LFC(inner)
+                part = part.sub_(self.spectrum.low(variant.inner))
             if self.maker.pixel_mode != "raw":  # to_pixels scales each image of the batch alone
                 part = to_pixels(part, self.maker.pixel_mode)
-            self.last = (variant.name, part)
+            self.last = (name, part)
         return self.last[1]
 
 
@@ -134,18 +85,18 @@ class _ImageVariants(Mapping):
     """One image's planned variants by name, each made when read (:class:`VariantMaker`)."""
 
     def __init__(self, maker: VariantMaker, image: torch.Tensor, parts: _Parts | None, j: int):
-        self.by_name = {v.name: v for v in maker.variants}
+        self.variants = maker.variants
         self.image, self.parts, self.j = image, parts, j
 
     def __getitem__(self, name: str) -> torch.Tensor:
-        variant = self.by_name[name]
-        if variant.kind == "original":
+        variant = self.variants[name]
+        if not variant.is_component:
             return self.image
         assert self.parts is not None
-        return self.parts.get(variant)[self.j]
+        return self.parts.get(name, variant)[self.j]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.by_name)
+        return iter(self.variants)
 
     def __len__(self) -> int:
-        return len(self.by_name)
+        return len(self.variants)

@@ -1,11 +1,12 @@
 """Per-image and whole-set COCO AP (bbox, segm, keypoints) equal to pycocotools' COCOeval.
 
-Importing this package never loads torch (nor pycocotools).
+Scoring only: writing and reading a results folder is :mod:`hfc_detect.results`. Importing this
+package never loads torch (nor pycocotools).
 """
 
 from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.evaluation.cocoeval import STAT_NAMES, Evaluation, evaluate
-from hfc_detect.evaluation.compare import Comparison, compare, score, write_comparison
+from hfc_detect.evaluation.compare import Comparison, score
 
 __all__ = [
     "STAT_NAMES",
@@ -13,10 +14,8 @@ __all__ = [
     "Evaluation",
     "GroundTruth",
     "Predictions",
-    "compare",
     "evaluate",
     "load_annotations",
     "load_predictions",
     "score",
-    "write_comparison",
 ]

@@ -66,6 +66,10 @@ class GroundTruth:
     def num_images(self) -> int:
         return len(self.image_ids)
 
+    def category_names_by_id(self) -> dict[int, str]:
+        """Category id -> name (what backends that name their classes map by)."""
+        return dict(zip(self.category_ids.tolist(), self.category_names, strict=True))
+
     def num_gt_per_image(self) -> np.ndarray:
         """Non-crowd ground-truth objects per image, in ``image_ids`` order."""
         return np.bincount(self.ann_image[~self.ann_crowd], minlength=self.num_images)

@@ -82,12 +82,24 @@ class Evaluation:
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Evaluation:
+def _ground_truths_iou_type(gt: GroundTruth, iou_type: str | None) -> str:
+    """``gt``'s iouType; InputError when ``iou_type`` names another."""
+    if iou_type is not None and iou_type != gt.iou_type:
+        raise InputError(
+            f"iou_type {iou_type!r}: the ground truth was loaded for {gt.iou_type!r}; load it "
+            f"with load_annotations(..., {iou_type!r}) to score {iou_type}"
+        )
+    return gt.iou_type
+
+
+def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str | None = None) -> Evaluation:
     """Score ``preds`` against ``gt`` per image and for the whole set (see module docstring).
 
-    ``gt`` and ``preds`` must have been loaded for ``iou_type`` (masks for segm, keypoints for
-    keypoints); InputError otherwise.
+    The iouType is the one ``gt`` was loaded for (masks for segm, keypoints for keypoints), and
+    ``preds`` must have been loaded for it too. ``iou_type``, when given, only confirms it: a
+    different one is an InputError, never a silent rescoring of other geometry.
     """
+    iou_type = _ground_truths_iou_type(gt, iou_type)
     params = params_for(iou_type)
     n_img, n_cat = gt.num_images, len(gt.category_ids)
     n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,27 @@ import numpy as np
 import torch
 
 from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
-from hfc_detect.engine.variants import Variant, VariantMaker
-from hfc_detect.evaluation import STAT_NAMES
+from hfc_detect.engine.variants import VariantMaker
+from hfc_detect.evaluation import STAT_NAMES, score
 from hfc_detect.evaluation.coco import load_annotations
-from hfc_detect.evaluation.compare import parse_variant_spec, score, write_comparison
-from hfc_detect.frequency import PIXEL_MODES, check_pixel_mode, check_radius
+from hfc_detect.frequency import PIXEL_MODES, check_pixel_mode
+from hfc_detect.frequency.variant import (
+    KINDS,
+    ORIGINAL,
+    Variant,
+    name_variants,
+    plan_variants,
+)
 from hfc_detect.modeling.detectron2_backend import (
     INSTALL_HINT,
     dataset_category_ids,
     instances_to_detections,
+)
+from hfc_detect.results import (
+    SUMMARY_FILE,
+    check_variant_name,
+    load_comparison,
+    write_comparison,
 )
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.optional import require
@@ -56,26 +67,22 @@ _catalog = _require("detectron2.data")
 _comm = _require("detectron2.utils.comm")
 _evaluation = _require("detectron2.evaluation")
 
-COMPONENTS = ("lfc", "hfc")
-BASELINE = "original"
 _logger = logging.getLogger(__name__)
 
 
 class FrequencySplitTransform(T.Transform):
-    """Replace an (H, W) or (H, W, C) image by its ``component`` (``"lfc"``/``"hfc"``) at
-    ``radius``, as float32; coordinates and segmentations pass through unchanged."""
+    """Replace an (H, W) or (H, W, C) image by the LFC or HFC ``variant``, as float32;
+    coordinates and segmentations pass through unchanged."""
 
-    def __init__(self, component: str, radius: float, pixel_mode: str, inclusive: bool) -> None:
+    def __init__(self, variant: Variant, pixel_mode: str) -> None:
         super().__init__()
         self._set_attributes(locals())
 
     def apply_image(self, img: np.ndarray) -> np.ndarray:
         hwc = img[:, :, None] if img.ndim == 2 else img
         chw = torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1))).to(torch.float32)
-        variant = Variant(self.component, self.component, self.radius)
-        maker = VariantMaker([variant], self.pixel_mode, inclusive=self.inclusive)
-        (parts,) = maker([chw])
-        out = parts[self.component].permute(1, 2, 0).numpy()
+        (parts,) = VariantMaker({"part": self.variant}, self.pixel_mode)([chw])
+        out = parts["part"].permute(1, 2, 0).numpy()
         return out[:, :, 0] if img.ndim == 2 else out
 
     def apply_coords(self, coords: np.ndarray) -> np.ndarray:
@@ -90,42 +97,61 @@ class FrequencySplitTransform(T.Transform):
 
 
 class FrequencySplit(T.Augmentation):
-    """Replace the image by its low (``"lfc"``) or high (``"hfc"``) frequency component.
+    """Replace the image by its low- or high-frequency component.
 
-    ``radius``: the disk radius in frequency space, applied at the image's own resolution (put
-    this augmentation before any resize). ``pixel_mode``: ``raw`` (as the FFT gives it, the
-    paper's inputs), ``clip`` (to 0..255) or ``max`` (scaled by 255 / the image's maximum), as
-    ``hfc-detect eval --pixel-mode``. ``inclusive``: keep frequencies at distance ``<= r`` (the
+    ``variant``: a :class:`~hfc_detect.frequency.variant.Variant` (``Variant("lfc", 64)``), or a
+    name: ``"lfc_r64"``, or ``"lfc"``/``"hfc"`` with ``radius``. The radius is the disk's in
+    frequency space, applied at the image's own resolution (put this augmentation before any
+    resize). ``pixel_mode``: ``raw`` (as the FFT gives it, the paper's inputs), ``clip`` (to
+    0..255) or ``max`` (scaled by 255 / the image's maximum), as ``hfc-detect eval
+    --pixel-mode``. ``inclusive`` (with a name): keep frequencies at distance ``<= r`` (the
     paper's text) instead of ``< r`` (the authors' released code, the default).
     """
 
     def __init__(
         self,
-        component: str,
-        radius: float,
+        variant: Variant | str,
+        radius: float | None = None,
         *,
         pixel_mode: str = "raw",
         inclusive: bool = False,
     ) -> None:
         super().__init__()
-        if component not in COMPONENTS:
-            raise InputError(f"component {component!r}: choose lfc or hfc")
-        radius = check_radius(radius)
-        check_pixel_mode(pixel_mode)
-        self._init(locals())
+        if isinstance(variant, Variant):
+            if radius is not None or inclusive:
+                raise InputError("FrequencySplit: the Variant carries its radius and disk")
+        else:
+            variant = Variant.parse(variant, radius=radius)
+            if inclusive:
+                variant = Variant(variant.kind, variant.radius, inclusive=True)
+        if not variant.is_component:
+            raise InputError(f"FrequencySplit makes an LFC or HFC, not {variant.name()!r}")
+        self.variant = variant
+        self.radius, self.inclusive = variant.radius, variant.inclusive
+        self.pixel_mode = check_pixel_mode(pixel_mode)
 
     def get_transform(self, image: np.ndarray) -> FrequencySplitTransform:
-        return FrequencySplitTransform(self.component, self.radius, self.pixel_mode, self.inclusive)
+        return FrequencySplitTransform(self.variant, self.pixel_mode)
 
 
 def frequency_variants(
-    radius: float, *, pixel_mode: str = "raw", inclusive: bool = False
+    radii: float | Sequence[float], *, pixel_mode: str = "raw", kinds: Sequence[str] = KINDS
 ) -> dict[str, list[FrequencySplit]]:
-    """``{"original": [], "lfc": [FrequencySplit("lfc", ...)], "hfc": [...]}``: the augmentations
-    to put first in a test mapper for each of ``eval``'s three variants at one radius."""
-    options = {"pixel_mode": pixel_mode, "inclusive": inclusive}
-    splits = {c: [FrequencySplit(c, radius, **options)] for c in COMPONENTS}
-    return {BASELINE: [], **splits}
+    """The augmentations to put first in a test mapper for each of ``eval``'s variants at
+    ``radii`` (one radius: ``original``, ``lfc``, ``hfc``; several: ``lfc_r64``, ...): none for
+    the original, one :class:`FrequencySplit` (its ``.variant`` the spec) for an LFC/HFC."""
+    radii = [radii] if isinstance(radii, int | float) else list(radii)
+    named = name_variants(plan_variants(radii, kinds))
+    return {
+        name: [FrequencySplit(v, pixel_mode=pixel_mode)] if v.is_component else []
+        for name, v in named.items()
+    }
+
+
+def variant_of(splits: Sequence[FrequencySplit]) -> Variant:
+    """The variant that a :func:`frequency_variants` entry makes: its split's, or the original
+    where there is none (pass it to :class:`PerImageCOCOEvaluator` so the folder records it)."""
+    return splits[0].variant if splits else Variant(ORIGINAL)
 
 
 def evaluate_variants(
@@ -134,26 +160,26 @@ def evaluate_variants(
     dataset_name: str,
     output_dir: str | Path,
     *,
-    radius: float,
+    radius: float | Sequence[float],
     pixel_mode: str = "raw",
-    variants: Sequence[str] = (BASELINE, *COMPONENTS),
+    variants: Sequence[str] = KINDS,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Run ``inference_on_dataset`` once per variant, each with a
-    :class:`PerImageCOCOEvaluator` writing into ``output_dir``; returns variant -> results.
+    :class:`PerImageCOCOEvaluator` writing into ``output_dir``; returns variant name -> results.
 
+    ``radius``: one radius or several (as ``eval --radius``); ``variants``: the kinds to run.
     ``build_loader(splits)`` returns the test loader of ``dataset_name`` whose mapper puts
     ``splits`` (empty for the original) before its own augmentations. Call it on every rank
     under Detectron2's ``launch``.
     """
     inference_on_dataset = _evaluation.inference_on_dataset
-    plan = frequency_variants(radius, pixel_mode=pixel_mode)
-    unknown = sorted(set(variants) - set(plan))
-    if unknown:
-        raise InputError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(plan)}")
+    plan = frequency_variants(radius, pixel_mode=pixel_mode, kinds=variants)
     results = {}
-    for variant in (v for v in plan if v in variants):
-        evaluator = PerImageCOCOEvaluator(dataset_name, output_dir, variant=variant)
-        results[variant] = inference_on_dataset(model, build_loader(plan[variant]), evaluator)
+    for name, splits in plan.items():
+        evaluator = PerImageCOCOEvaluator(
+            dataset_name, output_dir, variant=variant_of(splits), name=name
+        )
+        results[name] = inference_on_dataset(model, build_loader(splits), evaluator)
     return results
 
 
@@ -161,7 +187,9 @@ def argument_parser() -> argparse.ArgumentParser:
     """Detectron2's ``default_argument_parser`` plus ``--radius``, ``--pixel-mode``,
     ``--variants`` and ``--hfc-output`` (for the recipes in ``configs/detectron2/``)."""
     parser = _require("detectron2.engine").default_argument_parser()
-    parser.add_argument("--radius", type=float, default=128.0, help="split radius (paper: 128)")
+    parser.add_argument(
+        "--radius", type=float, nargs="+", default=[128.0], help="split radii (paper: 128)"
+    )
     parser.add_argument("--pixel-mode", default="raw", choices=PIXEL_MODES)
     parser.add_argument("--variants", default="original,lfc,hfc", help="comma-separated")
     parser.add_argument(
@@ -184,15 +212,10 @@ def launch_recipe(main: Callable[[argparse.Namespace], Any]) -> None:
     )
 
 
-def _variant_order(name: str) -> tuple:
-    """``original`` first, then ``lfc``/``hfc`` (``_r<r>`` by radius, LFC before HFC) as
-    ``eval`` orders them, then any other name alphabetically."""
-    if name == BASELINE:
-        return (0,)
-    match = re.fullmatch(r"(lfc|hfc)(?:_r(\d+(?:\.\d+)?))?", name)
-    if match:
-        return (1, float(match.group(2) or 0), COMPONENTS.index(match.group(1)))
-    return (2, name)
+def _variant_order(name: str, spec: Variant | None) -> tuple:
+    """The variants of a folder as ``eval`` orders them (:meth:`Variant.sort_key`), then any
+    name that is no variant, alphabetically."""
+    return (0, spec.sort_key()) if spec is not None else (1, name)
 
 
 def coco_metrics(variant: Mapping[str, Any]) -> dict[str, float]:
@@ -212,8 +235,12 @@ class PerImageCOCOEvaluator(_evaluation.DatasetEvaluator):
     ``dataset_name``: a Detectron2 dataset with a COCO ``json_file`` in its metadata (the
     builtin COCO sets, or one registered with ``register_coco_instances``); classes map to its
     category ids through ``thing_dataset_id_to_contiguous_id``. ``output_dir``: the comparison
-    folder shared by all passes. ``variant``: this pass's name (``original``, ``lfc``, ``hfc``,
-    or ``lfc_r64`` ... with several radii).
+    folder shared by all passes. ``variant``: what this pass evaluates, a
+    :class:`~hfc_detect.frequency.variant.Variant` or a name (``original``, ``lfc_r64``; any
+    other name is taken as a label that is no variant); ``name``: its name in the folder
+    (default: the variant's full name, or the name given). Each variant is recorded in
+    ``summary.json`` (``spec``), so ``hfc-detect curve``, ``wins`` and ``export`` read the folder
+    as they read ``eval``'s.
 
     ``evaluate()`` gathers the detections of every rank (Detectron2's ``comm``); on the main
     process it writes ``predictions/<variant>.json`` (as ``eval`` writes it: images by id,
@@ -230,12 +257,20 @@ class PerImageCOCOEvaluator(_evaluation.DatasetEvaluator):
     """
 
     def __init__(
-        self, dataset_name: str, output_dir: str | Path, *, variant: str = BASELINE
+        self,
+        dataset_name: str,
+        output_dir: str | Path,
+        *,
+        variant: Variant | str = ORIGINAL,
+        name: str | None = None,
     ) -> None:
         self._folder = RunFolder(output_dir)
-        self._variant, _ = parse_variant_spec(
-            f"{variant}={self._folder.predictions_dir / f'{variant}.json'}"
-        )
+        if isinstance(variant, Variant):
+            self._spec: Variant | None = variant
+            self._variant = check_variant_name(name or variant.name())
+        else:
+            self._variant = check_variant_name(name or variant)
+            self._spec = Variant.parse_or_none(variant)
         metadata = _catalog.MetadataCatalog.get(dataset_name)
         if not metadata.get("json_file"):
             raise InputError(
@@ -289,11 +324,25 @@ class PerImageCOCOEvaluator(_evaluation.DatasetEvaluator):
     def write_comparison(self) -> dict[str, Any]:
         """Score every ``predictions/*.json`` of the folder and write the comparison files;
         returns the summary."""
-        files = sorted(self._folder.predictions_dir.glob("*.json"))
-        predictions = {p.stem: p for p in sorted(files, key=lambda p: _variant_order(p.stem))}
+        specs = self._recorded_specs()
+        if self._spec is not None:
+            specs[self._variant] = self._spec
+        files = self._folder.predictions_dir.glob("*.json")
+        paths = {p.stem: p for p in files}
+        for stem in paths:
+            specs.setdefault(stem, Variant.parse_or_none(stem))
+        order = sorted(paths, key=lambda n: _variant_order(n, specs[n]))
         return write_comparison(
             self._folder.root,
-            score(load_annotations(self._annotations), predictions),
+            score(load_annotations(self._annotations), {n: paths[n] for n in order}),
+            variants={n: s for n, s in specs.items() if n in paths and s is not None},
             images_dir=self._images_dir,
             extra={"dataset": self._dataset_name},
         )
+
+    def _recorded_specs(self) -> dict[str, Variant | None]:
+        """What the folder's ``summary.json`` (an earlier pass's) records of its variants."""
+        if not (self._folder.root / SUMMARY_FILE).is_file():
+            return {}
+        folder = load_comparison(self._folder.root)
+        return {name: folder.spec(name) for name in folder.variant_names}

@@ -14,6 +14,18 @@ register_backend(
     "build_torchvision_keypointrcnn",
 )
 register_backend("onnx-yolox", "hfc_detect.modeling.onnx_yolox", "build_onnx_yolox")
+register_backend(
+    "ultralytics",
+    "hfc_detect.modeling.ultralytics_backend",
+    "build_ultralytics",
+    names_classes=True,
+)
+register_backend(
+    "transformers",
+    "hfc_detect.modeling.transformers_backend",
+    "build_transformers",
+    names_classes=True,
+)
 register_backend("demo", "hfc_detect.modeling.demo_detector", "build_demo_detector")
 
 __all__ = ["Detections", "Detector", "build_detector", "list_backends", "register_backend"]

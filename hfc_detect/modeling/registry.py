@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hfc_detect.modeling.base import Detector
@@ -11,11 +11,18 @@ from hfc_detect.utils.errors import InputError
 
 BackendBuilder = Callable[..., Detector]
 _BACKENDS: dict[str, tuple[str, str]] = {}  # name -> (module, builder function); loaded lazily
+_NAMED_CLASSES: set[str] = set()  # backends whose models name their classes (see build_detector)
 
 
-def register_backend(name: str, module: str, builder: str) -> None:
-    """Register ``module.builder(**options) -> Detector`` as backend ``name`` (imported lazily)."""
+def register_backend(name: str, module: str, builder: str, *, names_classes: bool = False) -> None:
+    """Register ``module.builder(**options) -> Detector`` as backend ``name`` (imported lazily).
+
+    ``names_classes``: the model names its classes (Ultralytics, transformers) and the builder
+    takes ``categories`` (the annotation file's category id -> name) to map them to ids.
+    """
     _BACKENDS[name] = (module, builder)
+    if names_classes:
+        _NAMED_CLASSES.add(name)
 
 
 def list_backends() -> list[str]:
@@ -35,12 +42,20 @@ def _load(spec: str) -> Callable[..., Any]:
         raise InputError(f"backend {spec!r}: {module_name!r} has no attribute {attr!r}") from None
 
 
-def build_detector(backend: str, **options: Any) -> Detector:
+def build_detector(
+    backend: str, *, categories: Mapping[int, str] | None = None, **options: Any
+) -> Detector:
     """Build a detector by registered name, or from ``package.module:Class`` (called with the
-    options as keyword arguments); the result must implement :class:`Detector`."""
+    options as keyword arguments); the result must implement :class:`Detector`.
+
+    ``categories``: the annotation file's category id -> name, passed on to the backends whose
+    models name their classes (registered with ``names_classes``); the others ignore it.
+    """
     if backend in _BACKENDS:
         module, builder = _BACKENDS[backend]
         factory = _load(f"{module}:{builder}")
+        if backend in _NAMED_CLASSES:
+            options["categories"] = categories
     elif ":" in backend:
         factory = _load(backend)
     else:

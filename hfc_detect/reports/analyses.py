@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.reports.folder import ComparisonFolder
-from hfc_detect.reports.html import _e, _fmt, _row
+from hfc_detect.reports.markup import escape, number_cell, table_row
+from hfc_detect.results import ComparisonFolder
 
 CURVE_CSV = "curve.csv"
 CURVE_PNG = "curve.png"
@@ -64,7 +64,7 @@ def _ci_cell(row: dict[str, Any] | None) -> list[str]:
     if row is None:
         return ["&ndash;"] * 3
     mean, low, high = (row[k] for k in _CURVE_COLUMNS[3:])
-    return [_fmt(row["AP"]), f"{mean:+.4f}", f"[{low:+.4f}, {high:+.4f}]"]
+    return [number_cell(row["AP"]), f"{mean:+.4f}", f"[{low:+.4f}, {high:+.4f}]"]
 
 
 def curve_table(rows: list[dict[str, Any]]) -> str:
@@ -72,11 +72,11 @@ def curve_table(rows: list[dict[str, Any]]) -> str:
     by_key = {(r["kind"], r["radius"]): r for r in rows}
     radii = sorted({radius for _, radius in by_key})
     head = ["radius"] + [f"{k} {c}" for k in ("LFC", "HFC") for c in ("AP", "&Delta;AP", "95% CI")]
-    lines = [_row(head, header=True)]
+    lines = [table_row(head, header=True)]
     for radius in radii:
         cells = [f"{radius:g}"]
         cells += _ci_cell(by_key.get(("lfc", radius))) + _ci_cell(by_key.get(("hfc", radius)))
-        lines.append(_row(cells))
+        lines.append(table_row(cells))
     return "\n".join(lines)
 
 
@@ -91,8 +91,8 @@ def _curve_html(folder: Path, out_dir: Path, original_ap: float | None) -> str:
         "<h3>AP against radius (hfc-detect curve)</h3>\n"
         f'{figure}\n<table id="curve-table">{curve_table(rows)}</table>\n'
         f'<p class="note">From {CURVE_CSV} (all columns, APs/APm/APl included, are there). '
-        f"Original AP {_fmt(original_ap)}. &Delta;AP: mean per-image AP(variant) &minus; "
-        f"AP(original) over {_e(pairs)} images, with its paired-bootstrap 95% CI; LFC keeps "
+        f"Original AP {number_cell(original_ap)}. &Delta;AP: mean per-image AP(variant) &minus; "
+        f"AP(original) over {escape(pairs)} images, with its paired-bootstrap 95% CI; LFC keeps "
         "frequencies inside the radius, HFC the rest.</p>"
     )
 
@@ -101,7 +101,7 @@ def _heatmap_html(folder: Path, out_dir: Path, annotations: str | None) -> str:
     info = json.loads((folder / "heatmap.json").read_text(encoding="utf-8"))
     other = ""
     if annotations and info.get("annotations") not in (None, annotations):
-        other = f' <span class="warning">({_e(info["annotations"])}: not this run\'s)</span>'
+        other = f' <span class="warning">({escape(info["annotations"])}: not this run\'s)</span>'
     grid, step, eps, images = (info[k] for k in _HEATMAP_KEYS)
     shutil.copyfile(folder / "heatmap.png", out_dir / "heatmap.png")
     top = int(step) * (int(grid) // 2)
@@ -109,11 +109,11 @@ def _heatmap_html(folder: Path, out_dir: Path, annotations: str | None) -> str:
     return (
         "<h3>Detector Fourier heat map (hfc-detect heatmap)</h3>\n"
         '<img id="heatmap" src="heatmap.png" alt="detector Fourier heat map">\n'
-        f'<p class="note">{HEATMAP_DIR}/heatmap.json: grid {_e(grid)} x {_e(grid)}, step '
-        f"{_e(step)} cycles per image (up to {top}), eps {float(eps):g} (L2 norm of the basis "
-        f"image on the 0..255 scale), {_e(images)} images, backend {_e(backend)}, clean AP "
-        f"{_fmt(info.get('clean_ap'))}. Each cell: the whole-set AP and the mean per-image AP "
-        f"difference with that Fourier basis image added to every image.{other}</p>"
+        f'<p class="note">{HEATMAP_DIR}/heatmap.json: grid {escape(grid)} x {escape(grid)}, step '
+        f"{escape(step)} cycles per image (up to {top}), eps {float(eps):g} (L2 norm of the basis "
+        f"image on the 0..255 scale), {escape(images)} images, backend {escape(backend)}, clean AP "
+        f"{number_cell(info.get('clean_ap'))}. Each cell: the whole-set AP and the mean per-image "
+        f"AP difference with that Fourier basis image added to every image.{other}</p>"
     )
 
 

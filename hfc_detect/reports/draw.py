@@ -18,12 +18,14 @@ PANEL_MAX_WIDTH = 480  # CSS pixels: three panels side by side on a 1500 px page
 PANEL_MAX_HEIGHT = 420
 LABEL_TEXT_PX = 12  # height of a label's capital letters on the page, in CSS pixels
 
-# kind -> (RGB colour, line thickness, legend text)
+#: The tag before the category name on a gained or lost object's label ("L: airplane").
+TAGS = {"gained": "G", "lost": "L"}
+# kind -> (RGB colour, line thickness, legend text); the legend names the tags as drawn
 STYLES: dict[str, tuple[tuple[int, int, int], int, str]] = {
     "gt": ((255, 215, 0), 1, "ground truth"),
     "det": ((0, 190, 255), 1, "detection (score >= threshold)"),
-    "gained": ((0, 230, 64), 3, "gained: found here, missed on the original"),
-    "lost": ((255, 0, 200), 3, "lost: found on the original, missed here"),
+    "gained": ((0, 230, 64), 3, f"{TAGS['gained']}: gained, found here, missed on the original"),
+    "lost": ((255, 0, 200), 3, f"{TAGS['lost']}: lost, found on the original, missed here"),
 }
 
 
@@ -116,7 +118,7 @@ def draw_objects(
     for kind, objects in (("gained", gained), ("lost", lost)):
         for g in objects:
             name = names.get(g["category_id"], str(g["category_id"]))
-            _box(canvas, g["bbox"], kind, f"{kind[0].upper()}: {name}", font)
+            _box(canvas, g["bbox"], kind, f"{TAGS[kind]}: {name}", font)
             _outline(canvas, g, kind)
     return canvas
 

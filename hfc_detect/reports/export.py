@@ -11,16 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.evaluation.compare import write_table_csv, write_table_parquet
 from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from hfc_detect.reports.folder import ComparisonFolder, failed_image_text, load_comparison
-from hfc_detect.reports.sources import load_sources
-from hfc_detect.reports.wins import attach_objects, rank_wins, rows_by_gain
+from hfc_detect.reports.wins import rows_by_gain
+from hfc_detect.results import (
+    ComparisonFolder,
+    failed_image_text,
+    load_comparison,
+    write_table_csv,
+    write_table_parquet,
+)
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_dir, check_output, write_text_atomic
 
 FORMATS = ("csv", "json", "parquet", "html")
-DEFAULT_GALLERY_SIZE = 12
 _REPORT_MARK = '<meta name="generator" content="hfc-toolkit'
 
 
@@ -95,7 +98,7 @@ def export(
     N images with the largest AP gain of ``variant`` (default: ``lfc``); for html it is the
     gallery size (default 12). Images for the gallery come from ``images`` or the summary's
     ``images_dir``; a missing image gets a placeholder and a warning. ``score_threshold``
-    (html): detections drawn and matched; None picks :func:`~.html.drawing_threshold`.
+    (html): detections drawn and matched; None picks :func:`~.plan.drawing_threshold`.
     ``iou_type``: checked against the folder's (one iouType per folder).
     """
     if fmt not in FORMATS:
@@ -116,48 +119,20 @@ def export(
     if fmt != "html":
         _WRITERS[fmt](table_rows(comparison, variant=name, top=top), comparison.columns, target)
         return ExportResult(path=target, failed=failed)
-    from hfc_detect.reports.html import (
-        drawing_threshold,
-        panel_variants,
-        resolve_radius,
-        write_html_report,
-    )
+    from hfc_detect.reports.analyses import analysis_sections
+    from hfc_detect.reports.figures import histogram_png
+    from hfc_detect.reports.gallery import render_gallery
+    from hfc_detect.reports.html import HISTOGRAM, write_html_report
+    from hfc_detect.reports.plan import plan_report
 
-    images_dir = Path(images) if images is not None else None
-    if images_dir is not None and not images_dir.is_dir():
-        raise InputError(f"{images_dir}: no such images folder")
-    if images_dir is None and comparison.summary.get("images_dir"):
-        images_dir = Path(comparison.summary["images_dir"])
-    r, r_source = resolve_radius(comparison, name, radius)
+    plan = plan_report(comparison, variant=name, images=images, radius=radius,
+                       score_threshold=score_threshold, top=top, resamples=resamples,
+                       seed=seed)  # fmt: skip
     _check_html_target(target)
-    panels = panel_variants(comparison, r)
-    needed = list(dict.fromkeys([comparison.baseline, name, *(v for v in panels.values() if v)]))
-    sources = load_sources(comparison, needed)
-    ranked = rank_wins(comparison, name)[0][: top or DEFAULT_GALLERY_SIZE]
-    score_threshold, note = drawing_threshold(
-        sources, [comparison.baseline, name], [w.image_id for w in ranked], score_threshold
-    )
-    gallery = attach_objects(
-        ranked,
-        sources,
-        comparison.baseline,
-        name,
-        score_threshold=score_threshold,
-    )
     with atomic_dir(target, replace=True) as built:
-        warnings = write_html_report(
-            comparison,
-            built,
-            variant=name,
-            wins=gallery,
-            sources=sources,
-            images_dir=images_dir,
-            radius=r,
-            radius_source=r_source,
-            score_threshold=score_threshold,
-            threshold_note=note,
-            resamples=resamples,
-            seed=seed,
-            progress=progress,
-        )
+        histogram_png(comparison, built / HISTOGRAM)
+        sections = analysis_sections(comparison, built)
+        gallery, warnings = render_gallery(plan, built, progress)
+        warnings = sections.warnings + warnings
+        write_html_report(plan, built, gallery=gallery, sections=sections.html, warnings=warnings)
     return ExportResult(path=target, warnings=warnings, failed=failed)

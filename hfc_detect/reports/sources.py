@@ -15,8 +15,8 @@ import numpy as np
 
 from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.evaluation.cocoeval import found_ground_truth
-from hfc_detect.reports.folder import ComparisonFolder
 from hfc_detect.reports.objects import DEFAULT_IOU_THRESHOLD, DEFAULT_SCORE_THRESHOLD, ObjectDiff
+from hfc_detect.results import ComparisonFolder
 from hfc_detect.utils.errors import InputError
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hfc_detect.reports.folder import ComparisonFolder, load_comparison
 from hfc_detect.reports.objects import (
     DEFAULT_IOU_THRESHOLD,
     DEFAULT_SCORE_THRESHOLD,
 )
 from hfc_detect.reports.sources import ObjectSources, load_sources
+from hfc_detect.results import ComparisonFolder, load_comparison
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import write_json_atomic, write_text_atomic
 
@@ -122,7 +122,7 @@ def find_wins(
     ``top`` keeps the N largest gains (``count`` still counts all). With ``objects``, each win
     lists the ground-truth objects gained and lost at ``score_threshold`` (IoU >= 0.5, with
     the folder's iouType: box IoU, mask IoU or OKS, as its AP). ``iou_type``: checked against
-    the folder's (see :func:`~hfc_detect.reports.folder.load_comparison`).
+    the folder's (see :func:`~hfc_detect.results.load_comparison`).
     """
     min_delta = _check_finite("min-delta", min_delta)
     score_threshold = _check_finite("score-threshold", score_threshold)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import os
 import re
+import signal
 import sys
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 import typer
 from typer.core import TyperGroup
@@ -116,6 +118,36 @@ def once_per_job(command: Any, name: str, shares_work: bool) -> None:
     command.callback = run
 
 
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible(how_to_continue: Callable[[], str]) -> Iterator[None]:
+    """Run a long command's work so that Ctrl-C (or SIGTERM, e.g. from a scheduler) ends it with
+    one line on stderr, ``interrupted: <how_to_continue()>``, and exit code 130, no traceback.
+    ``how_to_continue`` is called only then, so it can count what was saved."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: {how_to_continue()}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_over(output: Any) -> Callable[[], str]:
+    """The line after an interruption for a command that does not resume (see interruptible)."""
+    return lambda: (
+        f"nothing was written to {output} (this command does not resume); run the same command "
+        "again to start over"
+    )
+
+
 def split_option_list(values: Sequence[str]) -> list[str]:
     """Items of repeated and/or comma-separated option values (``--x a,b --x c``), stripped."""
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
@@ -168,10 +200,22 @@ def package_version(package: str) -> str:
     return str(getattr(import_module(package), "__version__", "unknown"))
 
 
-def make_app(help_text: str, package: str, shares_work: Collection[str] = ()) -> typer.Typer:
+class Command(NamedTuple):
+    """A command of a CLI: its name, the plain function (its docstring is the long help) and
+    the one line that the command list shows."""
+
+    name: str
+    function: Callable[..., Any]
+    short_help: str
+
+
+def make_app(
+    help_text: str, package: str, commands: Sequence[Command], shares_work: Collection[str] = ()
+) -> typer.Typer:
     """A Typer app with rich help, ``--version`` (the version of the distribution that ships
-    ``package``) and the toolkit's error handling. Under torchrun the commands named in
-    ``shares_work`` share their work across ranks; the others run once (:func:`once_per_job`).
+    ``package``), the toolkit's error handling, and ``commands`` registered in their order.
+    Under torchrun the commands named in ``shares_work`` share their work across ranks; the
+    others run once (:func:`once_per_job`).
     """
     group = type("Group", (FriendlyErrorGroup,), {
         "program": package.replace("_", "-"), "shares_work": frozenset(shares_work)
@@ -199,4 +243,6 @@ def make_app(help_text: str, package: str, shares_work: Collection[str] = ()) ->
     ) -> None:
         pass
 
+    for command in commands:
+        app.command(command.name, short_help=command.short_help)(command.function)
     return app

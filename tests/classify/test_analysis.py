@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -180,8 +181,9 @@ def test_robustness_spectra_are_the_perturbations_power():
 
 def test_heatmap_cli_on_resnet20(shared_dir, tmp_path):
     out = tmp_path / "hm"
-    args = ["heatmap", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
-            "--limit", "2", "--eps", "4", "--device", "cpu", "-o", str(out)]  # fmt: skip
+    args = ["heatmap", "-a", "resnet20", "-c", str(shared_dir / RESNET20),
+            "-d", str(shared_dir / TEST_SET), "--limit", "2", "--eps", "4", "--device", "cpu",
+            "-o", str(out)]  # fmt: skip
     plan = runner.invoke(app, [*args, "--dry-run"])
     assert plan.exit_code == 0, plan.output
     assert "32 x 32 cells = 514 bases (one per Hermitian pair) x 2 images = 1,028" in plan.output
@@ -200,8 +202,9 @@ def test_heatmap_cli_on_resnet20(shared_dir, tmp_path):
 
 def test_cue_conflict_cli_on_resnet20(shared_dir, tmp_path):
     out = tmp_path / "cc"
-    args = ["cue-conflict", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
-            "--limit", "100", "-r", "2,16", "--device", "cpu", "-o", str(out)]  # fmt: skip
+    args = ["cue-conflict", "-a", "resnet20", "-c", str(shared_dir / RESNET20),
+            "-d", str(shared_dir / TEST_SET), "--limit", "100", "-r", "2,16", "--device", "cpu",
+            "-o", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((out / "cue_conflict.csv").open()))
@@ -216,8 +219,9 @@ def test_cue_conflict_cli_on_resnet20(shared_dir, tmp_path):
 
 def test_robustness_cli_writes_spectrum(shared_dir, tmp_path):
     out = tmp_path / "rob"
-    args = ["robustness", "-c", str(shared_dir / RESNET20), "-d", str(shared_dir / TEST_SET),
-            "--limit", "4", "--rho", "0", "--attack", "fgsm", "--eps", "0.03",
+    args = ["robustness", "-a", "resnet20", "-c", str(shared_dir / RESNET20),
+            "-d", str(shared_dir / TEST_SET), "--limit", "4", "--rho", "0", "--attack", "fgsm",
+            "--eps", "0.03",
             "-o", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -226,3 +230,15 @@ def test_robustness_cli_writes_spectrum(shared_dir, tmp_path):
     shares = [float(r["share_outside"]) for r in rows]
     assert shares[0] == 1 and shares[-1] == 0 and shares == sorted(shares, reverse=True)
     assert (out / "perturbation_spectrum.png").is_file()
+
+
+def test_write_heatmap_is_the_api_behind_the_command(tmp_path):
+    """A Python user writes the command's three files from a computed map (issue 16)."""
+    from hfc_classify.analysis.heatmap import write_heatmap
+
+    errors = np.arange(16, dtype=float).reshape(4, 4) / 16
+    paths = write_heatmap(tmp_path / "hm", errors, "a title", {"eps": 4.0})
+    assert [p.name for p in paths] == ["heatmap.npy", "heatmap.png", "heatmap.json"]
+    np.testing.assert_array_equal(np.load(paths[0]), errors)
+    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(paths[2].read_text()) == {"eps": 4.0}

@@ -112,6 +112,8 @@ def test_robustness_cli_writes_table(shared_dir, tmp_path):
     out = tmp_path / "t2"
     args = [
         "robustness",
+        "-a",
+        "resnet20",
         "-c",
         str(shared_dir / RESNET20),
         "-d",

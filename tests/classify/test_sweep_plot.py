@@ -148,7 +148,7 @@ def test_slurm_without_submitit_says_how_to_install(tmp_path, monkeypatch):
 
 
 def _metrics_without_times(run_dir: Path) -> list[dict[str, str]]:
-    from hfc_classify.engine.train import TIME_COLUMNS
+    from hfc_classify.engine.trainer import TIME_COLUMNS
 
     with open(run_dir / "metrics.csv") as f:
         return [
@@ -180,3 +180,23 @@ def test_slurm_path_through_submitits_local_executor_equals_direct_run(
     for submitted, ran in zip(runs, direct, strict=True):
         assert _metrics_without_times(submitted.run_dir) == _metrics_without_times(ran.run_dir)
     assert len(list((tmp_path / "runs" / "demo" / "slurm").glob("*_result.pkl"))) == len(runs)
+
+
+def test_a_one_epoch_run_draws_its_points_on_whole_epochs():
+    """A line through one point draws nothing: a short run's points are marked, and its epoch
+    ticks are whole numbers (issue 19, item 7; looked at as a PNG too)."""
+    from pathlib import Path
+
+    from hfc_classify.plots import RunResult, curves_figure
+    from hfc_detect.utils.figures import pyplot
+
+    row = {"epoch": 1.0, "train_acc": 0.5, "test_acc": 0.4, "train_lfc_r4": 0.3,
+           "train_hfc_r4": 0.2, "test_lfc_r4": 0.3, "test_hfc_r4": 0.1}  # fmt: skip
+    fig = curves_figure([RunResult("one", Path("one"), {}, [row])])
+    try:
+        for ax in fig.axes:
+            assert ax.lines and all(line.get_marker() == "o" for line in ax.lines)
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks == [1.0]
+    finally:
+        pyplot().close(fig)

@@ -11,8 +11,8 @@ import torch
 
 from hfc_classify.cli.app import app
 from hfc_classify.data import frequency_sets, load_npz
-from hfc_classify.engine import TrainConfig, Trainer, label_permutation, train
-from hfc_classify.engine.train import TIME_COLUMNS
+from hfc_classify.engine import TrainConfig, build_trainer, label_permutation, train
+from hfc_classify.engine.trainer import TIME_COLUMNS
 from hfc_detect.utils.errors import InputError
 from tests.classify.reference import max_scaled, numpy_split
 
@@ -51,7 +51,7 @@ def _metrics(run_dir):
 
 
 def test_defaults_are_the_vanilla_set_up():
-    c = TrainConfig(train_data="data/cifar10").validate()
+    c = TrainConfig(train_data="data/cifar10")
     assert (c.arch, c.optimizer, c.lr, c.batch_size, c.epochs) == (
         "released_resnet",
         "adam",
@@ -59,7 +59,7 @@ def test_defaults_are_the_vanilla_set_up():
         100,
         100,
     )
-    assert c.track_radii == [4, 8, 12, 16] and (c.track_train, c.track_test) == (1000, 1000)
+    assert c.track_radii == (4, 8, 12, 16) and (c.track_train, c.track_test) == (1000, 1000)
     assert c.step_size == pytest.approx(8 / 255 / 10) and not c.adv_random_start
 
 
@@ -104,15 +104,15 @@ def test_shuffled_labels_are_one_seeded_permutation(tiny_data, tmp_path):
     train(config, tmp_path / "run", progress=False, log=lambda _: None)
     saved = np.load(tmp_path / "run" / "label_permutation.npy")
     assert np.array_equal(saved, perm)
-    trainer = Trainer(config, tmp_path / "other", log=lambda _: None)
-    assert np.array_equal(trainer.train_y.numpy(), (np.arange(48) % 10)[perm])
+    trainer = build_trainer(config, log=lambda _: None)
+    assert np.array_equal(trainer.data.train_y.numpy(), (np.arange(48) % 10)[perm])
 
 
 def test_train_on_hfc_uses_the_cached_component(tiny_data, tmp_path):
     config = _config(tiny_data, tmp_path, train_on="hfc", train_radius=8, normalize="clip")
-    trainer = Trainer(config, tmp_path / "run")
+    trainer = build_trainer(config)
     expected = frequency_sets(load_npz(tiny_data).images, [8], mode="clip")[("hfc", 8.0)]
-    assert torch.allclose(trainer.train_x, expected)
+    assert torch.allclose(trainer.data.train_x, expected)
 
 
 def test_adversarial_training_calls_pgd(tiny_data, tmp_path, monkeypatch):
@@ -132,7 +132,7 @@ def test_adversarial_training_calls_pgd(tiny_data, tmp_path, monkeypatch):
 
 def test_adversarial_training_attacks_in_eval_mode_and_trains_in_train_mode(tiny_data, tmp_path):
     config = _config(tiny_data, tmp_path, adversarial=True, adv_steps=2, batch_norm=True)
-    trainer = Trainer(config, tmp_path / "run", log=lambda _: None)
+    trainer = build_trainer(config, log=lambda _: None)
     modes = []
     trainer.model.register_forward_pre_hook(lambda m, _: modes.append(m.training))
     trainer.train_epoch(0)
@@ -146,7 +146,7 @@ def test_adversarial_training_attacks_in_eval_mode_and_trains_in_train_mode(tiny
     [
         (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'"),
         (dict(arch="resnet999"), "unknown architecture"),
-        (dict(train_on="lfc"), "needs a radius"),
+        (dict(train_on="lfc"), "needs train_radius > 0"),
         (dict(arch="resnet20", batch_norm=False), "does not take"),
         (dict(num_classes=5), "out of range for 5 classes"),
         (dict(test_data=""), "an .npz file holds one split"),
@@ -227,7 +227,7 @@ def test_tracked_columns_match_a_direct_computation(tmp_path):
 def test_killed_while_saving_the_last_epoch_resumes_complete(tiny_data, tmp_path, failing):
     """A run killed in either write of its last epoch ends, when run again, with the metrics of
     an uninterrupted run (no row missing)."""
-    module = importlib.import_module("hfc_classify.engine.train")
+    module = importlib.import_module("hfc_classify.engine.run_folder")
     quiet = dict(progress=False, log=lambda _: None)
     train(_config(tiny_data, tmp_path), tmp_path / "full", **quiet)
     writes = {"metrics": 0, "checkpoint": 0}
@@ -332,7 +332,7 @@ def test_device_data_path_gives_the_numbers_of_the_plain_cpu_path(tiny_data, tmp
 
 
 def test_crop_flip_is_a_per_image_crop_and_flip():
-    from hfc_classify.engine.train import _crop_flip
+    from hfc_classify.engine.trainer import _crop_flip
 
     x = torch.rand(64, 3, 8, 8)
     out = _crop_flip(x, np.random.default_rng(3), pad=2)
@@ -348,10 +348,11 @@ def test_crop_flip_is_a_per_image_crop_and_flip():
 def test_speed_options_take_effect_and_stay_close(tiny_data, tmp_path):
     """channels_last changes the layout only (numbers equal to float rounding); bf16 autocast
     really runs in bf16 (other numbers, same ballpark); both are off by default."""
-    assert (TrainConfig().channels_last, TrainConfig().precision) == (False, "fp32")
-    base = Trainer(_config(tiny_data, tmp_path), tmp_path / "a", log=lambda _: None)
-    last = Trainer(_config(tiny_data, tmp_path, channels_last=True), tmp_path / "b", log=print)
-    bf16 = Trainer(_config(tiny_data, tmp_path, precision="bf16"), tmp_path / "c", log=print)
+    defaults = TrainConfig(train_data="d")
+    assert (defaults.channels_last, defaults.precision) == (False, "fp32")
+    base = build_trainer(_config(tiny_data, tmp_path), log=lambda _: None)
+    last = build_trainer(_config(tiny_data, tmp_path, channels_last=True))
+    bf16 = build_trainer(_config(tiny_data, tmp_path, precision="bf16"))
     conv = next(m for m in last.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     dtypes = []
@@ -383,4 +384,4 @@ def test_eval_batch_size_is_chosen_per_device():
     assert eval_batch_size(torch.device("cuda")) == 2000
     assert eval_batch_size(torch.device("cpu"), 512) == 512
     with pytest.raises(InputError, match="precision"):
-        TrainConfig(train_data="d", precision="fp64").validate()
+        TrainConfig(train_data="d", precision="fp64")

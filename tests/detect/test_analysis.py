@@ -13,15 +13,19 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from hfc_detect.analysis.curve import load_curve, write_curve
 from hfc_detect.analysis.heatmap import (
     LOG_NAME,
     DetectorHeatmapConfig,
     detector_heatmap,
     grid_frequencies,
+    write_heatmap,
 )
 from hfc_detect.analysis.radii import half_diagonal, sweep_radii
 from hfc_detect.cli.app import app
 from hfc_detect.engine.dataset import load_coco
+from hfc_detect.frequency.trivial import radius_warnings
+from hfc_detect.results import load_comparison
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_cocoeval_parity import reference
 from tests.detect.test_eval_pipeline import BACKEND, SIZES, TinyDetector, make_coco
@@ -62,7 +66,7 @@ def test_eval_radius_sweep_then_curve(coco, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     radii = sweep_radii(3, max(math.hypot(h, w) for h, w in SIZES) / 2)
-    assert summary["radii"] == radii
+    assert load_comparison(out).radii == radii  # from the variants' records
 
     result = runner.invoke(app, ["curve", str(out), "--resamples", "500"])
     assert result.exit_code == 0, result.output
@@ -91,6 +95,16 @@ def test_eval_radius_sweep_then_curve(coco, tmp_path):
     assert float(first["AP"]) == pytest.approx(want, abs=1e-6)
     png = cv2.imread(str(out / "curve.png"))
     assert png is not None and png.shape[1] > 1.5 * png.shape[0]  # 2 x 3 panels
+
+    # A Python user writes the same files through the API, without the command.
+    api = tmp_path / "api"
+    api.mkdir()
+    for name in ("summary.json", "per_image.csv"):
+        (api / name).write_bytes((out / name).read_bytes())
+    written = write_curve(api, load_curve(api, resamples=500))
+    assert [p.name for p in written] == ["curve.csv", "curve_per_category.csv", "curve.png"]
+    for name in ("curve.csv", "curve_per_category.csv"):
+        assert (api / name).read_text() == (out / name).read_text()
 
 
 def test_radius_and_sweep_together_exit_2(coco, tmp_path):
@@ -155,6 +169,11 @@ def test_detector_heatmap_equals_per_frequency_pycocotools_loop(coco, tmp_path):
     assert np.ptp(result.ap) > 0.05  # the perturbations matter to this detector
     reps = len(grid_frequencies(3, 2)[0])
     assert reps == 5 and len(detector.seen) == len(SIZES) * (reps + 1)
+    written = write_heatmap(tmp_path / "hm", result, config, {"backend": "tiny"})
+    assert [p.name for p in written] == ["heatmap.npy", "heatmap.csv", "heatmap.png",
+                                         "heatmap.json"]  # fmt: skip
+    np.testing.assert_array_equal(np.load(written[0]), [result.ap, result.delta_ap])
+    assert json.loads(written[3].read_text())["backend"] == "tiny"
 
     # Resume: drop the last two logged frequencies; only those are run again.
     log = tmp_path / "hm" / LOG_NAME
@@ -199,3 +218,42 @@ def test_heatmap_cli_writes_maps(coco, tmp_path):
     bad = runner.invoke(app, [*args[:-2], "--grid", "0", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "error: --grid" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_radius_warnings_say_what_the_split_then_is():
+    """The claims of the warnings, checked with plain numpy FFTs of a 6 x 8 image."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (6, 8))
+    spectrum = np.fft.fftshift(np.fft.fft2(image))
+    yy, xx = np.mgrid[:6, :8]
+    dist = np.hypot(yy - 3, xx - 4)
+
+    def lfc(r):
+        return np.fft.ifft2(np.fft.ifftshift(spectrum * (dist < r))).real
+
+    [below] = radius_warnings([0.5], [(8, 6)])
+    assert "only the zero frequency" in below and "mean" in below
+    np.testing.assert_allclose(lfc(0.5), image.mean(), atol=1e-9)
+    [beyond] = radius_warnings([1e9], [(8, 6)])
+    assert "half-diagonal of every image (the largest is 5.0)" in beyond
+    assert "LFC is the image itself and each HFC zero" in beyond
+    np.testing.assert_allclose(lfc(1e9), image, atol=1e-9)
+    assert radius_warnings([5.0], [(8, 6)])  # at the half-diagonal: only the corner is left out
+    assert np.abs(image - lfc(5.0)).max() < 0.05 * np.abs(image).max()
+    assert radius_warnings([4.9, 1, 128], [(8, 6), (640, 480)]) == []
+    assert radius_warnings([1e9], [(8, 6), None]) == []  # an unknown size: cannot say "every"
+
+
+def test_eval_warns_in_one_line_about_a_trivial_radius(coco, tmp_path):
+    ann, img = coco
+    args = ["eval", "-a", str(ann), "--images", str(img), "--backend", BACKEND, "-r", "1e9",
+            "-r", "0.5", "--num-workers", "0", "--no-progress", "--limit", "1",
+            "-o", str(tmp_path / "run")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning")]
+    assert len(lines) == 2, result.stderr
+    assert "radius 1e+09 is at or beyond the half-diagonal of every image" in lines[0]
+    assert "radius 0.5 is below 1" in lines[1]
+    again = runner.invoke(app, args)  # a finished run says the same
+    assert [ln for ln in again.stderr.splitlines() if ln.startswith("warning")] == lines

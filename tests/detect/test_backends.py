@@ -14,6 +14,7 @@ import torch
 
 from hfc_detect.data.images import read_image
 from hfc_detect.modeling import Detections, Detector, build_detector
+from hfc_detect.modeling.class_names import class_to_category, map_labels
 from hfc_detect.modeling.common import COCO_CATEGORY_IDS, as_exact_uint8
 from hfc_detect.modeling.torchvision_backend import TorchvisionDetector, build_torchvision
 from hfc_detect.utils.errors import InputError
@@ -61,6 +62,32 @@ def test_as_exact_uint8():
     assert as_exact_uint8(image + 0.25) is None
     assert as_exact_uint8(image - 1) is None
     assert as_exact_uint8(image + 1) is None
+
+
+def test_class_names_map_to_categories_by_name():
+    names = {0: "N/A", 1: "Person", 2: " bicycle ", 12: "N/A"}  # DETR's placeholders
+    mapping = class_to_category(names, {1: "person", 2: "bicycle", 3: "car"}, backend="x")
+    assert mapping == {1: 1, 2: 2}
+    keep, ids = map_labels(np.array([1, 0, 2, 12, 2]), mapping)
+    assert keep.tolist() == [0, 2, 4] and ids.tolist() == [1, 2, 2]
+    with pytest.raises(InputError, match=r"x: 2 of the model's classes .*1:'car', 2:'bus'"):
+        class_to_category({0: "person", 1: "car", 2: "bus"}, {1: "person"}, backend="x")
+    with pytest.raises(InputError, match="two categories are named 'A'"):
+        class_to_category({0: "a"}, {1: "a", 2: "A"}, backend="x")
+    with pytest.raises(InputError, match=r"categories=\{id: name"):
+        class_to_category({0: "a"}, None, backend="x")
+
+
+@pytest.mark.parametrize(
+    ("backend", "package"), [("ultralytics", "ultralytics"), ("transformers", "transformers")]
+)
+def test_framework_backends_need_weights_and_name_their_extra(backend, package, monkeypatch):
+    with pytest.raises(InputError, match="needs --weights"):
+        build_detector(backend, categories={1: "person"})
+    monkeypatch.setitem(sys.modules, package, None)
+    with pytest.raises(InputError, match=rf"pip install {package} \(or this project's") as info:
+        build_detector(backend, weights="yolov8n.pt", categories={1: "person"})
+    assert "\n" not in str(info.value)
 
 
 # ----------------------------------------------------------------------------- torchvision

@@ -349,3 +349,19 @@ def test_columnar_reading_equals_the_general_reader(iou_type, tmp_path, monkeypa
         np.testing.assert_array_equal(getattr(fast_gt, field), getattr(slow_gt, field))
     for field in ("ap", "ap50", "ap75", "stats", "precision", "recall"):
         np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "keypoints"])
+def test_evaluate_follows_the_ground_truths_iou_type(iou_type, tmp_path):
+    """``evaluate(gt, preds)`` scores what the ground truth was loaded for (here masks or OKS,
+    as pycocotools does), and an ``iou_type`` that contradicts it is refused, not obeyed."""
+    gt, dets = (segm_set if iou_type == "segm" else keypoint_set)(0, True)
+    gt_path, dt_path = tmp_path / "gt.json", tmp_path / "dt.json"
+    gt_path.write_text(json.dumps(gt))
+    dt_path.write_text(json.dumps(dets))
+    annotations = load_annotations(gt_path, iou_type)
+    preds = load_predictions(dt_path, annotations)
+    whole, _ = reference(gt, dets, iou_type=iou_type)
+    np.testing.assert_allclose(evaluate(annotations, preds).stats, whole.stats, atol=1e-9)
+    with pytest.raises(InputError, match=f"loaded for '{iou_type}'"):
+        evaluate(annotations, preds, "bbox")

@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hfc_detect.cli.app import app
-from hfc_detect.evaluation import compare, evaluate, load_annotations, load_predictions
+from hfc_detect.evaluation import evaluate, load_annotations, load_predictions
 from hfc_detect.evaluation.cocoeval import STAT_NAMES
+from hfc_detect.results import compare
 from hfc_detect.utils.errors import InputError
 
 runner = CliRunner()
@@ -165,7 +166,8 @@ def test_an_empty_predictions_file_scores_ap_0_on_every_image_with_ground_truth(
 
 
 def test_score_and_write_comparison_equal_compare(files, tmp_path):
-    from hfc_detect.evaluation import score, write_comparison
+    from hfc_detect.evaluation import score
+    from hfc_detect.results import write_comparison
 
     gt_path, paths = files
     gt = load_annotations(gt_path)

@@ -23,6 +23,7 @@ import torch
 
 from hfc_detect.engine.dataset import write_subset_annotations
 from hfc_detect.frequency import split
+from hfc_detect.frequency.variant import Variant
 from hfc_detect.modeling.detectron2_backend import DEFAULT_CONFIG, zoo_config_file
 
 SUBSET = "data/coco-val2017-subset"
@@ -76,8 +77,13 @@ def test_frequency_split_replaces_the_image_and_keeps_geometry(d2):
     np.testing.assert_array_equal(transforms.inverse().apply_coords(keypoints), keypoints)
     clipped = d2.FrequencySplit("lfc", 8, pixel_mode="clip").get_transform(image)
     np.testing.assert_allclose(clipped.apply_image(image), np.clip(low, 0, 255), atol=1e-3)
-    with pytest.raises(ValueError, match="lfc or hfc"):
+    with pytest.raises(ValueError, match="not a variant name"):
         d2.FrequencySplit("mfc", 8)
+    with pytest.raises(ValueError, match="LFC or HFC"):
+        d2.FrequencySplit("original")
+    spec = d2.FrequencySplit(Variant("hfc", 8)).get_transform(image)  # the spec, as the name
+    np.testing.assert_array_equal(spec.apply_image(image), aug_input.image)
+    assert d2.FrequencySplit("lfc_r8i").variant == Variant("lfc", 8, inclusive=True)
     with pytest.raises(ValueError):
         d2.FrequencySplit("lfc", -1)
 
@@ -161,7 +167,9 @@ def loop_output(d2, dataset, checkpoint, tmp_path_factory, one_torch_thread):
         evaluator = DatasetEvaluators(
             [
                 COCOEvaluator(name, use_fast_impl=False),
-                d2.PerImageCOCOEvaluator(name, output, variant=variant),
+                d2.PerImageCOCOEvaluator(
+                    name, output, variant=d2.variant_of(split_first), name=variant
+                ),
             ]
         )
         results[variant] = inference_on_dataset(model, loader, evaluator)
@@ -200,7 +208,7 @@ def test_evaluator_metrics_equal_coco_evaluator(loop_output):
 
 @pytest.mark.slow
 def test_wins_and_export_read_the_folder(loop_output, tmp_path):
-    from hfc_detect.reports.folder import load_comparison
+    from hfc_detect.results import load_comparison
 
     output, _ = loop_output
     comparison = load_comparison(output)
@@ -259,3 +267,64 @@ def test_lazyconfig_recipe_puts_the_split_first_and_restores_the_config(d2, data
     (item,) = next(iter(loader))
     assert item["image"].dtype == torch.float32 and item["image"].min() < 0  # an HFC image
     assert min(item["image"].shape[1:]) == 800  # the config's own resize came after the split
+
+
+TWO_RADII = (8, 16)
+
+
+@pytest.fixture(scope="module")
+def two_radii_outputs(d2, dataset, checkpoint, tmp_path_factory, one_torch_thread):
+    """The same detector at two radii through Detectron2's own loop (``evaluate_variants``:
+    FrequencySplit first in each mapper, PerImageCOCOEvaluator recording each variant) and
+    through ``hfc-detect eval``."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.data import DatasetMapper, build_detection_test_loader
+    from detectron2.data.detection_utils import build_augmentation
+    from detectron2.modeling import build_model
+
+    name, annotations, images = dataset
+    model = build_model(checkpoint)
+    DetectionCheckpointer(model).load(checkpoint.MODEL.WEIGHTS)
+
+    def build_loader(splits):
+        augmentations = [*splits, *build_augmentation(checkpoint, is_train=False)]
+        mapper = DatasetMapper(checkpoint, is_train=False, augmentations=augmentations)
+        return build_detection_test_loader(checkpoint, name, mapper=mapper)
+
+    loop = tmp_path_factory.mktemp("loop2")
+    d2.evaluate_variants(model, build_loader, name, loop, radius=list(TWO_RADII))
+    ours = tmp_path_factory.mktemp("eval2")
+    command = [
+        sys.executable, "-m", "hfc_detect", "eval", "--backend", "detectron2",
+        "--annotations", str(annotations), "--images", str(images),
+        *[a for r in TWO_RADII for a in ("--radius", str(r))], "--weights",
+        checkpoint.MODEL.WEIGHTS, "--num-workers", "0", "--threads", "1", "--no-progress",
+        "--output", str(ours), *[arg for item in SETTINGS for arg in ("--set", item)],
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return loop, ours
+
+
+@pytest.mark.slow
+def test_curve_reads_the_detectron2_loop_folder_as_evals(two_radii_outputs):
+    from hfc_detect.results import load_comparison
+
+    loop, ours = two_radii_outputs
+    folder = load_comparison(loop)
+    expected = [f"{k}_r{r}" for r in TWO_RADII for k in ("lfc", "hfc")]
+    assert folder.variant_names == ["original", *expected]
+    assert [folder.spec(n) for n in expected] == [Variant(n[:3], float(n[5:])) for n in expected]
+    for name in ("original", *expected):  # the same detections through both paths
+        assert (loop / "predictions" / f"{name}.json").read_text() == (
+            ours / "predictions" / f"{name}.json"
+        ).read_text(), name
+    for folder_path in (loop, ours):
+        done = subprocess.run(
+            [sys.executable, "-m", "hfc_detect", "curve", str(folder_path), "--resamples", "200"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    curve = (loop / "curve.csv").read_text()
+    assert len(curve.splitlines()) == 1 + 2 * len(TWO_RADII)
+    assert curve == (ours / "curve.csv").read_text()

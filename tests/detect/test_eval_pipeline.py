@@ -19,8 +19,9 @@ import hfc_detect.cli.eval  # noqa: F401  (registers the command)
 from hfc_detect.cli.app import app
 from hfc_detect.data.images import read_image
 from hfc_detect.engine.evaluate import EvalConfig, run_eval
-from hfc_detect.engine.variants import VariantMaker, plan_variants
+from hfc_detect.engine.variants import VariantMaker
 from hfc_detect.frequency import split, to_pixels
+from hfc_detect.frequency.variant import name_variants, plan_variants
 from hfc_detect.modeling.base import Detections
 from hfc_detect.utils.errors import InputError
 from tests.conftest import REPO_ROOT
@@ -119,7 +120,7 @@ def test_detector_gets_the_split_of_the_decoded_image_in_its_channel_order(coco,
     det = TinyDetector(channel_order=order)
     radii = [4, 8]
     _eval(coco, tmp_path / "out", det, radii=radii, batch_size=2)
-    plan = [v.name for v in plan_variants(radii, ["original", "lfc", "hfc"])]
+    plan = list(name_variants(plan_variants(radii)))
     assert plan == ["original", "lfc_r4", "hfc_r4", "lfc_r8", "hfc_r8"]
     # calls per batch: one per variant, in plan order, each with the batch's images
     ann = json.loads(coco[0].read_text())
@@ -149,7 +150,7 @@ def test_one_forward_fft_per_batch_serves_every_radius(monkeypatch):
 
     def forward_calls(images, radii):
         counts["n"] = 0
-        VariantMaker(plan_variants(radii, ["original", "lfc", "hfc"]))(images)
+        VariantMaker(name_variants(plan_variants(radii)))(images)
         return counts["n"]
 
     same = [torch.rand(3, 20, 24) * 255 for _ in range(3)]
@@ -162,7 +163,7 @@ def test_one_forward_fft_per_batch_serves_every_radius(monkeypatch):
 @pytest.mark.parametrize("mode", ["raw", "clip", "max"])
 def test_pixel_mode_applies_to_lfc_and_hfc_only(mode):
     image = torch.rand(3, 20, 24) * 255
-    out = VariantMaker(plan_variants([4], ["original", "lfc", "hfc"]), mode)([image])[0]
+    out = VariantMaker(name_variants(plan_variants([4])), mode)([image])[0]
     low, high = split(image, 4)
     assert torch.equal(out["original"], image)
     torch.testing.assert_close(out["lfc"], to_pixels(low, mode), atol=1e-3, rtol=0)
@@ -179,7 +180,10 @@ def test_layout_predictions_and_summary(coco, tmp_path):
     assert (out / "per_image.csv").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert [v["name"] for v in summary["variants"]] == ["original", "lfc", "hfc"]
-    assert summary["radius"] == 8 and summary["radii"] == [8]
+    specs = [v["spec"] for v in summary["variants"]]  # each variant recorded once, typed
+    assert specs == [{"kind": "original", "radius": None}, {"kind": "lfc", "radius": 8.0},
+                     {"kind": "hfc", "radius": 8.0}]  # fmt: skip
+    assert not {"radius", "radii", "variant_kinds"} & set(summary)
     assert summary["pixel_mode"] == "raw"
     assert summary["backend"].endswith("TinyDetector")
     assert summary["failed_images"] == []
@@ -213,7 +217,7 @@ def test_several_radii_are_named_by_radius_in_one_layout(coco, tmp_path):
     names = sorted(p.stem for p in (out / "predictions").glob("*.json"))
     assert names == sorted(["original", "lfc_r4", "lfc_r8.5"])
     summary = json.loads((out / "summary.json").read_text())
-    assert "radius" not in summary and summary["radii"] == [4, 8.5]
+    assert [v["spec"]["radius"] for v in summary["variants"]] == [None, 4, 8.5]
 
 
 def _files(out: Path) -> dict[str, bytes]:
@@ -395,6 +399,22 @@ def test_without_coco_eval_runs_the_bundled_demo_loudly(tmp_path):
     assert len((out / "per_image.csv").read_text().splitlines()) == 1 + 3
     wins = CliRunner().invoke(app, ["wins", str(out), "--no-objects"])
     assert wins.exit_code == 0, wins.output
+
+    # Re-run: the same notice, the finished run reported, and nothing said to be written.
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "DEMO RUN, NOT COCO" in " ".join(again.stderr.split())
+    assert "already holds this finished run; nothing was computed or written" in again.stdout
+    assert "wrote" not in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+    # The report says the data are synthetic.
+    report = CliRunner().invoke(app, ["export", str(out), "--format", "html", "--top", "1"])
+    assert report.exit_code == 0, report.output
+    page = (out / "report" / "index.html").read_text()
+    assert 'id="demo"' in page and "synthetic" in page and "not COCO" in page
 
 
 def test_malformed_annotations_fail_before_any_image_is_run(coco, tmp_path):

@@ -105,7 +105,7 @@ def assert_equals_pycocotools(gt: dict, result, iou_type: str, field: str) -> No
 def _csv_rows(path):
     import csv
 
-    from hfc_detect.reports.folder import _parse_cell
+    from hfc_detect.results import _parse_cell
 
     with path.open(newline="", encoding="utf-8") as fh:
         return [{k: _parse_cell(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]

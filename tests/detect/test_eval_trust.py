@@ -4,6 +4,7 @@ images (tests.detect.test_eval_pipeline)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,6 @@ import cv2
 import pytest
 from typer.testing import CliRunner
 
-import hfc_detect.cli.eval  # noqa: F401  (registers the command)
 from hfc_detect.cli.app import app
 from hfc_detect.engine.environment import cpu_defaults, versions
 from hfc_detect.engine.evaluate import EvalConfig, run_eval
@@ -173,7 +173,8 @@ def test_the_default_output_is_a_function_of_the_settings(coco, tmp_path, monkey
     log = (folders[0] / "progress.jsonl").read_bytes()
     again = _cli(coco)
     assert again.exit_code == 0, again.output
-    assert "already holds this finished run; not recomputed" in again.stdout
+    assert "already holds this finished run; nothing was computed or written" in again.stdout
+    assert "wrote" not in again.stdout
     assert list((tmp_path / "runs").iterdir()) == folders
     assert (folders[0] / "progress.jsonl").read_bytes() == log
     other = _cli(coco, "--pixel-mode", "clip")
@@ -207,6 +208,29 @@ def test_ctrl_c_says_in_one_line_how_to_continue(coco, tmp_path):
         f"interrupted: 2 of 5 images are saved in {out}; run the same command again to continue\n"
     )
     assert len((out / "progress.jsonl").read_bytes().splitlines()) == 2
+
+
+def test_the_interrupt_count_is_the_resume_count(coco, tmp_path, monkeypatch):
+    """Ctrl-C right after an image is logged, before the progress display hears of it: the line
+    counts what is on disk, as the resume does (issue 19, item 4: it said 1, then 2)."""
+    out = tmp_path / "out"
+    append = RunFolder.append
+    calls = []
+
+    def append_then_interrupt(log, entries):
+        append(log, entries)
+        calls.append(len(entries))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "append", staticmethod(append_then_interrupt))
+    result = _cli(coco, "--output", str(out))
+    assert result.exit_code == 130
+    assert result.stderr.startswith(f"interrupted: 2 of 5 images are saved in {out};")
+    monkeypatch.setattr(RunFolder, "append", staticmethod(append))
+    again = _cli(coco, "--output", str(out))
+    assert again.exit_code == 0, again.output
+    assert f"resuming {out}: 2 of 5 images done" in again.stderr
 
 
 @pytest.mark.slow
@@ -269,6 +293,34 @@ def test_a_killed_run_leaves_no_stuck_lock(coco, tmp_path):
     proc.kill()
     proc.wait(timeout=30)
     assert run_eval(_config(coco, out), TinyDetector()).summary is not None
+
+
+def test_a_killed_run_whose_forked_workers_live_on_leaves_no_lock(coco, tmp_path):
+    """Decode workers are forked children of the eval: killing the eval with SIGKILL leaves them
+    running for a while, and they must not keep the folder locked (issue 19, item 5)."""
+    out = tmp_path / "out"
+    holder = (
+        "import multiprocessing as mp, sys, time\n"
+        "from hfc_detect.engine.predictions import RunFolder\n"
+        "with RunFolder(sys.argv[1]).lock():\n"
+        "    worker = mp.get_context('fork').Process(target=time.sleep, args=(60,))\n"
+        "    worker.start()\n"
+        "    print(worker.pid, flush=True); time.sleep(60)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(out)], env=env,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    worker = int(proc.stdout.readline())
+    try:
+        with pytest.raises(InputError, match="in use"):
+            run_eval(_config(coco, out), TinyDetector())
+        proc.kill()
+        proc.wait(timeout=30)
+        os.kill(worker, 0)  # the worker is still alive, yet the folder is free at once
+        assert run_eval(_config(coco, out), TinyDetector()).summary is not None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
 
 
 # --- 6. a corrupt progress log ------------------------------------------------------------

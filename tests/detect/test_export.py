@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from hfc_detect.cli.app import app
 from hfc_detect.reports.export import export
-from hfc_detect.reports.folder import load_comparison
 from hfc_detect.reports.wins import find_wins
+from hfc_detect.results import load_comparison
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_wins import make_comparison
 
@@ -101,6 +101,7 @@ def test_html_report_is_self_contained(report: Path, comparison: Path) -> None:
     assert refs and all((report / ref).is_file() for ref in refs)
     for element in ("summary", "stats", "categories", "histogram", "gallery", "legend"):
         assert f'id="{element}"' in page
+    assert 'id="demo"' not in page  # only a run on the bundled demo data says it is synthetic
     assert page.count('class="win"') == 3
     assert len(list((report / "images").glob("*.png"))) == 9  # 3 images x 3 panels
     for ref in refs:  # no file outside the report folder is needed
@@ -221,8 +222,8 @@ def test_html_gallery_of_16_bit_images_matches_8_bit_in_clip_mode(tmp_path: Path
 
 
 def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_path):
-    from hfc_detect.reports.folder import ComparisonFolder
-    from hfc_detect.reports.html import resolve_radius
+    from hfc_detect.reports.plan import resolve_radius
+    from hfc_detect.results import ComparisonFolder
 
     names = ["original", "lfc_r4", "hfc_r4", "lfc_r74.3", "hfc_r74.3", "lfc_r320", "hfc_r320"]
     kinds = {n: {"kind": n.split("_")[0], "radius": float(n.split("_r")[1])} for n in names[1:]}
@@ -240,8 +241,8 @@ def test_default_variant_of_a_sweep_is_the_lfc_nearest_the_papers_radius(tmp_pat
 
 
 def test_html_of_a_keypoints_folder_shows_its_10_stats_and_oks_objects(tmp_path: Path) -> None:
-    from hfc_detect.evaluation.compare import compare
     from hfc_detect.evaluation.params import params_for
+    from hfc_detect.results import compare
 
     def person(ann_id: int, x: float, num: int) -> dict:
         points = [v for k in range(17) for v in (x + k, 10.0 + k, 2 if k < num else 0)]
@@ -277,3 +278,53 @@ def test_html_of_a_keypoints_folder_shows_its_10_stats_and_oks_objects(tmp_path:
     assert "found at OKS &ge; 0.5" in page
     with pytest.raises(InputError, match="holds keypoints results, not segm"):
         export(out, fmt="csv", iou_type="segm", output=tmp_path / "x.csv")
+
+
+def test_histogram_has_one_panel_per_variant(comparison: Path) -> None:
+    """One small panel per compared variant on shared axes, not every variant overlaid in one
+    plot (a radius sweep has 8; looked at in Chromium), each counting that variant's images."""
+    import numpy as np
+
+    from hfc_detect.reports.figures import histogram_figure
+    from hfc_detect.results import load_comparison
+
+    folder = load_comparison(comparison)
+    names = [n for n in folder.variant_names if n != folder.baseline]
+    fig = histogram_figure(folder)
+    shown = [ax for ax in fig.axes if ax.get_visible() and ax.patches]
+    assert [ax.get_title().split(":")[0] for ax in shown] == names
+    base = folder.column(f"ap_{folder.baseline}")
+    for ax, name in zip(shown, names, strict=True):
+        diff = folder.column(f"ap_{name}") - base
+        assert sum(patch.get_height() for patch in ax.patches) == np.isfinite(diff).sum()
+
+
+def test_the_report_is_planned_then_rendered(comparison: Path, report: Path) -> None:
+    """export decides everything in one frozen plan; the page states exactly its choices."""
+    import ast
+    import dataclasses
+
+    from hfc_detect.reports import html
+    from hfc_detect.reports.plan import plan_report
+
+    plan = plan_report(load_comparison(comparison), resamples=200, seed=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.radius = 1.0  # type: ignore[misc]
+    assert (plan.variant, plan.radius, plan.radius_source) == ("lfc", 8.0, "summary.json")
+    assert plan.panels == {"original": "original", "lfc": "lfc", "hfc": "hfc"}
+    page = (report / "index.html").read_text()
+    assert f"score &ge; {plan.score_threshold:g}" in page
+    assert page.count('class="win"') == 3  # --top 3 of the planned ranking
+    # the renderer computes nothing: it imports no FFT, no numpy, no drawing, and of the
+    # bootstrap only its result type
+    imports = [
+        node
+        for node in ast.walk(ast.parse(Path(html.__file__).read_text()))
+        if isinstance(node, ast.ImportFrom)
+    ]
+    modules = {node.module for node in imports}
+    assert not modules & {"hfc_detect.frequency", "numpy", "hfc_detect.data.images"}
+    from_bootstrap = {a.name for n in imports if n.module.endswith("bootstrap") for a in n.names}
+    assert from_bootstrap == {"BootstrapCI"}
+    assert not any(n.module.endswith("draw") and "draw_objects" in {a.name for a in n.names}
+                   for n in imports)  # fmt: skip

@@ -118,7 +118,8 @@ def test_eval_ap_ordering_and_wins(eval_run):
         r["image_id"] for r in rows if r["ap_lfc"] and float(r["ap_lfc"]) > float(r["ap_original"])
     ]
     print(f"eval r=128 on {len(rows)} images: AP {ap}, LFC wins {len(wins)}")
-    assert summary["radius"] == 128 and summary["backend"] == "onnx-yolox"
+    assert summary["variants"][1]["spec"] == {"kind": "lfc", "radius": 128.0}
+    assert summary["backend"] == "onnx-yolox"
     assert len(rows) == EVAL_IMAGES
     assert ap["original"] > ap["lfc"] > ap["hfc"] > 0
     assert wins

@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hfc_detect.cli.app import app
-from hfc_detect.evaluation import compare
 from hfc_detect.reports.draw import STYLES, draw_objects
 from hfc_detect.reports.objects import object_diff
+from hfc_detect.results import compare
 from tests.detect.test_wins import make_comparison, make_dataset, make_predictions
 
 FAILED = {
@@ -52,6 +52,10 @@ def test_html_report_states_failed_images_first(partial: Path) -> None:
     failed = page[box : page.index("</div>", box)]
     assert "1 image(s) failed and are not scored" in failed
     assert FAILED["file_name"] in failed and FAILED["error"] in failed
+    # a report outlives the run it shows: the box says how a resume fixes it and how to
+    # refresh the page (issue 19, item 7)
+    assert "Running the same eval command again retries them" in failed
+    assert f"hfc-detect export {partial} --format html" in failed
 
 
 def test_wins_and_exports_state_failed_images(partial: Path, tmp_path: Path) -> None:
@@ -115,11 +119,12 @@ def test_export_on_a_variant_without_detections(
         assert all(r["num_dets_hfc"] == "0" for r in rows)
     if fmt == "html":
         page = (out / "index.html").read_text()
-        hfc_captions = re.findall(r"<b>HFC r=8</b>: boxes of <b>hfc</b>: AP ([^;]*); (\d+)", page)
+        hfc_captions = re.findall(r"<b>HFC r=8</b>: boxes of <b>hfc</b>: AP ([^;<]*)", page)
         if variant == "hfc":  # no wins: an empty gallery, said in words
             assert not hfc_captions and "No image where the variant gains" in page
         else:
-            assert hfc_captions and all(n == "0" for _, n in hfc_captions)
+            assert hfc_captions
+            assert all(c.endswith("(no detection at all)") for c in hfc_captions), hfc_captions
 
 
 # ------------------------------------------------------------------------------ the gallery
@@ -179,6 +184,14 @@ def test_every_panel_is_captioned_with_its_own_objects(report: tuple[Path, str])
                 f"boxes of <b>{variant}</b>: AP {float(rows[image_id][f'ap_{variant}']):.3f}"
                 in (caption)
             )
+            # the AP scores every detection; the caption says so and how many are drawn
+            total = len(mine[variant])
+            drawn = sum(d["score"] >= threshold for d in mine[variant])
+            if total:
+                assert f"from all {total} detection{'s' if total != 1 else ''}; " in caption
+                assert f"; {drawn} drawn (score &ge; {threshold:g})" in caption
+            else:
+                assert "(no detection at all)" in caption
             if variant == "original":
                 assert "gained" not in caption
                 continue
@@ -261,3 +274,19 @@ def test_gallery_draws_mask_outlines_and_keypoints(counts_as_text: bool) -> None
     assert drawn[24:27, 11:16].any()  # the mask's hypotenuse (x + y = 40), not a box edge
     assert not drawn[25, 8] and not drawn[30, 30]  # inside the triangle / the box only
     assert np.all(canvas[40, 40] == STYLES["det"][0])  # the labelled keypoint
+
+
+def test_the_legend_names_the_tags_drawn_on_gained_and_lost_objects(report) -> None:
+    """Gained and lost objects are labelled "G: cat" and "L: cat" on the panels; the legend
+    says what G: and L: mean (issue 19, item 7)."""
+    _, page = report
+    legend = page[page.index('id="legend"') : page.index("</p>", page.index('id="legend"'))]
+    assert "G: gained" in legend and "L: lost" in legend
+
+
+def test_the_page_keeps_a_margin_in_a_narrow_window(report) -> None:
+    """The body is centred at up to 1,500 px and padded, so that in a narrower window the
+    text does not touch the window's edge (looked at in Chromium at 1,000 and 1,280 px)."""
+    _, page = report
+    body = re.search(r"body \{([^}]*)\}", page).group(1)
+    assert "max-width: 1500px" in body and re.search(r"padding: 0 [1-9]", body)

@@ -198,8 +198,8 @@ def make_predictions(gt_path: Path, root: Path, *, seed: int = 0) -> dict[str, P
 
 
 def make_comparison(root: Path, *, radius: float | None = 8, **extra) -> Path:
-    """A comparison folder written by the real ``hfc_detect.evaluation.compare``."""
-    from hfc_detect.evaluation import compare
+    """A comparison folder written by the real ``hfc_detect.results.compare``."""
+    from hfc_detect.results import compare
 
     gt_path, images_dir = make_dataset(root / "data")
     preds = make_predictions(gt_path, root / "data")
@@ -305,8 +305,8 @@ def _cocoeval_found(
 
 @pytest.mark.parametrize("score_threshold", [0.0, 0.5, 0.8])
 def test_found_objects_equal_cocoeval_matches(comparison: Path, score_threshold: float) -> None:
-    from hfc_detect.reports.folder import load_comparison
     from hfc_detect.reports.sources import load_sources
+    from hfc_detect.results import load_comparison
 
     data = comparison.parent / "data"
     sources = load_sources(load_comparison(comparison), ["original", "lfc", "hfc"])
@@ -456,7 +456,7 @@ def _triangle_rle(points: list[float], size: int = 40) -> dict:
 def test_segm_wins_match_objects_by_mask_iou_as_cocoeval(tmp_path: Path) -> None:
     """A detection with the object's box but the other half of it (box IoU 1, mask IoU ~0)
     does not find it in a segm comparison: the gain is the mask, as COCOeval(segm) matches."""
-    from hfc_detect.evaluation.compare import compare
+    from hfc_detect.results import compare
 
     triangle, other_half = [0, 0, 30, 0, 0, 30], [30, 0, 30, 30, 0, 30]
     square = [20, 20, 35, 20, 35, 35, 20, 35]

@@ -1,0 +1,300 @@
+"""Why the AP changes: TIDE's error breakdown (Bolya et al., ECCV 2020) per variant and image.
+
+For every variant of a results folder, TIDE splits the AP50 lost against a perfect detector into
+six main errors, each the AP50 gained (in points, 0..100) by fixing only that error type:
+
+- ``Cls``: right place (IoU >= 0.5 with an object), wrong class;
+- ``Loc``: right class, poorly placed (0.1 <= IoU <= 0.5 with an object of its class);
+- ``Both``: wrong class and poorly placed;
+- ``Dupe``: right class and place, but the object was already taken by a higher score;
+- ``Bkg``: on background (IoU <= 0.1 with every object);
+- ``Miss``: an object no error above could have found;
+
+and two special errors: ``FalsePos`` (all false positives scored 0) and ``FalseNeg`` (all missed
+objects removed). Foreground IoU 0.5, background IoU 0.1, 100 detections per image, AP by
+TIDE's own 101-point interpolation: everything as TIDE defines and reports it.
+
+The numbers are tidecv's (TIDE's authors' package, the ``[tide]`` extra): its ``TIDERun`` runs
+on data built from :mod:`hfc_detect.evaluation`'s validated loaders (box ground truth and
+detections; crowd boxes become TIDE's ignore regions, as tidecv's own COCO loader makes them).
+Where we differ from tidecv's ``datasets.COCO``: images are visited in image-id order (tidecv:
+the annotation file's order), which can reorder detections of equal score across images, and
+no masks are decoded (the box mode never reads them). hotcoco's ``tide_errors`` is another
+definition with other numbers; see docs/analyses.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
+from hfc_detect.results import PREDICTIONS_DIR, SUMMARY_FILE, ComparisonFolder, load_comparison
+from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.figures import pyplot, save_png
+from hfc_detect.utils.optional import require
+
+MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
+SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
+POS_THRESHOLD = 0.5  # TIDE's foreground IoU
+BACKGROUND_THRESHOLD = 0.1  # TIDE's background IoU
+ERRORS_CSV = "errors.csv"
+ERRORS_PNG = "errors.png"
+PER_IMAGE_ERRORS_CSV = "errors_per_image.csv"
+_INSTALL = "install it with pip install 'hfc-toolkit[tide]' (or pip install tidecv)"
+
+
+@dataclass(frozen=True)
+class VariantErrors:
+    """TIDE's numbers for one variant: AP50 and the main and special errors (delta AP50 in
+    points), and the count of each main error per image id (images without errors absent)."""
+
+    variant: str
+    ap50: float
+    main: dict[str, float]
+    special: dict[str, float]
+    per_image: dict[int, dict[str, int]]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many errors of each main type the variant makes over all images."""
+        return {t: sum(c.get(t, 0) for c in self.per_image.values()) for t in MAIN_ERRORS}
+
+
+@dataclass(frozen=True)
+class FolderErrors:
+    """The errors of every variant of a results folder, in the folder's variant order."""
+
+    root: Path
+    baseline: str
+    image_ids: list[int]
+    variants: list[VariantErrors]
+
+
+def _tidecv() -> Any:
+    return require("tidecv", purpose="hfc-detect errors (TIDE)", install=_INSTALL)
+
+
+def tide_ground_truth(gt: GroundTruth) -> Any:
+    """``gt`` as a tidecv ``Data``: non-crowd boxes as ground truth, crowd boxes as ignore
+    regions of their class (what tidecv's COCO loader does), 100 detections per image."""
+    tidecv = _tidecv()
+    data = tidecv.Data(gt.source, max_dets=100)
+    for image_id, name in zip(gt.image_ids.tolist(), gt.file_names, strict=True):
+        data.add_image(image_id, name)
+    for cat_id, name in zip(gt.category_ids.tolist(), gt.category_names, strict=True):
+        data.add_class(cat_id, name)
+    images = gt.image_ids[gt.ann_image].tolist()
+    cats = gt.category_ids[gt.ann_category].tolist()
+    for image, cat, box, crowd in zip(
+        images, cats, gt.ann_boxes.tolist(), gt.ann_crowd.tolist(), strict=True
+    ):
+        if crowd:
+            data.add_ignore_region(image, cat, box)
+        else:
+            data.add_ground_truth(image, cat, box)
+    return data
+
+
+def tide_detections(gt: GroundTruth, preds: Predictions, name: str) -> Any:
+    """``preds`` as a tidecv ``Data`` (file order kept: tidecv's ids follow it)."""
+    data = _tidecv().Data(name)
+    images = gt.image_ids[preds.image].tolist()
+    cats = gt.category_ids[preds.category].tolist()
+    for image, cat, score, box in zip(
+        images, cats, preds.scores.tolist(), preds.boxes.tolist(), strict=True
+    ):
+        data.add_detection(image, cat, score, box)
+    return data
+
+
+def _error_image(error: Any) -> int:
+    """The image of a TIDE error: its detection's, or (a missed object) its ground truth's."""
+    owner = error.pred if hasattr(error, "pred") else error.gt
+    return int(owner["image"])
+
+
+def variant_errors(tide_gt: Any, gt: GroundTruth, preds: Predictions, name: str) -> VariantErrors:
+    """TIDE's errors of ``preds`` on ``tide_gt`` (:func:`tide_ground_truth` of ``gt``; reusable
+    across variants, as tidecv's own evaluations reuse one ground truth)."""
+    tidecv = _tidecv()
+    run = tidecv.TIDE(POS_THRESHOLD, BACKGROUND_THRESHOLD, tidecv.TIDE.BOX).evaluate(
+        tide_gt, tide_detections(gt, preds, name), name=name
+    )
+    main = {e.short_name: float(v) for e, v in run.fix_main_errors().items()}
+    special = {e.short_name: float(v) for e, v in run.fix_special_errors().items()}
+    per_image: dict[int, dict[str, int]] = {}
+    for error in run.errors:
+        counts = per_image.setdefault(_error_image(error), {})
+        counts[error.short_name] = counts.get(error.short_name, 0) + 1
+    return VariantErrors(
+        variant=name,
+        ap50=float(run.ap),
+        main={t: main[t] for t in MAIN_ERRORS},
+        special={t: special[t] for t in SPECIAL_ERRORS},
+        per_image=per_image,
+    )
+
+
+def predictions_path(folder: ComparisonFolder, name: str) -> Path:
+    """The predictions file of variant ``name``: the one summary.json records (compare),
+    else ``DIR/predictions/<name>.json`` (eval)."""
+    recorded = folder.variant(name).get("predictions")
+    candidates = [Path(recorded)] if recorded else []
+    candidates.append(folder.root / PREDICTIONS_DIR / f"{name}.json")
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise InputError(
+        f"{folder.root / SUMMARY_FILE}: no predictions file for variant {name!r} "
+        f"(looked for {', '.join(str(p) for p in candidates)})"
+    )
+
+
+def folder_errors(
+    directory: str | Path, *, advance: Callable[[int], None] | None = None
+) -> FolderErrors:
+    """TIDE's errors of every variant of the results folder ``directory`` (bbox folders only:
+    TIDE's mask mode is not wired). ``advance(1)`` is called after each variant."""
+    folder = load_comparison(directory)
+    if folder.summary["iou_type"] != "bbox":
+        raise InputError(
+            f"{folder.root} holds {folder.summary['iou_type']} results; errors reads bbox folders"
+        )
+    annotations = folder.summary.get("annotations")
+    if not annotations or not Path(annotations).is_file():
+        raise InputError(f"{folder.root / SUMMARY_FILE}: annotations file not found")
+    paths = {name: predictions_path(folder, name) for name in folder.variant_names}
+    _tidecv()  # fail before reading anything big
+    gt = load_annotations(annotations)
+    tide_gt = tide_ground_truth(gt)
+    results = []
+    for name, path in paths.items():
+        results.append(variant_errors(tide_gt, gt, load_predictions(path, gt, name=name), name))
+        if advance is not None:
+            advance(1)
+    return FolderErrors(
+        root=folder.root,
+        baseline=folder.baseline,
+        image_ids=gt.image_ids.tolist(),
+        variants=results,
+    )
+
+
+# ------------------------------------------------------------------------------------ files
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def errors_csv(result: FolderErrors) -> str:
+    """``errors.csv``: per variant TIDE's AP50, the main and special errors (delta AP50 in
+    points, written with ``repr``) and the count of each main error (``n_<type>``)."""
+    header = ["variant", "AP50", *MAIN_ERRORS, *SPECIAL_ERRORS]
+    header += [f"n_{t}" for t in MAIN_ERRORS]
+    rows = []
+    for v in result.variants:
+        counts = v.counts
+        values = [v.ap50, *v.main.values(), *v.special.values()]
+        rows.append([v.variant, *map(repr, values), *(counts[t] for t in MAIN_ERRORS)])
+    return _csv_text(header, rows)
+
+
+def per_image_errors_csv(result: FolderErrors) -> str:
+    """``errors_per_image.csv``: one row per image and variant with its count of each main
+    error (every image of the annotations, zeros included)."""
+    rows = [
+        [image_id, v.variant, *(v.per_image.get(image_id, {}).get(t, 0) for t in MAIN_ERRORS)]
+        for image_id in result.image_ids
+        for v in result.variants
+    ]
+    return _csv_text(["image_id", "variant", *MAIN_ERRORS], rows)
+
+
+def read_errors_csv(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of ``errors.csv``: ``variant`` and floats; ``ValueError`` where a column or a
+    number is missing."""
+    with Path(path).open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    needed = ("variant", "AP50", *MAIN_ERRORS, *SPECIAL_ERRORS)
+    if not rows or any(c not in rows[0] for c in needed):
+        raise ValueError(f"no rows or not the columns {', '.join(needed)}")
+    return [{"variant": r["variant"]} | {c: float(r[c]) for c in needed[1:]} for r in rows]
+
+
+def read_per_image_errors(path: str | Path) -> dict[tuple[int, str], dict[str, int]]:
+    """``errors_per_image.csv`` as ``{(image_id, variant): {type: count}}``; ``ValueError``
+    where a column or a number is missing."""
+    with Path(path).open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        needed = ("image_id", "variant", *MAIN_ERRORS)
+        if reader.fieldnames is None or any(c not in reader.fieldnames for c in needed):
+            raise ValueError(f"not the columns {', '.join(needed)}")
+        return {
+            (int(r["image_id"]), r["variant"]): {t: int(r[t]) for t in MAIN_ERRORS} for r in reader
+        }
+
+
+def error_change(baseline: dict[str, int], variant: dict[str, int]) -> dict[str, int]:
+    """The main errors whose count differs, variant minus baseline, in TIDE's order."""
+    change = {t: variant.get(t, 0) - baseline.get(t, 0) for t in MAIN_ERRORS}
+    return {t: d for t, d in change.items() if d}
+
+
+def change_text(change: dict[str, int]) -> str:
+    """``{"Loc": -1, "Miss": 2}`` as ``one Loc error fewer, 2 Miss errors more``."""
+    parts = []
+    for kind, d in change.items():
+        count = "one" if abs(d) == 1 else str(abs(d))
+        noun = "error" if abs(d) == 1 else "errors"
+        parts.append(f"{count} {kind} {noun} {'fewer' if d < 0 else 'more'}")
+    return ", ".join(parts) or "same errors"
+
+
+def plot_errors(
+    path: str | Path, result: FolderErrors | Sequence[dict[str, Any]], title: str
+) -> Path:
+    """Grouped bars per variant: the main errors (left) and the special errors (right), delta
+    AP50 in points. ``result``: a :class:`FolderErrors` or the rows of :func:`read_errors_csv`."""
+    rows = result if not isinstance(result, FolderErrors) else [
+        {"variant": v.variant, **v.main, **v.special} for v in result.variants
+    ]  # fmt: skip
+    plt = pyplot()
+    with plt.style.context("default"):  # importing tidecv sets seaborn's style globally
+        fig, axes = plt.subplots(
+            1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [len(MAIN_ERRORS), 2.6]}
+        )
+        _draw_bars(axes, rows)
+        fig.suptitle(title)
+        fig.tight_layout()
+    return save_png(fig, path)
+
+
+def _draw_bars(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
+    width = 0.8 / len(rows)
+    for ax, kinds, label in ((axes[0], MAIN_ERRORS, "main"), (axes[1], SPECIAL_ERRORS, "special")):
+        x = np.arange(len(kinds))
+        for i, row in enumerate(rows):
+            values = [row[k] for k in kinds]
+            bars = ax.bar(
+                x + (i - (len(rows) - 1) / 2) * width, values, width, label=row["variant"]
+            )
+            ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+        ax.set_xticks(x, kinds)
+        ax.set_title(f"TIDE {label} errors")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.margins(y=0.12)
+    axes[0].set_ylabel("delta AP50 (points) if fixed")
+    axes[0].legend(title="variant", fontsize=8)

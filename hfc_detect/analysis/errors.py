@@ -17,10 +17,12 @@ TIDE's own 101-point interpolation: everything as TIDE defines and reports it.
 The numbers are tidecv's (TIDE's authors' package, the ``[tide]`` extra): its ``TIDERun`` runs
 on data built from :mod:`hfc_detect.evaluation`'s validated loaders (box ground truth and
 detections; crowd boxes become TIDE's ignore regions, as tidecv's own COCO loader makes them).
-Where we differ from tidecv's ``datasets.COCO``: images are visited in image-id order (tidecv:
-the annotation file's order), which can reorder detections of equal score across images, and
-no masks are decoded (the box mode never reads them). hotcoco's ``tide_errors`` is another
-definition with other numbers; see docs/analyses.md.
+Images are visited in the annotation file's order, as tidecv's ``datasets.COCO`` visits them
+(not in image-id order as COCOeval: TIDE's AP breaks ties between detections of equal score
+on different images by that order, which moves its numbers by about 1e-4 points on the COCO API
+fixture). Where we differ from ``datasets.COCO``: no masks are decoded (the box mode never reads
+them) and annotations of unknown images or categories are left out, as COCOeval does.
+hotcoco's ``tide_errors`` is another definition with other numbers; see docs/analyses.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
+from hfc_detect.evaluation.coco import read_json
 from hfc_detect.results import PREDICTIONS_DIR, SUMMARY_FILE, ComparisonFolder, load_comparison
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.figures import pyplot, save_png
@@ -81,13 +84,15 @@ def _tidecv() -> Any:
     return require("tidecv", purpose="hfc-detect errors (TIDE)", install=_INSTALL)
 
 
-def tide_ground_truth(gt: GroundTruth) -> Any:
-    """``gt`` as a tidecv ``Data``: non-crowd boxes as ground truth, crowd boxes as ignore
-    regions of their class (what tidecv's COCO loader does), 100 detections per image."""
+def tide_ground_truth(gt: GroundTruth, image_order: Sequence[int]) -> Any:
+    """``gt`` as a tidecv ``Data``: its images in ``image_order`` (the annotation file's order;
+    TIDE visits them in it), non-crowd boxes as ground truth, crowd boxes as ignore regions of
+    their class (what tidecv's COCO loader does), 100 detections per image."""
     tidecv = _tidecv()
     data = tidecv.Data(gt.source, max_dets=100)
-    for image_id, name in zip(gt.image_ids.tolist(), gt.file_names, strict=True):
-        data.add_image(image_id, name)
+    names = dict(zip(gt.image_ids.tolist(), gt.file_names, strict=True))
+    for image_id in image_order:
+        data.add_image(image_id, names[image_id])
     for cat_id, name in zip(gt.category_ids.tolist(), gt.category_names, strict=True):
         data.add_class(cat_id, name)
     images = gt.image_ids[gt.ann_image].tolist()
@@ -172,8 +177,9 @@ def folder_errors(
         raise InputError(f"{folder.root / SUMMARY_FILE}: annotations file not found")
     paths = {name: predictions_path(folder, name) for name in folder.variant_names}
     _tidecv()  # fail before reading anything big
-    gt = load_annotations(annotations)
-    tide_gt = tide_ground_truth(gt)
+    content = read_json(annotations, "annotations")
+    gt = load_annotations(annotations, data=content)
+    tide_gt = tide_ground_truth(gt, [image["id"] for image in content["images"]])
     results = []
     for name, path in paths.items():
         results.append(variant_errors(tide_gt, gt, load_predictions(path, gt, name=name), name))
@@ -253,13 +259,9 @@ def error_change(baseline: dict[str, int], variant: dict[str, int]) -> dict[str,
 
 
 def change_text(change: dict[str, int]) -> str:
-    """``{"Loc": -1, "Miss": 2}`` as ``one Loc error fewer, 2 Miss errors more``."""
-    parts = []
-    for kind, d in change.items():
-        count = "one" if abs(d) == 1 else str(abs(d))
-        noun = "error" if abs(d) == 1 else "errors"
-        parts.append(f"{count} {kind} {noun} {'fewer' if d < 0 else 'more'}")
-    return ", ".join(parts) or "same errors"
+    """``{"Loc": -1, "Miss": 2}`` as ``Loc -1, Miss +2`` (one Loc error fewer, two missed
+    objects more); ``same errors`` when nothing changed."""
+    return ", ".join(f"{kind} {d:+d}" for kind, d in change.items()) or "same errors"
 
 
 def plot_errors(

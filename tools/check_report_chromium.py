@@ -181,7 +181,8 @@ def _section_problems(page: str, dom: str) -> list[str]:
         missing = [i for i in (section, *present) if f'id="{i}"' not in dom]
         problems += [f"rendered DOM lacks #{i}" for i in missing]
         if not missing:
-            print(f"{section} section rendered: {', '.join(present) or 'table'}")
+            title = section.replace("-", " ").replace(" ap ", " AP ")
+            print(f"{title} section rendered: {', '.join(present) or 'table'}")
     return problems
 
 

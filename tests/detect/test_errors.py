@@ -14,6 +14,9 @@ import contextlib
 import csv
 import io
 import json
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +30,7 @@ tidecv = pytest.importorskip("tidecv")
 
 FIXTURE = "data/coco-eval-fixture"
 SUBSET = "data/coco-val2017-subset"
+REPO = Path(__file__).resolve().parents[2]
 YOLOX_IMAGES = 12  # the first images by id: enough errors of every kind, a short eval
 runner = CliRunner()
 
@@ -180,3 +184,17 @@ def test_yolox_eval_errors_equal_tidecv(shared_dir, tmp_path) -> None:
     counts = check_folder(out, Path(summary["annotations"]))
     assert set(counts) == {"original", "lfc", "hfc"}
     assert all(sum(c.values()) > 0 for c in counts.values())
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
+def test_errors_section_renders_in_headless_chromium(fixture_run, tmp_path) -> None:
+    folder, _ = fixture_run
+    report = tmp_path / "report"
+    _invoke(["export", folder, "--format", "html", "--top", "1", "--output", report])
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "check_report_chromium.py"), str(report),
+         "--screenshot", str(tmp_path / "shot.png")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "where the AP goes section rendered: errors, errors-table" in proc.stdout

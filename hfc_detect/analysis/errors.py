@@ -14,15 +14,14 @@ and two special errors: ``FalsePos`` (all false positives scored 0) and ``FalseN
 objects removed). Foreground IoU 0.5, background IoU 0.1, 100 detections per image, AP by
 TIDE's own 101-point interpolation: everything as TIDE defines and reports it.
 
-The numbers are tidecv's (TIDE's authors' package, the ``[tide]`` extra): its ``TIDERun`` runs
-on data built from :mod:`hfc_detect.evaluation`'s validated loaders (box ground truth and
-detections; crowd boxes become TIDE's ignore regions, as tidecv's own COCO loader makes them).
-Images are visited in the annotation file's order, as tidecv's ``datasets.COCO`` visits them
-(not in image-id order as COCOeval: TIDE's AP breaks ties between detections of equal score
-on different images by that order, which moves its numbers by about 1e-4 points on the COCO API
-fixture). Where we differ from ``datasets.COCO``: no masks are decoded (the box mode never reads
-them) and annotations of unknown images or categories are left out, as COCOeval does.
-hotcoco's ``tide_errors`` is another definition with other numbers; see docs/analyses.md.
+The numbers are computed by :mod:`hfc_detect.analysis.tide` (numpy, on
+:mod:`hfc_detect.evaluation`'s validated loaders), equal to tidecv (TIDE's authors' package) to
+1e-6, tested on the COCO API fixture and a YOLOX-Nano eval. Images are visited in the annotation
+file's order, as tidecv's COCO loader visits them (TIDE breaks ties between detections of equal
+score on different images by that order). Where we differ from tidecv's ``datasets.COCO``: no
+masks are decoded (the box mode never reads them) and annotations of unknown images or
+categories are left out, as COCOeval does. hotcoco's ``tide_errors`` is another definition
+with other numbers; see docs/analyses.md.
 """
 
 from __future__ import annotations
@@ -36,21 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from hfc_detect.evaluation import GroundTruth, Predictions, load_annotations, load_predictions
+from hfc_detect.analysis.tide import MAIN_ERRORS, SPECIAL_ERRORS, tide_errors
+from hfc_detect.evaluation import load_annotations, load_predictions
 from hfc_detect.evaluation.coco import read_json
 from hfc_detect.results import PREDICTIONS_DIR, SUMMARY_FILE, ComparisonFolder, load_comparison
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.figures import pyplot, save_png
-from hfc_detect.utils.optional import require
 
-MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
-SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
-POS_THRESHOLD = 0.5  # TIDE's foreground IoU
-BACKGROUND_THRESHOLD = 0.1  # TIDE's background IoU
 ERRORS_CSV = "errors.csv"
 ERRORS_PNG = "errors.png"
 PER_IMAGE_ERRORS_CSV = "errors_per_image.csv"
-_INSTALL = "install it with pip install 'hfc-toolkit[tide]' (or pip install tidecv)"
 
 
 @dataclass(frozen=True)
@@ -80,73 +74,6 @@ class FolderErrors:
     variants: list[VariantErrors]
 
 
-def _tidecv() -> Any:
-    return require("tidecv", purpose="hfc-detect errors (TIDE)", install=_INSTALL)
-
-
-def tide_ground_truth(gt: GroundTruth, image_order: Sequence[int]) -> Any:
-    """``gt`` as a tidecv ``Data``: its images in ``image_order`` (the annotation file's order;
-    TIDE visits them in it), non-crowd boxes as ground truth, crowd boxes as ignore regions of
-    their class (what tidecv's COCO loader does), 100 detections per image."""
-    tidecv = _tidecv()
-    data = tidecv.Data(gt.source, max_dets=100)
-    names = dict(zip(gt.image_ids.tolist(), gt.file_names, strict=True))
-    for image_id in image_order:
-        data.add_image(image_id, names[image_id])
-    for cat_id, name in zip(gt.category_ids.tolist(), gt.category_names, strict=True):
-        data.add_class(cat_id, name)
-    images = gt.image_ids[gt.ann_image].tolist()
-    cats = gt.category_ids[gt.ann_category].tolist()
-    for image, cat, box, crowd in zip(
-        images, cats, gt.ann_boxes.tolist(), gt.ann_crowd.tolist(), strict=True
-    ):
-        if crowd:
-            data.add_ignore_region(image, cat, box)
-        else:
-            data.add_ground_truth(image, cat, box)
-    return data
-
-
-def tide_detections(gt: GroundTruth, preds: Predictions, name: str) -> Any:
-    """``preds`` as a tidecv ``Data`` (file order kept: tidecv's ids follow it)."""
-    data = _tidecv().Data(name)
-    images = gt.image_ids[preds.image].tolist()
-    cats = gt.category_ids[preds.category].tolist()
-    for image, cat, score, box in zip(
-        images, cats, preds.scores.tolist(), preds.boxes.tolist(), strict=True
-    ):
-        data.add_detection(image, cat, score, box)
-    return data
-
-
-def _error_image(error: Any) -> int:
-    """The image of a TIDE error: its detection's, or (a missed object) its ground truth's."""
-    owner = error.pred if hasattr(error, "pred") else error.gt
-    return int(owner["image"])
-
-
-def variant_errors(tide_gt: Any, gt: GroundTruth, preds: Predictions, name: str) -> VariantErrors:
-    """TIDE's errors of ``preds`` on ``tide_gt`` (:func:`tide_ground_truth` of ``gt``; reusable
-    across variants, as tidecv's own evaluations reuse one ground truth)."""
-    tidecv = _tidecv()
-    run = tidecv.TIDE(POS_THRESHOLD, BACKGROUND_THRESHOLD, tidecv.TIDE.BOX).evaluate(
-        tide_gt, tide_detections(gt, preds, name), name=name
-    )
-    main = {e.short_name: float(v) for e, v in run.fix_main_errors().items()}
-    special = {e.short_name: float(v) for e, v in run.fix_special_errors().items()}
-    per_image: dict[int, dict[str, int]] = {}
-    for error in run.errors:
-        counts = per_image.setdefault(_error_image(error), {})
-        counts[error.short_name] = counts.get(error.short_name, 0) + 1
-    return VariantErrors(
-        variant=name,
-        ap50=float(run.ap),
-        main={t: main[t] for t in MAIN_ERRORS},
-        special={t: special[t] for t in SPECIAL_ERRORS},
-        per_image=per_image,
-    )
-
-
 def predictions_path(folder: ComparisonFolder, name: str) -> Path:
     """The predictions file of variant ``name``: the one summary.json records (compare),
     else ``DIR/predictions/<name>.json`` (eval)."""
@@ -166,7 +93,7 @@ def folder_errors(
     directory: str | Path, *, advance: Callable[[int], None] | None = None
 ) -> FolderErrors:
     """TIDE's errors of every variant of the results folder ``directory`` (bbox folders only:
-    TIDE's mask mode is not wired). ``advance(1)`` is called after each variant."""
+    TIDE's mask mode is not implemented). ``advance(1)`` is called after each variant."""
     folder = load_comparison(directory)
     if folder.summary["iou_type"] != "bbox":
         raise InputError(
@@ -176,13 +103,13 @@ def folder_errors(
     if not annotations or not Path(annotations).is_file():
         raise InputError(f"{folder.root / SUMMARY_FILE}: annotations file not found")
     paths = {name: predictions_path(folder, name) for name in folder.variant_names}
-    _tidecv()  # fail before reading anything big
     content = read_json(annotations, "annotations")
     gt = load_annotations(annotations, data=content)
-    tide_gt = tide_ground_truth(gt, [image["id"] for image in content["images"]])
+    order = [image["id"] for image in content["images"]]  # TIDE visits images in file order
     results = []
     for name, path in paths.items():
-        results.append(variant_errors(tide_gt, gt, load_predictions(path, gt, name=name), name))
+        found = tide_errors(gt, load_predictions(path, gt, name=name), order)
+        results.append(VariantErrors(name, found.ap50, found.main, found.special, found.per_image))
         if advance is not None:
             advance(1)
     return FolderErrors(
@@ -273,7 +200,7 @@ def plot_errors(
         {"variant": v.variant, **v.main, **v.special} for v in result.variants
     ]  # fmt: skip
     plt = pyplot()
-    with plt.style.context("default"):  # importing tidecv sets seaborn's style globally
+    with plt.style.context("default"):  # the same bars whatever style a caller has set
         fig, axes = plt.subplots(
             1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [len(MAIN_ERRORS), 2.6]}
         )

@@ -16,8 +16,8 @@ from hfc_detect.cli.app import app
     "DIR/errors.csv (per variant: TIDE's AP50, the main errors Cls, Loc, Both, Dupe, Bkg, Miss "
     "and the special errors FalsePos, FalseNeg as delta AP50 in points, foreground IoU 0.5, "
     "background 0.1, and the count of each main error), DIR/errors_per_image.csv (the count of "
-    "each main error per image and variant, read by wins) and DIR/errors.png. Needs tidecv "
-    "(pip install 'hfc-toolkit[tide]').",
+    "each main error per image and variant, read by wins) and DIR/errors.png. The numbers "
+    "equal those of tidecv, TIDE's authors' package (tested); tidecv is not needed.",
 )
 def errors_command(
     directory: Path = typer.Argument(..., metavar="DIR", help="A results folder (eval/compare)."),

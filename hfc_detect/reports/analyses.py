@@ -157,10 +157,11 @@ def _errors_html(folder: Path, out_dir: Path, baseline: str) -> str:
         '<h2 id="where-the-ap-goes">Where the AP goes</h2>\n'
         f'{figure}\n<table id="errors-table">{errors_table(rows, baseline)}</table>\n'
         f'<p class="note">From {ERRORS_CSV} (hfc-detect errors): TIDE\'s error breakdown '
-        "(Bolya et al., ECCV 2020, computed by tidecv). Each number is the AP50 in points the "
-        "variant would gain if that one error type were fixed: Cls wrong class, Loc poorly "
-        "placed (IoU 0.1 to 0.5), Both, Dupe duplicate, Bkg background (IoU &lt; 0.1), Miss "
-        "missed object; FalsePos and FalseNeg fix all false positives / all missed objects. "
+        "(Bolya et al., ECCV 2020; equal to its authors' tidecv). Each number is the AP50 in "
+        "points the variant would gain if that one error type were fixed: Cls wrong class, "
+        "Loc poorly placed (IoU 0.1 to 0.5), Both, Dupe duplicate, Bkg background (IoU &lt; "
+        "0.1), Miss missed object; FalsePos and FalseNeg fix all false positives / all missed "
+        "objects. "
         "The errors overlap, so they do not add up to the AP lost. The last column sorts the "
         "main errors by their change against the baseline (positive: the variant loses more "
         "AP50 to that error).</p>"

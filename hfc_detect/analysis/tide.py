@@ -92,12 +92,14 @@ def _class_ap(points: list[tuple[float, bool]], num_gt: int) -> float:
 
 
 def _map(points: dict[int, list[tuple[float, bool]]], num_gt: dict[int, int]) -> float:
+    """Mean AP over the classes with objects or detections; 0 where there is none (tidecv
+    divides by zero there: no detections at all, with every missed object fixed)."""
     aps = [
         _class_ap(points.get(c, []), num_gt.get(c, 0))
         for c in dict.fromkeys([*points, *num_gt])
         if points.get(c) or num_gt.get(c, 0)
     ]
-    return sum(aps) / len(aps)
+    return sum(aps) / len(aps) if aps else 0.0
 
 
 def _add_fixable(

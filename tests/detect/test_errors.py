@@ -163,6 +163,20 @@ def test_fixture_errors_equal_tidecv(fixture_run) -> None:
     assert png.startswith(b"\x89PNG")
 
 
+def test_a_variant_without_detections_misses_every_object(fixture_run, tmp_path) -> None:
+    _, annotations = fixture_run
+    (tmp_path / "none.json").write_text("[]")
+    out = tmp_path / "cmp"
+    _invoke(["compare", "--annotations", annotations, "--predictions",
+             f"none={tmp_path / 'none.json'}", "--output", out])  # fmt: skip
+    _invoke(["errors", out])
+    with (out / "errors.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    data = json.loads(annotations.read_text())
+    assert int(row["n_Miss"]) == sum(not a["iscrowd"] for a in data["annotations"])
+    assert all(float(row[k]) == 0.0 for k in ("AP50", *MAIN_ERRORS, *SPECIAL_ERRORS))
+
+
 def test_wins_says_how_the_error_counts_changed(fixture_run) -> None:
     folder, annotations = fixture_run
     counts = check_folder(folder, annotations)

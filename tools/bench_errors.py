@@ -48,13 +48,7 @@ def main() -> None:
     import tidecv
 
     print(f"import tidecv: {time.perf_counter() - start:.2f} s")
-    from hfc_detect.analysis.errors import (
-        errors_csv,
-        folder_errors,
-        per_image_errors_csv,
-        plot_errors,
-        predictions_path,
-    )
+    from hfc_detect.analysis.errors import folder_errors, predictions_path, write_errors
     from hfc_detect.results import load_comparison
 
     folder = load_comparison(args.directory)
@@ -67,12 +61,10 @@ def main() -> None:
         result = folder_errors(args.directory)
         return {v.variant: {**v.main, **v.special} for v in result.variants}
 
-    def files() -> None:
+    def files() -> float:
         result = folder_errors(args.directory)
         start = time.process_time()
-        (out / "errors.csv").write_text(errors_csv(result))
-        (out / "errors_per_image.csv").write_text(per_image_errors_csv(result))
-        plot_errors(out / "errors.png", result, "bench")
+        write_errors(out, result)
         return time.process_time() - start
 
     def reference() -> dict[str, dict[str, float]]:

@@ -27,7 +27,6 @@ with other numbers; see docs/analyses.md.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,13 @@ import numpy as np
 from hfc_detect.analysis.tide import MAIN_ERRORS, SPECIAL_ERRORS, tide_errors
 from hfc_detect.evaluation import load_annotations, load_predictions
 from hfc_detect.evaluation.coco import read_json
-from hfc_detect.results import PREDICTIONS_DIR, SUMMARY_FILE, ComparisonFolder, load_comparison
+from hfc_detect.results import (
+    PREDICTIONS_DIR,
+    SUMMARY_FILE,
+    ComparisonFolder,
+    load_comparison,
+    write_table_csv,
+)
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.figures import pyplot, save_png
 
@@ -123,36 +128,39 @@ def folder_errors(
 # ------------------------------------------------------------------------------------ files
 
 
-def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def errors_csv(result: FolderErrors) -> str:
-    """``errors.csv``: per variant TIDE's AP50, the main and special errors (delta AP50 in
-    points, written with ``repr``) and the count of each main error (``n_<type>``)."""
+def errors_table(result: FolderErrors) -> tuple[list[str], list[list[Any]]]:
+    """``errors.csv``'s columns and rows: per variant TIDE's AP50, the main and special errors
+    (delta AP50 in points) and the count of each main error (``n_<type>``)."""
     header = ["variant", "AP50", *MAIN_ERRORS, *SPECIAL_ERRORS]
     header += [f"n_{t}" for t in MAIN_ERRORS]
     rows = []
     for v in result.variants:
         counts = v.counts
-        values = [v.ap50, *v.main.values(), *v.special.values()]
-        rows.append([v.variant, *map(repr, values), *(counts[t] for t in MAIN_ERRORS)])
-    return _csv_text(header, rows)
+        rows.append([v.variant, v.ap50, *v.main.values(), *v.special.values(),
+                     *(counts[t] for t in MAIN_ERRORS)])  # fmt: skip
+    return header, rows
 
 
-def per_image_errors_csv(result: FolderErrors) -> str:
-    """``errors_per_image.csv``: one row per image and variant with its count of each main
-    error (every image of the annotations, zeros included)."""
+def per_image_errors_table(result: FolderErrors) -> tuple[list[str], list[list[Any]]]:
+    """``errors_per_image.csv``'s columns and rows: per image and variant the count of each
+    main error (every image of the annotations, zeros included)."""
     rows = [
         [image_id, v.variant, *(v.per_image.get(image_id, {}).get(t, 0) for t in MAIN_ERRORS)]
         for image_id in result.image_ids
         for v in result.variants
     ]
-    return _csv_text(["image_id", "variant", *MAIN_ERRORS], rows)
+    return ["image_id", "variant", *MAIN_ERRORS], rows
+
+
+def write_errors(directory: str | Path, result: FolderErrors) -> list[Path]:
+    """Write ``errors.png``, ``errors_per_image.csv`` and ``errors.csv`` (last) into
+    ``directory``, each atomically (floats as ``repr``); return their paths."""
+    directory = Path(directory)
+    paths = [directory / ERRORS_PNG, directory / PER_IMAGE_ERRORS_CSV, directory / ERRORS_CSV]
+    plot_errors(paths[0], result, f"TIDE errors: {result.root.resolve().name}")
+    write_table_csv(paths[1], *per_image_errors_table(result))
+    write_table_csv(paths[2], *errors_table(result))
+    return paths
 
 
 def read_errors_csv(path: str | Path) -> list[dict[str, Any]]:
@@ -191,14 +199,10 @@ def change_text(change: dict[str, int]) -> str:
     return ", ".join(f"{kind} {d:+d}" for kind, d in change.items()) or "same errors"
 
 
-def plot_errors(
-    path: str | Path, result: FolderErrors | Sequence[dict[str, Any]], title: str
-) -> Path:
+def plot_errors(path: str | Path, result: FolderErrors, title: str) -> Path:
     """Grouped bars per variant: the main errors (left) and the special errors (right), delta
-    AP50 in points. ``result``: a :class:`FolderErrors` or the rows of :func:`read_errors_csv`."""
-    rows = result if not isinstance(result, FolderErrors) else [
-        {"variant": v.variant, **v.main, **v.special} for v in result.variants
-    ]  # fmt: skip
+    AP50 in points."""
+    rows = [{"variant": v.variant, **v.main, **v.special} for v in result.variants]
     plt = pyplot()
     with plt.style.context("default"):  # the same bars whatever style a caller has set
         fig, axes = plt.subplots(

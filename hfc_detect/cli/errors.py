@@ -26,32 +26,22 @@ def errors_command(
 
     check_output(directory)  # before any heavy work
     from hfc_detect.analysis.errors import (
-        ERRORS_CSV,
-        ERRORS_PNG,
         MAIN_ERRORS,
-        PER_IMAGE_ERRORS_CSV,
         SPECIAL_ERRORS,
-        errors_csv,
         folder_errors,
-        per_image_errors_csv,
-        plot_errors,
+        write_errors,
     )
     from hfc_detect.results import load_comparison
-    from hfc_detect.utils.files import write_text_atomic
     from hfc_detect.utils.progress import progress_bar
 
     variants = load_comparison(directory).variant_names
     with progress_bar("TIDE errors", len(variants)) as advance:
         result = folder_errors(directory, advance=advance)
-    per_image = per_image_errors_csv(result)
-    table = errors_csv(result)
-    plot_errors(directory / ERRORS_PNG, result, f"TIDE errors: {directory.resolve().name}")
-    write_text_atomic(directory / PER_IMAGE_ERRORS_CSV, per_image)
-    write_text_atomic(directory / ERRORS_CSV, table)
+    paths = write_errors(directory, result)
     kinds = (*MAIN_ERRORS, *SPECIAL_ERRORS)
     typer.echo(f"{'variant':<12} {'AP50':>6} " + " ".join(f"{k:>8}" for k in kinds))
     for v in result.variants:
         values = [*v.main.values(), *v.special.values()]
         typer.echo(f"{v.variant:<12} {v.ap50:>6.2f} " + " ".join(f"{x:>8.2f}" for x in values))
     typer.echo("delta AP50 in points if that error were fixed (TIDE, IoU 0.5, background 0.1)")
-    typer.echo(f"wrote {directory}/{ERRORS_CSV}, {PER_IMAGE_ERRORS_CSV}, {ERRORS_PNG}")
+    typer.echo(f"wrote {', '.join(str(p) for p in reversed(paths))}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hfc_detect.cli.app import app
-from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+from hfc_detect.reports.defaults import DEFAULT_SCORE_THRESHOLD
 
 _SHOWN_BY_DEFAULT = 25
 

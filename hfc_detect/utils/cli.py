@@ -33,7 +33,13 @@ def tidy_help(command: Any, ctx: Any) -> Any:
 
     if getattr(command, "_help_tidied", False):
         return command
-    _fold_long_words()
+    render = command.format_help
+
+    def format_help(ctx: Any, formatter: Any) -> Any:
+        _fold_long_words()  # only when help is drawn: typer's help module costs ~0.1 s to load
+        return render(ctx, formatter)
+
+    command.format_help = format_help
     command._help_tidied = True
     command.help = escape(command.help) if command.help else command.help
     for param in [*command.params, command.get_help_option(ctx)]:
@@ -89,6 +95,7 @@ class FriendlyErrorGroup(TyperGroup):
 
     def format_help(self, ctx, formatter):  # type: ignore[override]
         tidy_help(self, ctx)
+        _fold_long_words()
         return super().format_help(ctx, formatter)
 
     def invoke(self, ctx):  # type: ignore[override]

@@ -283,20 +283,21 @@ def _segment_suffix_max(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
     return out
 
 
-def _envelope_at_true_positives(
+def _precision_at_true_positives(
     row: np.ndarray, pos: np.ndarray, outside_upto: np.ndarray, is_tp: np.ndarray,
     delta: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """COCOeval's precision envelope, evaluated only at true positives.
+    """COCOeval's precision at each true positive.
 
     Each row is one score-ordered detection list of accumulate (a category of an image, or of
     the whole set, at one area range and threshold). Given the matched detections of all rows,
     sorted by row and position (rows contiguous and, for callers that need it, ascending),
     with their position in the row and how many detections up to there are outside the area
-    range, return for each true positive its row, k (it is the row's k-th) and the envelope
-    (max precision from it to the row's end). Precision between true positives only falls, so
-    this is all the interpolated precision needs: at a recall threshold first reached with k
-    true positives it is the envelope at the k-th (at k = 0, at the first).
+    range, return for each true positive its row, k (it is the row's k-th) and the precision
+    there. Precision between true positives only falls, so the envelope (max precision from a
+    point to the row's end) at true positives is all the interpolated precision needs: at a
+    recall threshold first reached with k true positives it is the envelope at the k-th (at
+    k = 0, at the first).
     """
     first = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, bool)
     start = np.maximum.accumulate(np.where(first, np.arange(len(row)), 0))
@@ -308,8 +309,25 @@ def _envelope_at_true_positives(
     row, k, pos, ign_upto = row[is_tp], tp_upto[is_tp], pos[is_tp], ign_upto[is_tp]
     tp = k.astype(np.float64)
     fp = (pos + 1 - k - ign_upto).astype(np.float64)
-    precision = tp / (fp + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
-    return row, k, _segment_suffix_max(precision, row)
+    return row, k, tp / (fp + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
+
+
+def _suffix_max_at(
+    values: np.ndarray, at: np.ndarray, reached: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """``max(values[at[r, j] : end[r]])`` for each row r and query j where ``reached``.
+
+    A row's reached queries are ascending, come first, and lie in ``[.., end[r])``; rows do
+    not overlap. One ``maximum.reduceat`` over the blocks between queries (a row's last block
+    ends at ``end[r]``), then a running maximum from the right along each row: exact, and
+    linear in ``values`` (unreached queries read -1).
+    """
+    n_rows, n_queries = at.shape
+    slots = np.concatenate([np.where(reached, at, end[:, None]), end[:, None]], axis=1)
+    blocks = np.maximum.reduceat(np.append(values, -1.0), slots.ravel())
+    blocks = blocks.reshape(n_rows, n_queries + 1)[:, :n_queries]
+    blocks[~reached] = -1.0
+    return np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1]
 
 
 def _per_image_ap(
@@ -345,10 +363,11 @@ def _per_image_ap(
         out_upto = out_upto[d] - (out_upto[d - dt_rank[d]] - outside[d - dt_rank[d]])
         row, rank = group * n_thr + t, dt_rank[d]
         order = np.argsort(row * max_det + rank)
-        row, k, envelope = _envelope_at_true_positives(
+        row, k, precision = _precision_at_true_positives(
             row[order], rank[order], out_upto[order], ev.is_tp[on][valid][order],
             ev.delta[on][valid][order],
         )  # fmt: skip
+        envelope = _segment_suffix_max(precision, row)
         g = row // n_thr
         uniq, which = np.unique(npig[g], return_inverse=True)
         tables = [_thresholds_per_tp_count(int(n)) for n in uniq]
@@ -399,7 +418,7 @@ def _whole_set_precision(
     first = cat_start[k_cat]
     pos = kept_upto[c] - kept_upto[first]
     outs = out_upto[a, c + 1] - out_upto[a, first]
-    row, _, envelope = _envelope_at_true_positives(
+    row, _, precision = _precision_at_true_positives(
         (a * n_thr + t) * n_cat + k_cat, pos, outs, ev.is_tp[on], ev.delta[on]
     )
 
@@ -414,8 +433,9 @@ def _whole_set_precision(
         k_min = np.stack([_min_tp_for_recall(int(n)) for n in uniq])[which.ravel()]
         k_min = np.maximum(k_min, 1)  # k = 0 (threshold 0) reads the envelope at the first tp
         reached = k_min <= n_tp[has_gt, None]
-        at = np.where(reached, first_tp[has_gt, None] + k_min - 1, 0)
-        q[has_gt] = np.where(reached, envelope[at] if len(envelope) else 0.0, 0.0)
+        at = first_tp[has_gt, None] + k_min - 1
+        end = first_tp[has_gt] + n_tp[has_gt]
+        q[has_gt] = np.where(reached, _suffix_max_at(precision, at, reached, end), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rc = np.where(has_gt, n_tp / np.maximum(row_npig, 1), -1.0)
     return q.reshape(n_area, n_thr, n_cat, n_rec), rc.reshape(n_area, n_thr, n_cat)

@@ -35,12 +35,14 @@ import contextlib
 import importlib.util
 import io
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +253,20 @@ def pycocotools_loop(gt_path: Path, pred_path: Path, iou_type: str, image_ids: l
     return per_image, load, (end[0] - loaded[0], end[1] - loaded[1])
 
 
+def write_set(
+    args: argparse.Namespace, gt_path: Path, pred_path: Path
+) -> tuple[int, int, list[int]]:
+    """Write the synthetic ground truth and detections; (objects, detections, image ids)."""
+    gt_json, predictions = synthetic_set(
+        args.images, args.gt_per_image, args.dets_per_image, args.categories, args.seed,
+        masks=args.iou_type == "segm",
+    )  # fmt: skip
+    dets = predictions["original"]
+    gt_path.write_text(json.dumps(gt_json))
+    pred_path.write_text(json.dumps(dets))
+    return len(gt_json["annotations"]), len(dets), sorted(img["id"] for img in gt_json["images"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox")
@@ -263,27 +279,24 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="loop pycocotools over all images")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each engine's best is kept")
     parser.add_argument("--check-stats", action="store_true", help="also whole-set pycocotools")
+    parser.add_argument("--skip", action="append", default=[], choices=sorted(_WHOLE_SET),
+                        help="leave this other engine out (repeatable)")  # fmt: skip
     args = parser.parse_args()
     iou_type = args.iou_type
 
-    gt_json, predictions = synthetic_set(
-        args.images, args.gt_per_image, args.dets_per_image, args.categories, args.seed,
-        masks=iou_type == "segm",
-    )  # fmt: skip
-    dets = predictions["original"]
-    n_gt = len(gt_json["annotations"])
-    print(f"synthetic {iou_type} set: {args.images} images, {n_gt} objects, {len(dets)} "
-          f"detections (seed {args.seed}); whole processes, best of {args.repeat}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         gt_path, pred_path = tmp / "gt.json", tmp / "original.json"
-        gt_path.write_text(json.dumps(gt_json))
-        pred_path.write_text(json.dumps(dets))
-        all_ids = sorted(img["id"] for img in gt_json["images"])
-        del gt_json, predictions, dets
+        # Made in a child process: the engines are forked from this one, and a forked child's
+        # peak memory (ru_maxrss) counts what its parent held before exec.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            n_gt, n_dets, all_ids = pool.submit(write_set, args, gt_path, pred_path).result()
+        print(f"synthetic {iou_type} set: {args.images} images, {n_gt} objects, {n_dets} "
+              f"detections (seed {args.seed}); whole processes, best of {args.repeat}")  # fmt: skip
 
         others = ["hotcoco", "ultrafast-pycocotools", "faster-coco-eval"]
         others += ["pycocotools"] if args.check_stats else []
+        others = [name for name in others if name not in args.skip]
         engines = [ours(gt_path, pred_path, tmp / "out", iou_type),
                    *whole_set_engines(others, gt_path, pred_path, iou_type)]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -143,15 +143,12 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Eva
     recall = -np.ones((n_thr, n_cat, n_area, n_max))
     # Matches in (area, threshold, whole-set position) order: rows (area, threshold, category)
     # come out contiguous and ascending, for every maxDets.
-    order = np.argsort(
-        (ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + cat_pos[ev.detection]
-    )
-    ev_sorted = _Events(*(getattr(ev, f)[order] for f in _Events.__dataclass_fields__))
+    position = cat_pos[ev.detection]
+    order = np.argsort((ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + position)
+    whole = _WholeSetEvents.of(ev, order, position[order], dt_cat, cat_start, n_cat)
+    rank_c, outside_c = dt_rank[by_cat], outside[:, by_cat]
     for m, max_det in enumerate(params.max_dets):
-        q, rc = _whole_set_precision(
-            max_det, dt_rank[by_cat], outside[:, by_cat], cat_start, cat_pos, dt_cat, ev_sorted,
-            npig,
-        )  # fmt: skip
+        q, rc = _whole_set_precision(max_det, rank_c, outside_c, whole, npig)
         precision[:, :, :, :, m] = q.transpose(1, 3, 2, 0)
         recall[:, :, :, m] = rc.transpose(1, 2, 0)
 
@@ -251,6 +248,31 @@ class _Events:
     detection: np.ndarray  # index in (image, category, rank) order
     is_tp: np.ndarray  # bool
     delta: np.ndarray  # int: ignored-at-match minus outside-the-area-range
+
+
+@dataclass(frozen=True)
+class _WholeSetEvents:
+    """The events in (area, threshold, whole-set position) order, with what every maxDets
+    reads: rows (area, threshold, category) come out contiguous and ascending."""
+
+    position: np.ndarray  # whole-set position of the detection (category, then score)
+    first: np.ndarray  # whole-set position of its category's first detection
+    area: np.ndarray
+    row: np.ndarray  # (area * T + threshold) * K + category
+    is_tp: np.ndarray
+    delta: np.ndarray
+
+    @classmethod
+    def of(
+        cls, ev: _Events, order: np.ndarray, position: np.ndarray, dt_cat: np.ndarray,
+        cat_start: np.ndarray, n_cat: int,
+    ) -> _WholeSetEvents:  # fmt: skip
+        area, category = ev.area[order], dt_cat[ev.detection[order]]
+        row = (area * len(IOU_THRESHOLDS) + ev.threshold[order]) * n_cat + category
+        return cls(position, cat_start[category], area, row, ev.is_tp[order], ev.delta[order])
+
+    def where(self, keep: np.ndarray) -> _WholeSetEvents:
+        return _WholeSetEvents(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
 
 
 @lru_cache(maxsize=4096)
@@ -393,34 +415,31 @@ def _whole_set_precision(
     max_det: int,
     rank_c: np.ndarray,
     outside_c: np.ndarray,
-    cat_start: np.ndarray,
-    cat_pos: np.ndarray,
-    dt_cat: np.ndarray,
-    ev: _Events,
+    ev: _WholeSetEvents,
     npig: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Interpolated precision (A, T, K, R) and recall (A, T, K) at one maxDets, -1 without gt.
 
-    ``rank_c``/``outside_c`` are in whole-set order (category, then score, stable), ``ev`` in
-    (area, threshold, whole-set position) order; a row is (area range, threshold, category)
-    over the detections ranked below ``max_det``.
+    ``rank_c``/``outside_c`` are in whole-set order (category, then score, stable); a row is
+    (area range, threshold, category) over the detections ranked below ``max_det``.
     """
     n_cat, n_area = npig.shape
     n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)
+    n = len(rank_c)
     kept = rank_c < max_det
-    kept_upto = np.r_[0, np.cumsum(kept)]  # kept detections before each whole-set position
-    out_upto = np.concatenate([np.zeros((n_area, 1), np.int64),
-                               np.cumsum(outside_c & kept, axis=1)], axis=1)  # fmt: skip
-
-    on = kept[cat_pos[ev.detection]]
-    c = cat_pos[ev.detection[on]]
-    k_cat, a, t = dt_cat[ev.detection[on]], ev.area[on], ev.threshold[on]
-    first = cat_start[k_cat]
-    pos = kept_upto[c] - kept_upto[first]
-    outs = out_upto[a, c + 1] - out_upto[a, first]
-    row, _, precision = _precision_at_true_positives(
-        (a * n_thr + t) * n_cat + k_cat, pos, outs, ev.is_tp[on], ev.delta[on]
-    )
+    if kept.all():  # the largest maxDets: the detections were cut to it already
+        pos = ev.position - ev.first
+    else:
+        ev = ev.where(kept[ev.position])
+        kept_upto = np.r_[0, np.cumsum(kept)]  # kept detections before each position
+        pos = kept_upto[ev.position] - kept_upto[ev.first]
+    # Outside the area range and kept, before each position: a flat (A, n + 1) table.
+    out_upto = np.zeros((n_area, n + 1), np.int64)
+    np.cumsum(outside_c & kept, axis=1, out=out_upto[:, 1:])
+    out_upto = out_upto.ravel()
+    base = ev.area * (n + 1)
+    outs = out_upto[base + ev.position + 1] - out_upto[base + ev.first]
+    row, _, precision = _precision_at_true_positives(ev.row, pos, outs, ev.is_tp, ev.delta)
 
     n_rows = n_cat * n_area * n_thr
     n_tp = np.bincount(row, minlength=n_rows)

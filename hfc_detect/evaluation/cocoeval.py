@@ -22,7 +22,8 @@ What COCOeval does, and so what this does too:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -59,10 +60,22 @@ class Evaluation:
     ap75: np.ndarray  # (I,)
     num_dets: np.ndarray  # (I,) detections of the image in the predictions (before maxDets)
     stats: np.ndarray  # (12,) COCOeval.stats (-1 where undefined), order of STAT_NAMES
-    precision: np.ndarray  # (T, R, K, A, M) COCOeval.eval["precision"]
     recall: np.ndarray  # (T, K, A, M) COCOeval.eval["recall"]
     category_ids: np.ndarray  # (K,)
     iou_type: str = "bbox"
+    # (T, R, K, A, M), filled at the largest maxDets; _fill_precision fills the rest once.
+    _precision: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    _fill_precision: Callable[[np.ndarray], None] | None = field(default=None, repr=False)
+
+    @property
+    def precision(self) -> np.ndarray:
+        """(T, R, K, A, M) COCOeval.eval["precision"]. The stats and per-category AP read the
+        largest maxDets only; the smaller ones (a third of the work each) are computed when
+        this is first read."""
+        if self._fill_precision is not None:
+            self._fill_precision(self._precision)
+            object.__setattr__(self, "_fill_precision", None)  # and free what it held
+        return self._precision
 
     @property
     def stat_names(self) -> tuple[str, ...]:
@@ -74,7 +87,7 @@ class Evaluation:
 
     def per_category_ap(self) -> np.ndarray:
         """AP per category (area all, largest maxDets); NaN for categories without ground truth."""
-        s = self.precision[:, :, :, 0, -1]
+        s = self._precision[:, :, :, 0, -1]
         valid = s > -1
         total = np.where(valid, s, 0.0).sum(axis=(0, 1))
         count = valid.sum(axis=(0, 1))
@@ -147,10 +160,19 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Eva
     order = np.argsort((ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + position)
     whole = _WholeSetEvents.of(ev, order, position[order], dt_cat, cat_start, n_cat)
     rank_c, outside_c = dt_rank[by_cat], outside[:, by_cat]
+
+    def fill_precision(out: np.ndarray, max_dets: Sequence[int] = params.max_dets[:-1]) -> None:
+        for m, max_det in enumerate(max_dets):
+            q = _whole_set_precision(max_det, rank_c, outside_c, whole, npig)
+            out[:, :, :, :, m] = q.transpose(1, 3, 2, 0)
+
+    q = _whole_set_precision(params.max_det, rank_c, outside_c, whole, npig)
+    precision[:, :, :, :, -1] = q.transpose(1, 3, 2, 0)
     for m, max_det in enumerate(params.max_dets):
-        q, rc = _whole_set_precision(max_det, rank_c, outside_c, whole, npig)
-        precision[:, :, :, :, m] = q.transpose(1, 3, 2, 0)
-        recall[:, :, :, m] = rc.transpose(1, 2, 0)
+        recall[:, :, :, m] = _whole_set_recall(max_det, rank_c, whole, npig).transpose(1, 2, 0)
+    if any(kind == "ap" and m != params.max_det for kind, _, _, m in params.summary):
+        fill_precision(precision)  # a summary that reads a smaller maxDets' precision
+        fill_precision = None
 
     counts = np.bincount(preds.image, minlength=n_img)
     return Evaluation(
@@ -160,10 +182,11 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str = "bbox") -> Eva
         ap75=ap75,
         num_dets=counts,
         stats=_summarize(params, precision, recall),
-        precision=precision,
         recall=recall,
         category_ids=gt.category_ids,
         iou_type=iou_type,
+        _precision=precision,
+        _fill_precision=fill_precision if n_max > 1 else None,
     )
 
 
@@ -417,8 +440,8 @@ def _whole_set_precision(
     outside_c: np.ndarray,
     ev: _WholeSetEvents,
     npig: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated precision (A, T, K, R) and recall (A, T, K) at one maxDets, -1 without gt.
+) -> np.ndarray:
+    """Interpolated precision (A, T, K, R) at one maxDets, -1 without gt.
 
     ``rank_c``/``outside_c`` are in whole-set order (category, then score, stable); a row is
     (area range, threshold, category) over the detections ranked below ``max_det``.
@@ -444,7 +467,7 @@ def _whole_set_precision(
     n_rows = n_cat * n_area * n_thr
     n_tp = np.bincount(row, minlength=n_rows)
     first_tp = np.cumsum(n_tp) - n_tp
-    row_npig = np.repeat(npig.T, n_thr, axis=0).ravel()  # rows are (area, threshold, category)
+    row_npig = _row_npig(npig)
     has_gt = row_npig > 0
     q = -np.ones((n_rows, n_rec))
     uniq, which = np.unique(row_npig[has_gt], return_inverse=True)
@@ -455,9 +478,27 @@ def _whole_set_precision(
         at = first_tp[has_gt, None] + k_min - 1
         end = first_tp[has_gt] + n_tp[has_gt]
         q[has_gt] = np.where(reached, _suffix_max_at(precision, at, reached, end), 0.0)
+    return q.reshape(n_area, n_thr, n_cat, n_rec)
+
+
+def _row_npig(npig: np.ndarray) -> np.ndarray:
+    """Non-ignored ground truth of each whole-set row (area, threshold, category)."""
+    return np.repeat(npig.T, len(IOU_THRESHOLDS), axis=0).ravel()
+
+
+def _whole_set_recall(
+    max_det: int, rank_c: np.ndarray, ev: _WholeSetEvents, npig: np.ndarray
+) -> np.ndarray:
+    """Recall (A, T, K) at one maxDets, -1 without gt: true positives ranked below
+    ``max_det`` over the non-ignored ground truth of the row."""
+    n_cat, n_area = npig.shape
+    n_thr = len(IOU_THRESHOLDS)
+    tp = ev.is_tp & (rank_c < max_det)[ev.position]
+    n_tp = np.bincount(ev.row[tp], minlength=n_cat * n_area * n_thr)
+    row_npig = _row_npig(npig)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rc = np.where(has_gt, n_tp / np.maximum(row_npig, 1), -1.0)
-    return q.reshape(n_area, n_thr, n_cat, n_rec), rc.reshape(n_area, n_thr, n_cat)
+        rc = np.where(row_npig > 0, n_tp / np.maximum(row_npig, 1), -1.0)
+    return rc.reshape(n_area, n_thr, n_cat)
 
 
 def _summarize(params: Params, precision: np.ndarray, recall: np.ndarray) -> np.ndarray:

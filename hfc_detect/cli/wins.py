@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.reports.defaults import DEFAULT_VARIANT
-from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+from hfc_detect.reports.defaults import DEFAULT_SCORE_THRESHOLD, DEFAULT_VARIANT
 
 _SHOWN_BY_DEFAULT = 25
 

@@ -17,7 +17,6 @@ category (see :func:`load_annotations`).
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -147,19 +146,15 @@ def read_bytes(path: Path, what: str) -> bytes:
 
 def parse_json(data: bytes, path: Path, what: str) -> Any:
     """``data`` (the bytes of ``path``) parsed; InputError when it is not valid JSON."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # parsing creates millions of containers; collecting meanwhile costs minutes
     try:
-        return _parse_json(data)
+        with columnar.paused_gc():
+            return _parse_json(data)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: cannot read {what} file ({exc})") from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _parse_json(data: bytes) -> Any:

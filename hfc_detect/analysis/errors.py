@@ -36,7 +36,7 @@ import numpy as np
 
 from hfc_detect.analysis.tide import MAIN_ERRORS, SPECIAL_ERRORS, tide_errors
 from hfc_detect.evaluation import load_annotations, load_predictions
-from hfc_detect.evaluation.coco import read_json
+from hfc_detect.evaluation.json_io import read_json
 from hfc_detect.results import (
     PREDICTIONS_DIR,
     SUMMARY_FILE,

@@ -17,7 +17,7 @@ What COCOeval does, and so what this does too:
 - The whole-set precision concatenates images in sorted id order and sorts stably by score.
 - The overlap is box IoU, mask IoU (``pycocotools.mask.iou``; crowd: intersection over the
   detection's area) or OKS, see :mod:`hfc_detect.evaluation.overlaps`. A detection's area (for
-  the area ranges) is what ``COCO.loadRes`` gives it, see :mod:`hfc_detect.evaluation.coco`.
+  the area ranges) is what ``COCO.loadRes`` gives it, see :mod:`hfc_detect.evaluation.loaders`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hfc_detect.evaluation.coco import GroundTruth, Predictions
+from hfc_detect.evaluation.loaders import GroundTruth, Predictions
 from hfc_detect.evaluation.matching import (
     by_key_then_score,
     group_by_image_category,

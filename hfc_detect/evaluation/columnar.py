@@ -1,6 +1,6 @@
 """Columnar reading of COCO files with msgspec: JSON bytes straight into numpy columns.
 
-The fast path of :mod:`hfc_detect.evaluation.coco` for the big files (results with hundreds of
+The fast path of :mod:`hfc_detect.evaluation.loaders` for the big files (results with hundreds of
 thousands of detections, instances files): msgspec decodes into typed, untracked structs that
 hold only the fields the evaluation reads (others, such as segmentations, are skipped without
 building Python objects), and the columns come out through ``np.fromiter``. Values are then

@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from hfc_detect import __version__
-from hfc_detect.evaluation.coco import GroundTruth, load_annotations, read_json
 from hfc_detect.evaluation.cocoeval import Evaluation
 from hfc_detect.evaluation.compare import Comparison, score
+from hfc_detect.evaluation.json_io import read_json
+from hfc_detect.evaluation.loaders import GroundTruth, load_annotations
 from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency.variant import Variant
 from hfc_detect.reports.defaults import PAPER_RADIUS

@@ -60,11 +60,11 @@ def _train_args(data, out, cache):
 
 
 def test_train(tiny_npz, tmp_path, monkeypatch):
-    from hfc_classify.engine.train import Trainer
+    from hfc_classify.engine.run_folder import RunFolder
 
     out = tmp_path / "run"
     args = _train_args(tiny_npz, out, tmp_path / "cache")
-    _interrupt_on_call(monkeypatch, Trainer, "save", 1)  # epoch 1 saved, then Ctrl-C
+    _interrupt_on_call(monkeypatch, RunFolder, "save_epoch", 1)  # epoch 1 saved, then Ctrl-C
     line = _one_line(runner.invoke(classify_app, args), "1 of 3 epochs are saved in")
     assert "run the same command again to continue" in line
     monkeypatch.undo()
@@ -74,7 +74,7 @@ def test_train(tiny_npz, tmp_path, monkeypatch):
 
 
 def test_sweep(tiny_npz, tmp_path, monkeypatch):
-    from hfc_classify.engine.train import Trainer
+    from hfc_classify.engine.trainer import Trainer
 
     sweep = tmp_path / "sweep.yaml"
     base = {"train_data": str(tiny_npz), "test_data": str(tiny_npz), "arch": "lenet",

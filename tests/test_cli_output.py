@@ -28,6 +28,7 @@ CASES = [
     ("detect", ["export", "cmp", "--format", "html", "--output", "OUT"], True),
     ("detect", ["export", "cmp", "--format", "csv", "--output", "OUT"], False),
     ("detect", ["curve", "OUT"], True),
+    ("detect", ["errors", "OUT"], True),
     ("detect", ["heatmap", "--output", "OUT"], True),
     ("classify", ["train", "--data", "d.npz", "--output", "OUT"], True),
     ("classify", ["evaluate", "--arch", "resnet20", "--checkpoint", "c.th", "--data", "d.npz",

@@ -9,8 +9,8 @@ page, in a temporary copy of the folder, counts images whose naturalWidth is 0 a
 list of failed images, where the run had some, is drawn above the summary; gallery panels are
 shown at no less than 90% of the size their labels were drawn for (``PANEL_MAX_WIDTH`` x
 ``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``); where the page has a "Frequency response"
-section (``curve.png``, ``heatmap.png``), it is rendered with its figures (counted in the
-images above).
+section (``curve.png``, ``heatmap.png``) or a "Where the AP goes" section (``errors.png`` and
+its table), each is rendered with its figures (counted in the images above).
 One Chromium run dumps the DOM and writes a screenshot of the whole page (default
 REPORT_DIR/../<name>_screenshot.png). Exit 0 if all checks pass, 1 otherwise (each failure on
 one line), 2 on bad arguments.
@@ -159,20 +159,31 @@ def render_problems(
     return problems
 
 
+_SECTIONS = {  # section id -> the ids of its figures and tables
+    "frequency-response": ("curve", "heatmap"),
+    "where-the-ap-goes": ("errors", "errors-table"),
+}
+
+
 def _section_figures(page: str) -> list[str]:
-    """The figure ids of the Frequency response section in ``page`` (curve, heatmap)."""
-    return [i for i in ("curve", "heatmap") if f'<img id="{i}"' in page]
+    """The figure ids of the analysis sections in ``page`` (curve, heatmap, errors)."""
+    ids = [i for parts in _SECTIONS.values() for i in parts]
+    return [i for i in ids if f'<img id="{i}"' in page]
 
 
 def _section_problems(page: str, dom: str) -> list[str]:
-    """The Frequency response section, where the page has one, is in the rendered DOM."""
-    if 'id="frequency-response"' not in page:
-        return []
-    missing = [i for i in ("frequency-response", *_section_figures(page)) if f'id="{i}"' not in dom]
-    if missing:
-        return [f"rendered DOM lacks #{i}" for i in missing]
-    print(f"frequency response section rendered: {', '.join(_section_figures(page)) or 'table'}")
-    return []
+    """The analysis sections the page has are in the rendered DOM with their parts."""
+    problems = []
+    for section, parts in _SECTIONS.items():
+        if f'id="{section}"' not in page:
+            continue
+        present = [i for i in parts if f'id="{i}"' in page]
+        missing = [i for i in (section, *present) if f'id="{i}"' not in dom]
+        problems += [f"rendered DOM lacks #{i}" for i in missing]
+        if not missing:
+            title = section.replace("-", " ").replace(" ap ", " AP ")
+            print(f"{title} section rendered: {', '.join(present) or 'table'}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

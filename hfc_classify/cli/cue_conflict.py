@@ -23,7 +23,6 @@ def cue_conflict_command(
     the hybrid is clip(LFC_r(k) + HFC_r(B), 0, 255) / 255 (per-channel split, disk distance <
     r). Writes DIR/cue_conflict.csv (radius, follows_low, follows_high, neither, as fractions
     of the images) and DIR/cue_conflict.png. Radii: repeat --radius or comma-separate."""
-    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
@@ -31,6 +30,7 @@ def cue_conflict_command(
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.cli.evaluate import parse_radii
     from hfc_detect.utils.cli import interruptible, start_over
+    from hfc_detect.utils.distributed import is_main_rank
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
     from hfc_detect.utils.progress import progress_bar

@@ -38,7 +38,6 @@ def heatmap_command(
     DIR/heatmap.png and DIR/heatmap.json (settings, clean error, time). The plan's size is
     printed first (--dry-run: only that); under torchrun the ranks share the passes and rank 0
     writes."""
-    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
@@ -55,6 +54,7 @@ def heatmap_command(
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.engine.evaluation import accuracy
     from hfc_detect.utils.cli import interruptible, start_over
+    from hfc_detect.utils.distributed import is_main_rank
     from hfc_detect.utils.progress import progress_bar
 
     config = HeatmapConfig(eps=eps, sign=sign, seed=seed, batch_size=batch_size)

@@ -52,11 +52,12 @@ def robustness_command(
     as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of eps/30, success at
     any step). An image is robust only if classified correctly both clean and attacked. Exit
     code 2 on bad arguments."""
-    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
     check_output(output)
+    from hfc_detect.utils.distributed import is_main_rank
+
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1, got {limit}")
     if mode not in ("fixed", "search"):

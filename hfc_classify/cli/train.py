@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from hfc_classify.cli.options import ConfigOption, config_parameters
+from hfc_classify.cli import options
+from hfc_classify.cli.options import ConfigOption, config_parameters, config_values
 from hfc_classify.engine.config import TrainConfig
 from hfc_detect.utils.cli import parse_number_list
 
@@ -18,19 +19,18 @@ SETTINGS = (
     ConfigOption(
         "train_data",
         "--data",
-        "Training data: .npz, CIFAR-10 folder, mnist:ROOT, fashion-mnist:ROOT.",
+        f"Training data: {options.DATA_HELP}.",
         required=True,
+        short="-d",
+        metavar="PATH",
     ),
     ConfigOption(
         "test_data",
         "--test-data",
         "Test data (default: --data's test split; required for an .npz --data).",
+        metavar="PATH",
     ),
-    ConfigOption(
-        "arch",
-        "--arch",
-        "Architecture: released_resnet, resnet18, resnet20/32/44/56, lenet, alexnet, vgg11, vgg16.",
-    ),
+    ConfigOption("arch", "--arch", f"Architecture: {options.ARCH_HELP}.", short="-a"),
     ConfigOption("epochs", "--epochs", "Training epochs."),
     ConfigOption("batch_size", "--batch-size", "Training batch size."),
     ConfigOption("optimizer", "--optimizer", "sgd, adam, adagrad, adadelta, rmsprop."),
@@ -46,7 +46,9 @@ SETTINGS = (
         "shuffle_labels", "--shuffle-labels", "Train on one seeded permutation of the labels."
     ),
     ConfigOption("train_on", "--train-on", "original, lfc or hfc."),
-    ConfigOption("train_radius", "--radius", "Radius for --train-on lfc/hfc."),
+    ConfigOption(
+        "train_radius", "--radius", "Radius for --train-on lfc/hfc.", short="-r", metavar="X"
+    ),
     ConfigOption("augment", "--augment", "Random crop (pad 4) and horizontal flip."),
     ConfigOption("adversarial", "--adversarial", "PGD adversarial training."),
     ConfigOption("adv_eps", "--adv-eps", "Adversarial training: L-inf budget (pixels in [0, 1])."),
@@ -57,9 +59,11 @@ SETTINGS = (
         "--adv-random-start",
         "Adversarial training: start PGD at a random point.",
     ),
-    ConfigOption("normalize", "--normalize", "LFC/HFC pixel scaling: max, clip, raw."),
+    ConfigOption("normalize", "--pixel-mode", options.PIXEL_MODE_HELP, alias="--normalize"),
     ConfigOption("inclusive", "--inclusive", "Disk distance <= r (default < r)."),
-    ConfigOption("track_radii", "--track-radius", "Tracked radii."),
+    ConfigOption(
+        "track_radii", "--track-radius", "Tracked radii; repeat or comma-separate.", metavar="X"
+    ),
     ConfigOption("track_train", "--track-train", "Tracked training images (0: all)."),
     ConfigOption("track_test", "--track-test", "Tracked test images (0: all)."),
     ConfigOption("seed", "--seed", "Seed of weights, shuffling and augmentation."),
@@ -77,14 +81,16 @@ SETTINGS = (
     ConfigOption(
         "precision", "--precision", "fp32, or bf16/fp16 autocast (faster, other numbers)."
     ),
-    ConfigOption("cache_dir", "--cache-dir", "LFC/HFC cache (default ~/.cache/hfc-toolkit)."),
+    ConfigOption(
+        "cache_dir", "--cache-dir", "LFC/HFC cache (default ~/.cache/hfc-toolkit).", metavar="DIR"
+    ),
     ConfigOption("download", "--download", "Fetch CIFAR-10/MNIST via torchvision."),
-    ConfigOption("tensorboard", "--tensorboard", "Also log to OUTPUT/tensorboard."),
+    ConfigOption("tensorboard", "--tensorboard", "Also log to DIR/tensorboard."),
 )
 
 
 def train_command(
-    output: Path = typer.Option(..., "--output", "-o", help="Run folder."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="Run folder."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     **settings: Any,
 ) -> None:
@@ -102,8 +108,9 @@ def train_command(
     from hfc_classify.engine.run_folder import RunFolder
     from hfc_detect.utils.cli import interruptible
 
-    settings["track_radii"] = parse_number_list(settings["track_radii"], "--track-radius")
-    config = TrainConfig.from_dict(settings, where="train")
+    values, names = config_values(SETTINGS, settings)
+    values["track_radii"] = parse_number_list(values["track_radii"], names["track_radii"])
+    config = TrainConfig.from_dict(values, where="train", names=names)
     console = Console(stderr=True)
     with interruptible(
         lambda: (

@@ -17,6 +17,9 @@ This module imports no torch, so that the CLI can read it when it starts.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +29,26 @@ from hfc_detect.utils.errors import InputError
 OPTIMIZERS = ("sgd", "adam", "adagrad", "adadelta", "rmsprop")
 TRAIN_ON = KINDS
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: The architecture when none is named: the paper's model (also the CLI's, for every command).
+DEFAULT_ARCH = "released_resnet"
 #: Settings that may change between a run's checkpoint and its resumption.
 RESUMABLE = ("epochs", "device", "cache_dir", "eval_batch_size", "tensorboard", "channels_last")
+#: How errors spell each setting while :meth:`TrainConfig.from_dict` builds one (default: the
+#: field name, as a sweep file writes it; the CLI passes the options the user typed).
+_SPELLING: ContextVar[Mapping[str, str] | None] = ContextVar("spelling", default=None)
+
+
+def _name(setting: str) -> str:
+    return (_SPELLING.get() or {}).get(setting, setting)
+
+
+@contextmanager
+def _spelled(names: Mapping[str, str] | None) -> Iterator[None]:
+    token = _SPELLING.set(names)
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
 
 
 @dataclass(frozen=True)
@@ -40,7 +61,7 @@ class TrainConfig:
 
     train_data: str = ""
     test_data: str = ""
-    arch: str = "released_resnet"
+    arch: str = DEFAULT_ARCH
     num_classes: int = 10
     epochs: int = 100
     batch_size: int = 100
@@ -79,10 +100,13 @@ class TrainConfig:
             object.__setattr__(self, name, value)
 
         if not self.train_data:
-            raise InputError("no training data given")
+            raise InputError(f"no training data given ({_name('train_data')})")
         if not self.test_data and str(self.train_data).endswith(".npz"):
             # An .npz file is one split: defaulting to it would test on the training images.
-            raise InputError(f"{self.train_data}: an .npz file holds one split; give test_data too")
+            raise InputError(
+                f"{_name('train_data')} {self.train_data}: an .npz file holds one split; "
+                f"give {_name('test_data')} too"
+            )
         put("test_data", self.test_data or self.train_data)
         put("optimizer", str(self.optimizer).lower())
         _check(self)
@@ -109,15 +133,19 @@ class TrainConfig:
         return {**dataclasses.asdict(self), "track_radii": list(self.track_radii)}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
+    def from_dict(
+        cls, values: dict[str, Any], where: str = "config", names: Mapping[str, str] | None = None
+    ) -> TrainConfig:
         """Build from settings by name; an unknown name or a bad value raises
-        :class:`InputError` that starts with ``where``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        :class:`InputError` that starts with ``where``. ``names`` maps a setting to what the
+        user typed for it (a command-line option), for the errors; the rest keep field names."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
         if unknown:
             raise InputError(f"{where}: unknown setting(s) {', '.join(unknown)}")
         try:
-            return cls(**values)
+            with _spelled(names):
+                return cls(**values)
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
 
@@ -144,47 +172,52 @@ def _check(c: TrainConfig) -> None:
 
     if c.optimizer not in OPTIMIZERS:
         raise InputError(
-            f"unknown optimizer {c.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            f"unknown {_name('optimizer')} {c.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
         )
     if c.train_on not in TRAIN_ON:
-        raise InputError(f"train_on must be one of {', '.join(TRAIN_ON)}, got {c.train_on!r}")
+        raise InputError(
+            f"{_name('train_on')} must be one of {', '.join(TRAIN_ON)}, got {c.train_on!r}"
+        )
     if c.train_on != "original" and not (c.train_radius or 0) > 0:
-        raise InputError(f"training on {c.train_on} needs a radius > 0 (train_radius)")
+        raise InputError(f"training on {c.train_on} needs {_name('train_radius')} > 0")
     if c.normalize not in PIXEL_MODES:
-        raise InputError(f"normalize must be one of {', '.join(PIXEL_MODES)}, got {c.normalize!r}")
+        modes = ", ".join(PIXEL_MODES)
+        raise InputError(f"{_name('normalize')} must be one of {modes}, got {c.normalize!r}")
     if c.precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {c.precision!r}")
+        kinds = ", ".join(PRECISIONS)
+        raise InputError(f"{_name('precision')} must be one of {kinds}, got {c.precision!r}")
     for name in ("epochs", "batch_size", "eval_batch_size", "num_classes"):
         if getattr(c, name) is not None and int(getattr(c, name)) < 1:
-            raise InputError(f"{name} must be >= 1, got {getattr(c, name)}")
+            raise InputError(f"{_name(name)} must be >= 1, got {getattr(c, name)}")
     for name in ("track_train", "track_test", "adv_steps"):
         if int(getattr(c, name)) < 0:
-            raise InputError(f"{name} must be >= 0, got {getattr(c, name)}")
+            raise InputError(f"{_name(name)} must be >= 0, got {getattr(c, name)}")
     if not c.lr > 0:
-        raise InputError(f"lr must be > 0, got {c.lr}")
+        raise InputError(f"{_name('lr')} must be > 0, got {c.lr}")
     if c.mixup_alpha < 0:
-        raise InputError(f"mixup_alpha must be >= 0 (0: off), got {c.mixup_alpha}")
+        raise InputError(f"{_name('mixup_alpha')} must be >= 0 (0: off), got {c.mixup_alpha}")
     if not 0 <= c.dropout < 1:
-        raise InputError(f"dropout must be in [0, 1), got {c.dropout}")
+        raise InputError(f"{_name('dropout')} must be in [0, 1), got {c.dropout}")
     if c.adversarial:
         _check_adversarial(c)
     if any(not float(r) > 0 for r in c.track_radii):
-        raise InputError(f"track_radii must all be > 0, got {list(c.track_radii)}")
+        raise InputError(f"{_name('track_radii')} must all be > 0, got {list(c.track_radii)}")
 
 
 def _check_adversarial(c: TrainConfig) -> None:
     if not c.adv_eps > 0:
-        raise InputError(f"adv_eps must be > 0, got {c.adv_eps}")
+        raise InputError(f"{_name('adv_eps')} must be > 0, got {c.adv_eps}")
     if not (c.adv_steps >= 1 and c.step_size > 0):
         raise InputError(
-            f"adversarial training needs adv_steps >= 1 and adv_step_size > 0, got "
-            f"{c.adv_steps} and {c.step_size:g}"
+            f"adversarial training needs {_name('adv_steps')} >= 1 and "
+            f"{_name('adv_step_size')} > 0, got {c.adv_steps} and {c.step_size:g}"
         )
     if c.train_on != "original" and c.normalize != "clip":
         # max/raw components leave [0, 1] (negative ringing, HFC's negative half), which the
         # attack refuses: fail here, not at the first batch.
         raise InputError(
-            f"adversarial training on {c.train_on} needs pixels in [0, 1]: use normalize clip"
+            f"adversarial training on {c.train_on} needs pixels in [0, 1]: "
+            f"use {_name('normalize')} clip"
         )
     if c.mixup_alpha:
-        raise InputError("adversarial training and mixup cannot be combined")
+        raise InputError(f"{_name('adversarial')} and {_name('mixup_alpha')} cannot be combined")

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.reports.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from hfc_detect.reports.defaults import DEFAULT_VARIANT
-from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+from hfc_detect.reports.defaults import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SCORE_THRESHOLD,
+    DEFAULT_SEED,
+    DEFAULT_VARIANT,
+)
 
 
 def export_command(

@@ -52,6 +52,9 @@ def heatmap_command(
     killed run resume (run the same command again). Under torchrun the ranks share the work and
     rank 0 writes; a run resumes with any number of ranks. The plan's size is printed first;
     --dry-run prints it and exits."""
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy work
     from hfc_detect.analysis.heatmap import (
         DetectorHeatmapConfig,
         grid_frequencies,

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hfc_detect.reports.defaults import DEFAULT_VARIANT
-from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
+from hfc_detect.reports.defaults import DEFAULT_SCORE_THRESHOLD, DEFAULT_VARIANT
 
 _SHOWN_BY_DEFAULT = 25
 
@@ -16,6 +15,12 @@ def _objects_text(objs: list[dict] | None, names: dict[int, str]) -> str:
     if objs is None:
         return "-"
     return ", ".join(names.get(o["category_id"], str(o["category_id"])) for o in objs)
+
+
+def _errors_text(change: dict[str, int] | None) -> str:
+    from hfc_detect.analysis.errors import change_text
+
+    return "-" if change is None else change_text(change)
 
 
 def wins_command(
@@ -53,8 +58,10 @@ def wins_command(
 ) -> None:
     """List the images where the variant's per-image AP beats the baseline's by more than
     --min-delta, sorted by gain, with the ground-truth objects gained and lost (matched at IoU
-    >= 0.5 by detections with score >= --score-threshold); writes DIR/wins_<variant>.csv and
-    .json. Images without non-crowd ground truth (undefined AP) are left out."""
+    >= 0.5 by detections with score >= --score-threshold) and, where hfc-detect errors has
+    written DIR/errors_per_image.csv, how TIDE's error counts changed; writes
+    DIR/wins_<variant>.csv and .json. Images without non-crowd ground truth (undefined AP) are
+    left out."""
     from rich.console import Console
     from rich.table import Table
 
@@ -90,11 +97,19 @@ def wins_command(
         table.add_column(col, justify="right")
     table.add_column("gained")
     table.add_column("lost")
+    with_errors = any(w.error_change is not None for w in shown)
+    if with_errors:
+        table.add_column(f"TIDE errors, {result.variant} vs {result.baseline}")
     table.caption = (
         f"gained/lost: ground-truth objects found ({OVERLAP_NAMES[result.iou_type]} >= "
         f"{result.iou_threshold:g}, score >= "
         f"{result.score_threshold:g}) only by {result.variant} / only by {result.baseline}"
     )
+    if with_errors:
+        table.caption += (
+            "; TIDE errors: change in the count of each error type (errors_per_image.csv, all "
+            "detections, IoU 0.5 / background 0.1)"
+        )
     for w in shown:
         table.add_row(
             str(w.image_id),
@@ -104,6 +119,7 @@ def wins_command(
             f"{w.delta:+.3f}",
             _objects_text(w.gained, result.category_names),
             _objects_text(w.lost, result.category_names),
+            *([_errors_text(w.error_change)] if with_errors else []),
         )
     console.print(table)
     if len(shown) < len(result.wins):

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfc_detect.evaluation.coco import GroundTruth, load_annotations, read_json
+from hfc_detect.evaluation.json_io import read_json
+from hfc_detect.evaluation.loaders import GroundTruth, load_annotations
 from hfc_detect.utils.errors import InputError
 
 # name -> (annotations, images dir), relative to $DETECTRON2_DATASETS, as Detectron2 registers them

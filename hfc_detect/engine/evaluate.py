@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 
-from hfc_detect.engine import distributed as dist
 from hfc_detect.engine.config import (
     RESULT_FIELDS,
     EvalConfig,
@@ -51,6 +50,7 @@ from hfc_detect.frequency.trivial import radius_warnings
 from hfc_detect.frequency.variant import Variant, name_variants, plan_variants
 from hfc_detect.modeling.base import Detector
 from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
+from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
 
 __all__ = ["EvalConfig", "EvalEvent", "EvalResult", "run_eval"]

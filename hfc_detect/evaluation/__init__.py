@@ -4,9 +4,14 @@ Scoring only: writing and reading a results folder is :mod:`hfc_detect.results`.
 package never loads torch (nor pycocotools).
 """
 
-from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_annotations, load_predictions
 from hfc_detect.evaluation.cocoeval import STAT_NAMES, Evaluation, evaluate
 from hfc_detect.evaluation.compare import Comparison, score
+from hfc_detect.evaluation.loaders import (
+    GroundTruth,
+    Predictions,
+    load_annotations,
+    load_predictions,
+)
 
 __all__ = [
     "STAT_NAMES",

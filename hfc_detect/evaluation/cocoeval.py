@@ -17,17 +17,18 @@ What COCOeval does, and so what this does too:
 - The whole-set precision concatenates images in sorted id order and sorts stably by score.
 - The overlap is box IoU, mask IoU (``pycocotools.mask.iou``; crowd: intersection over the
   detection's area) or OKS, see :mod:`hfc_detect.evaluation.overlaps`. A detection's area (for
-  the area ranges) is what ``COCO.loadRes`` gives it, see :mod:`hfc_detect.evaluation.coco`.
+  the area ranges) is what ``COCO.loadRes`` gives it, see :mod:`hfc_detect.evaluation.loaders`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from hfc_detect.evaluation.coco import GroundTruth, Predictions
+from hfc_detect.evaluation.loaders import GroundTruth, Predictions
 from hfc_detect.evaluation.matching import (
     by_key_then_score,
     group_by_image_category,
@@ -59,10 +60,22 @@ class Evaluation:
     ap75: np.ndarray  # (I,)
     num_dets: np.ndarray  # (I,) detections of the image in the predictions (before maxDets)
     stats: np.ndarray  # (12,) COCOeval.stats (-1 where undefined), order of STAT_NAMES
-    precision: np.ndarray  # (T, R, K, A, M) COCOeval.eval["precision"]
     recall: np.ndarray  # (T, K, A, M) COCOeval.eval["recall"]
     category_ids: np.ndarray  # (K,)
     iou_type: str = "bbox"
+    # (T, R, K, A, M), filled at the largest maxDets; _fill_precision fills the rest once.
+    _precision: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    _fill_precision: Callable[[np.ndarray], None] | None = field(default=None, repr=False)
+
+    @property
+    def precision(self) -> np.ndarray:
+        """(T, R, K, A, M) COCOeval.eval["precision"]. The stats and per-category AP read the
+        largest maxDets only; the smaller ones (a third of the work each) are computed when
+        this is first read."""
+        if self._fill_precision is not None:
+            self._fill_precision(self._precision)
+            object.__setattr__(self, "_fill_precision", None)  # and free what it held
+        return self._precision
 
     @property
     def stat_names(self) -> tuple[str, ...]:
@@ -74,7 +87,7 @@ class Evaluation:
 
     def per_category_ap(self) -> np.ndarray:
         """AP per category (area all, largest maxDets); NaN for categories without ground truth."""
-        s = self.precision[:, :, :, 0, -1]
+        s = self._precision[:, :, :, 0, -1]
         valid = s > -1
         total = np.where(valid, s, 0.0).sum(axis=(0, 1))
         count = valid.sum(axis=(0, 1))
@@ -155,17 +168,23 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str | None = None) -
     recall = -np.ones((n_thr, n_cat, n_area, n_max))
     # Matches in (area, threshold, whole-set position) order: rows (area, threshold, category)
     # come out contiguous and ascending, for every maxDets.
-    order = np.argsort(
-        (ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + cat_pos[ev.detection]
-    )
-    ev_sorted = _Events(*(getattr(ev, f)[order] for f in _Events.__dataclass_fields__))
+    position = cat_pos[ev.detection]
+    order = np.argsort((ev.area * n_thr + ev.threshold) * max(len(dt_key), 1) + position)
+    whole = _WholeSetEvents.of(ev, order, position[order], dt_cat, cat_start, n_cat)
+    rank_c, outside_c = dt_rank[by_cat], outside[:, by_cat]
+
+    def fill_precision(out: np.ndarray, max_dets: Sequence[int] = params.max_dets[:-1]) -> None:
+        for m, max_det in enumerate(max_dets):
+            q = _whole_set_precision(max_det, rank_c, outside_c, whole, npig)
+            out[:, :, :, :, m] = q.transpose(1, 3, 2, 0)
+
+    q = _whole_set_precision(params.max_det, rank_c, outside_c, whole, npig)
+    precision[:, :, :, :, -1] = q.transpose(1, 3, 2, 0)
     for m, max_det in enumerate(params.max_dets):
-        q, rc = _whole_set_precision(
-            max_det, dt_rank[by_cat], outside[:, by_cat], cat_start, cat_pos, dt_cat, ev_sorted,
-            npig,
-        )  # fmt: skip
-        precision[:, :, :, :, m] = q.transpose(1, 3, 2, 0)
-        recall[:, :, :, m] = rc.transpose(1, 2, 0)
+        recall[:, :, :, m] = _whole_set_recall(max_det, rank_c, whole, npig).transpose(1, 2, 0)
+    if any(kind == "ap" and m != params.max_det for kind, _, _, m in params.summary):
+        fill_precision(precision)  # a summary that reads a smaller maxDets' precision
+        fill_precision = None
 
     counts = np.bincount(preds.image, minlength=n_img)
     return Evaluation(
@@ -175,10 +194,11 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_type: str | None = None) -
         ap75=ap75,
         num_dets=counts,
         stats=_summarize(params, precision, recall),
-        precision=precision,
         recall=recall,
         category_ids=gt.category_ids,
         iou_type=iou_type,
+        _precision=precision,
+        _fill_precision=fill_precision if n_max > 1 else None,
     )
 
 
@@ -265,6 +285,31 @@ class _Events:
     delta: np.ndarray  # int: ignored-at-match minus outside-the-area-range
 
 
+@dataclass(frozen=True)
+class _WholeSetEvents:
+    """The events in (area, threshold, whole-set position) order, with what every maxDets
+    reads: rows (area, threshold, category) come out contiguous and ascending."""
+
+    position: np.ndarray  # whole-set position of the detection (category, then score)
+    first: np.ndarray  # whole-set position of its category's first detection
+    area: np.ndarray
+    row: np.ndarray  # (area * T + threshold) * K + category
+    is_tp: np.ndarray
+    delta: np.ndarray
+
+    @classmethod
+    def of(
+        cls, ev: _Events, order: np.ndarray, position: np.ndarray, dt_cat: np.ndarray,
+        cat_start: np.ndarray, n_cat: int,
+    ) -> _WholeSetEvents:  # fmt: skip
+        area, category = ev.area[order], dt_cat[ev.detection[order]]
+        row = (area * len(IOU_THRESHOLDS) + ev.threshold[order]) * n_cat + category
+        return cls(position, cat_start[category], area, row, ev.is_tp[order], ev.delta[order])
+
+    def where(self, keep: np.ndarray) -> _WholeSetEvents:
+        return _WholeSetEvents(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
+
 @lru_cache(maxsize=4096)
 def _min_tp_for_recall(npig: int) -> np.ndarray:
     """Per recall threshold, the fewest true positives k with ``k / npig >= threshold``.
@@ -295,20 +340,21 @@ def _segment_suffix_max(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
     return out
 
 
-def _envelope_at_true_positives(
+def _precision_at_true_positives(
     row: np.ndarray, pos: np.ndarray, outside_upto: np.ndarray, is_tp: np.ndarray,
     delta: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """COCOeval's precision envelope, evaluated only at true positives.
+    """COCOeval's precision at each true positive.
 
     Each row is one score-ordered detection list of accumulate (a category of an image, or of
     the whole set, at one area range and threshold). Given the matched detections of all rows,
     sorted by row and position (rows contiguous and, for callers that need it, ascending),
     with their position in the row and how many detections up to there are outside the area
-    range, return for each true positive its row, k (it is the row's k-th) and the envelope
-    (max precision from it to the row's end). Precision between true positives only falls, so
-    this is all the interpolated precision needs: at a recall threshold first reached with k
-    true positives it is the envelope at the k-th (at k = 0, at the first).
+    range, return for each true positive its row, k (it is the row's k-th) and the precision
+    there. Precision between true positives only falls, so the envelope (max precision from a
+    point to the row's end) at true positives is all the interpolated precision needs: at a
+    recall threshold first reached with k true positives it is the envelope at the k-th (at
+    k = 0, at the first).
     """
     first = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, bool)
     start = np.maximum.accumulate(np.where(first, np.arange(len(row)), 0))
@@ -320,8 +366,25 @@ def _envelope_at_true_positives(
     row, k, pos, ign_upto = row[is_tp], tp_upto[is_tp], pos[is_tp], ign_upto[is_tp]
     tp = k.astype(np.float64)
     fp = (pos + 1 - k - ign_upto).astype(np.float64)
-    precision = tp / (fp + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
-    return row, k, _segment_suffix_max(precision, row)
+    return row, k, tp / (fp + tp + np.spacing(1))  # COCOeval: tp / (fp + tp + eps)
+
+
+def _suffix_max_at(
+    values: np.ndarray, at: np.ndarray, reached: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """``max(values[at[r, j] : end[r]])`` for each row r and query j where ``reached``.
+
+    A row's reached queries are ascending, come first, and lie in ``[.., end[r])``; rows do
+    not overlap. One ``maximum.reduceat`` over the blocks between queries (a row's last block
+    ends at ``end[r]``), then a running maximum from the right along each row: exact, and
+    linear in ``values`` (unreached queries read -1).
+    """
+    n_rows, n_queries = at.shape
+    slots = np.concatenate([np.where(reached, at, end[:, None]), end[:, None]], axis=1)
+    blocks = np.maximum.reduceat(np.append(values, -1.0), slots.ravel())
+    blocks = blocks.reshape(n_rows, n_queries + 1)[:, :n_queries]
+    blocks[~reached] = -1.0
+    return np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1]
 
 
 def _per_image_ap(
@@ -357,10 +420,11 @@ def _per_image_ap(
         out_upto = out_upto[d] - (out_upto[d - dt_rank[d]] - outside[d - dt_rank[d]])
         row, rank = group * n_thr + t, dt_rank[d]
         order = np.argsort(row * max_det + rank)
-        row, k, envelope = _envelope_at_true_positives(
+        row, k, precision = _precision_at_true_positives(
             row[order], rank[order], out_upto[order], ev.is_tp[on][valid][order],
             ev.delta[on][valid][order],
         )  # fmt: skip
+        envelope = _segment_suffix_max(precision, row)
         g = row // n_thr
         uniq, which = np.unique(npig[g], return_inverse=True)
         tables = [_thresholds_per_tp_count(int(n)) for n in uniq]
@@ -386,39 +450,36 @@ def _whole_set_precision(
     max_det: int,
     rank_c: np.ndarray,
     outside_c: np.ndarray,
-    cat_start: np.ndarray,
-    cat_pos: np.ndarray,
-    dt_cat: np.ndarray,
-    ev: _Events,
+    ev: _WholeSetEvents,
     npig: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated precision (A, T, K, R) and recall (A, T, K) at one maxDets, -1 without gt.
+) -> np.ndarray:
+    """Interpolated precision (A, T, K, R) at one maxDets, -1 without gt.
 
-    ``rank_c``/``outside_c`` are in whole-set order (category, then score, stable), ``ev`` in
-    (area, threshold, whole-set position) order; a row is (area range, threshold, category)
-    over the detections ranked below ``max_det``.
+    ``rank_c``/``outside_c`` are in whole-set order (category, then score, stable); a row is
+    (area range, threshold, category) over the detections ranked below ``max_det``.
     """
     n_cat, n_area = npig.shape
     n_thr, n_rec = len(IOU_THRESHOLDS), len(REC_THRESHOLDS)
+    n = len(rank_c)
     kept = rank_c < max_det
-    kept_upto = np.r_[0, np.cumsum(kept)]  # kept detections before each whole-set position
-    out_upto = np.concatenate([np.zeros((n_area, 1), np.int64),
-                               np.cumsum(outside_c & kept, axis=1)], axis=1)  # fmt: skip
-
-    on = kept[cat_pos[ev.detection]]
-    c = cat_pos[ev.detection[on]]
-    k_cat, a, t = dt_cat[ev.detection[on]], ev.area[on], ev.threshold[on]
-    first = cat_start[k_cat]
-    pos = kept_upto[c] - kept_upto[first]
-    outs = out_upto[a, c + 1] - out_upto[a, first]
-    row, _, envelope = _envelope_at_true_positives(
-        (a * n_thr + t) * n_cat + k_cat, pos, outs, ev.is_tp[on], ev.delta[on]
-    )
+    if kept.all():  # the largest maxDets: the detections were cut to it already
+        pos = ev.position - ev.first
+    else:
+        ev = ev.where(kept[ev.position])
+        kept_upto = np.r_[0, np.cumsum(kept)]  # kept detections before each position
+        pos = kept_upto[ev.position] - kept_upto[ev.first]
+    # Outside the area range and kept, before each position: a flat (A, n + 1) table.
+    out_upto = np.zeros((n_area, n + 1), np.int64)
+    np.cumsum(outside_c & kept, axis=1, out=out_upto[:, 1:])
+    out_upto = out_upto.ravel()
+    base = ev.area * (n + 1)
+    outs = out_upto[base + ev.position + 1] - out_upto[base + ev.first]
+    row, _, precision = _precision_at_true_positives(ev.row, pos, outs, ev.is_tp, ev.delta)
 
     n_rows = n_cat * n_area * n_thr
     n_tp = np.bincount(row, minlength=n_rows)
     first_tp = np.cumsum(n_tp) - n_tp
-    row_npig = np.repeat(npig.T, n_thr, axis=0).ravel()  # rows are (area, threshold, category)
+    row_npig = _row_npig(npig)
     has_gt = row_npig > 0
     q = -np.ones((n_rows, n_rec))
     uniq, which = np.unique(row_npig[has_gt], return_inverse=True)
@@ -426,11 +487,30 @@ def _whole_set_precision(
         k_min = np.stack([_min_tp_for_recall(int(n)) for n in uniq])[which.ravel()]
         k_min = np.maximum(k_min, 1)  # k = 0 (threshold 0) reads the envelope at the first tp
         reached = k_min <= n_tp[has_gt, None]
-        at = np.where(reached, first_tp[has_gt, None] + k_min - 1, 0)
-        q[has_gt] = np.where(reached, envelope[at] if len(envelope) else 0.0, 0.0)
+        at = first_tp[has_gt, None] + k_min - 1
+        end = first_tp[has_gt] + n_tp[has_gt]
+        q[has_gt] = np.where(reached, _suffix_max_at(precision, at, reached, end), 0.0)
+    return q.reshape(n_area, n_thr, n_cat, n_rec)
+
+
+def _row_npig(npig: np.ndarray) -> np.ndarray:
+    """Non-ignored ground truth of each whole-set row (area, threshold, category)."""
+    return np.repeat(npig.T, len(IOU_THRESHOLDS), axis=0).ravel()
+
+
+def _whole_set_recall(
+    max_det: int, rank_c: np.ndarray, ev: _WholeSetEvents, npig: np.ndarray
+) -> np.ndarray:
+    """Recall (A, T, K) at one maxDets, -1 without gt: true positives ranked below
+    ``max_det`` over the non-ignored ground truth of the row."""
+    n_cat, n_area = npig.shape
+    n_thr = len(IOU_THRESHOLDS)
+    tp = ev.is_tp & (rank_c < max_det)[ev.position]
+    n_tp = np.bincount(ev.row[tp], minlength=n_cat * n_area * n_thr)
+    row_npig = _row_npig(npig)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rc = np.where(has_gt, n_tp / np.maximum(row_npig, 1), -1.0)
-    return q.reshape(n_area, n_thr, n_cat, n_rec), rc.reshape(n_area, n_thr, n_cat)
+        rc = np.where(row_npig > 0, n_tp / np.maximum(row_npig, 1), -1.0)
+    return rc.reshape(n_area, n_thr, n_cat)
 
 
 def _summarize(params: Params, precision: np.ndarray, recall: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hfc_detect.evaluation.coco import GroundTruth, Predictions, load_predictions
 from hfc_detect.evaluation.cocoeval import Evaluation, evaluate
+from hfc_detect.evaluation.loaders import GroundTruth, Predictions, load_predictions
 from hfc_detect.utils.errors import InputError
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hfc_detect.evaluation.coco import GroundTruth, Predictions
+from hfc_detect.evaluation.loaders import GroundTruth, Predictions
 from hfc_detect.evaluation.overlaps import GroupPairs, Overlap
 from hfc_detect.evaluation.params import IOU_THRESHOLDS
 

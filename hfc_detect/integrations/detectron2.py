@@ -31,7 +31,7 @@ import torch
 from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
 from hfc_detect.engine.variants import VariantMaker
 from hfc_detect.evaluation import STAT_NAMES, score
-from hfc_detect.evaluation.coco import load_annotations
+from hfc_detect.evaluation.loaders import load_annotations
 from hfc_detect.frequency import PIXEL_MODES, check_pixel_mode
 from hfc_detect.frequency.variant import (
     KINDS,

@@ -12,13 +12,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import bootstrap
 
+from hfc_detect.reports.defaults import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from hfc_detect.utils.errors import InputError
 
-DEFAULT_RESAMPLES = 10_000
-DEFAULT_CONFIDENCE = 0.95
-DEFAULT_SEED = 0
 _MAX_CELLS = 4_000_000  # indices drawn at once: ~32 MB of int64
 
 
@@ -62,6 +59,8 @@ def paired_bootstrap_ci(
         raise InputError("no image has a defined AP in both variants; nothing to bootstrap")
     low = high = float(diff[0])  # one pair: every resample is that pair
     if n > 1:
+        from scipy.stats import bootstrap  # here: importing this module stays cheap (~1 s less)
+
         interval = bootstrap(
             (diff,),
             np.mean,

@@ -119,11 +119,11 @@ def export(
     if fmt != "html":
         _WRITERS[fmt](table_rows(comparison, variant=name, top=top), comparison.columns, target)
         return ExportResult(path=target, failed=failed)
-    from hfc_detect.reports.analyses import analysis_sections
     from hfc_detect.reports.figures import histogram_png
     from hfc_detect.reports.gallery import render_gallery
     from hfc_detect.reports.html import HISTOGRAM, write_html_report
     from hfc_detect.reports.plan import plan_report
+    from hfc_detect.reports.sections import analysis_sections
 
     plan = plan_report(comparison, variant=name, images=images, radius=radius,
                        score_threshold=score_threshold, top=top, resamples=resamples,

@@ -7,7 +7,7 @@ variant, the COCOeval numbers of its iouType, wins, per-category AP, paired boot
 gallery's panels (:mod:`~hfc_detect.reports.gallery`): original | LFC | HFC of the images the
 variant gains most on, each captioned with its variant's AP and objects. Where the folder holds
 ``curve.csv`` or ``heatmap/`` a "Frequency response" section shows them
-(:mod:`~hfc_detect.reports.analyses`). Nothing is computed here: the plan decided, the gallery
+(:mod:`~hfc_detect.reports.sections`). Nothing is computed here: the plan decided, the gallery
 and figures drew.
 """
 

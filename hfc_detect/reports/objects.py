@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from hfc_detect.evaluation.coco import GroundTruth, Predictions
 from hfc_detect.evaluation.cocoeval import found_ground_truth
+from hfc_detect.evaluation.loaders import GroundTruth, Predictions
+from hfc_detect.reports.defaults import DEFAULT_SCORE_THRESHOLD
 
-DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5
 
 

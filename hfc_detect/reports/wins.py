@@ -2,7 +2,8 @@
 
 The paper (Sec. 7) finds 1684 val2017 images where RetinaNet does better on the low-frequency
 image than on the original. :func:`find_wins` lists such images from a comparison folder, sorted
-by gain, and for each one the ground-truth objects gained and lost (:mod:`.objects`).
+by gain, and for each one the ground-truth objects gained and lost (:mod:`.objects`) and,
+where ``hfc-detect errors`` has written ``errors_per_image.csv``, how TIDE's error counts changed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hfc_detect.analysis.errors import (
+    PER_IMAGE_ERRORS_CSV,
+    change_text,
+    error_change,
+    read_per_image_errors,
+)
 from hfc_detect.reports.objects import (
     DEFAULT_IOU_THRESHOLD,
     DEFAULT_SCORE_THRESHOLD,
@@ -35,6 +42,8 @@ class Win:
     ap_variant: float
     gained: list[dict[str, Any]] | None = None
     lost: list[dict[str, Any]] | None = None
+    # TIDE's main errors whose count changed, variant minus baseline (None: not computed)
+    error_change: dict[str, int] | None = None
 
     @property
     def delta(self) -> float:
@@ -106,6 +115,28 @@ def attach_objects(
     return out
 
 
+def attach_error_changes(
+    wins: list[Win], directory: Path, baseline: str, variant: str
+) -> list[Win]:
+    """``wins`` with the change of TIDE's error counts where ``DIR/errors_per_image.csv``
+    (``hfc-detect errors``) holds both variants; unchanged without it."""
+    path = directory / PER_IMAGE_ERRORS_CSV
+    if not path.is_file():
+        return wins
+    try:
+        counts = read_per_image_errors(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(
+            f"{path}: unreadable ({exc}); rerun hfc-detect errors {directory}"
+        ) from None
+    out = []
+    for w in wins:
+        base, var = counts.get((w.image_id, baseline)), counts.get((w.image_id, variant))
+        change = None if base is None or var is None else error_change(base, var)
+        out.append(replace(w, error_change=change))
+    return out
+
+
 def find_wins(
     directory: str | Path,
     *,
@@ -121,7 +152,9 @@ def find_wins(
 
     ``top`` keeps the N largest gains (``count`` still counts all). With ``objects``, each win
     lists the ground-truth objects gained and lost at ``score_threshold`` (IoU >= 0.5, with
-    the folder's iouType: box IoU, mask IoU or OKS, as its AP). ``iou_type``: checked against
+    the folder's iouType: box IoU, mask IoU or OKS, as its AP); where the folder holds
+    ``errors_per_image.csv``, each win says how TIDE's error counts changed (variant minus
+    baseline). ``iou_type``: checked against
     the folder's (see :func:`~hfc_detect.results.load_comparison`).
     """
     min_delta = _check_finite("min-delta", min_delta)
@@ -140,6 +173,7 @@ def find_wins(
         listed = attach_objects(
             listed, sources, comparison.baseline, name, score_threshold=score_threshold
         )
+    listed = attach_error_changes(listed, comparison.root, comparison.baseline, name)
     return WinsResult(
         comparison=comparison.root,
         baseline=comparison.baseline,
@@ -176,6 +210,7 @@ def wins_records(result: WinsResult) -> list[dict[str, Any]]:
             f"ap_{result.baseline}": w.ap_baseline,
             f"ap_{result.variant}": w.ap_variant,
             "delta_ap": w.delta,
+            "error_change": w.error_change,
         }
         for key, objs in (("gained", w.gained), ("lost", w.lost)):
             rec[key] = (
@@ -195,7 +230,7 @@ def wins_csv(result: WinsResult) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     header = ["image_id", "file_name", "num_gt", f"ap_{result.baseline}", f"ap_{result.variant}"]
-    header += ["delta_ap", "num_gained", "num_lost", "gained", "lost"]
+    header += ["delta_ap", "num_gained", "num_lost", "gained", "lost", "error_change"]
     writer.writerow(header)
     for rec in wins_records(result):
         gained, lost = rec["gained"], rec["lost"]
@@ -211,6 +246,7 @@ def wins_csv(result: WinsResult) -> str:
                 "" if lost is None else len(lost),
                 _objects_cell(gained),
                 _objects_cell(lost),
+                "" if rec["error_change"] is None else change_text(rec["error_change"]),
             ]
         )
     return buf.getvalue()

@@ -30,11 +30,20 @@ def tidy_help(command: Any, ctx: Any) -> Any:
       ``<type>`` labels; older typer draws click's words and is left alone.
     - Square brackets in help texts (``[default: ...]``, ``[0, 1]``) are escaped: rich markup
       would otherwise take them for style tags and drop them silently.
+    - Words longer than the help column (a model-zoo path, a default folder name) are folded
+      onto the next line instead of cut with "…" (:func:`_fold_long_words`).
     """
     from rich.markup import escape
 
     if getattr(command, "_help_tidied", False):
         return command
+    render = command.format_help
+
+    def format_help(ctx: Any, formatter: Any) -> Any:
+        _fold_long_words()  # only when help is drawn: typer's help module costs ~0.1 s to load
+        return render(ctx, formatter)
+
+    command.format_help = format_help
     command._help_tidied = True
     command.help = escape(command.help) if command.help else command.help
     for param in [*command.params, command.get_help_option(ctx)]:
@@ -54,6 +63,31 @@ def tidy_help(command: Any, ctx: Any) -> Any:
     return command
 
 
+def _fold_long_words() -> None:
+    """Make typer's rich help fold an option's words that are wider than their column.
+
+    Typer (0.12 to 0.2x) draws each option's help as texts in a table column whose overflow is
+    "ellipsis", so at 80 columns (also the width of piped output) a long word loses its end.
+    Its ``_get_parameter_help`` is wrapped once to mark those texts "fold"; a typer without it
+    keeps its own behaviour.
+    """
+    from typer import rich_utils
+
+    build = getattr(rich_utils, "_get_parameter_help", None)
+    if build is None or getattr(build, "_folds", False):
+        return
+
+    def folding(*args: Any, **kwargs: Any) -> Any:
+        columns = build(*args, **kwargs)
+        for item in getattr(columns, "renderables", ()):
+            if hasattr(item, "overflow"):
+                item.overflow = "fold"
+        return columns
+
+    folding._folds = True  # type: ignore[attr-defined]
+    rich_utils._get_parameter_help = folding
+
+
 class FriendlyErrorGroup(TyperGroup):
     """Turn :class:`InputError` raised by any command, and click's usage errors (a missing
     option, a bad value), into ``error: ...`` on one line of stderr and exit 2;
@@ -71,6 +105,7 @@ class FriendlyErrorGroup(TyperGroup):
 
     def format_help(self, ctx, formatter):  # type: ignore[override]
         tidy_help(self, ctx)
+        _fold_long_words()
         return super().format_help(ctx, formatter)
 
     def invoke(self, ctx):  # type: ignore[override]
@@ -106,7 +141,7 @@ def once_per_job(command: Any, name: str, shares_work: bool) -> None:
             typer.echo(f"note: {name} does not share its work across ranks: rank 0 of {world} "
                        "runs it alone", err=True)  # fmt: skip
             return callback(*args, **kwargs)
-        from hfc_detect.engine import distributed
+        from hfc_detect.utils import distributed
 
         created = distributed.init_from_env()
         try:

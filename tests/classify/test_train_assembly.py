@@ -57,6 +57,19 @@ def test_config_errors_say_where_the_settings_came_from():
         TrainConfig()
 
 
+def test_config_errors_name_settings_as_given():
+    """A sweep file's errors name fields; the CLI passes the options the user typed, for that
+    one build only."""
+    values = {"train_data": "d", "mixup_alpha": -1}
+    with pytest.raises(InputError, match=r"^train: --mixup must be >= 0"):
+        TrainConfig.from_dict(values, "train", names={"mixup_alpha": "--mixup"})
+    with pytest.raises(InputError, match=r"^sweep.yaml:a: mixup_alpha must be >= 0"):
+        TrainConfig.from_dict(values, "sweep.yaml:a")
+    names = {"train_data": "--data", "test_data": "--test-data"}
+    with pytest.raises(InputError, match=r"--data d.npz: an .npz file .* give --test-data too"):
+        TrainConfig.from_dict({"train_data": "d.npz"}, "train", names)
+
+
 def test_a_run_resumes_only_with_its_own_settings():
     c = TrainConfig(train_data="d", test_data="t")
     saved = c.to_dict()
@@ -192,6 +205,19 @@ def test_cli_options_set_their_fields(monkeypatch, tmp_path):
                            batch_norm=False, augment=True, optimizer="sgd", eval_batch_size=7,
                            adv_step_size=0.01)  # fmt: skip
     assert config == expected
+
+
+def test_cli_pixel_mode_and_its_old_name(monkeypatch, tmp_path):
+    assert _cli_config(monkeypatch, tmp_path, "--pixel-mode", "clip").normalize == "clip"
+    assert _cli_config(monkeypatch, tmp_path, "--normalize", "raw").normalize == "raw"
+    both = ["--pixel-mode", "raw", "--normalize", "raw"]
+    assert _cli_config(monkeypatch, tmp_path, *both).normalize == "raw"
+    args = ["train", "-d", "d.npz", "--test-data", "t.npz", "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--pixel-mode", "raw", "--normalize", "clip"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --pixel-mode raw and --normalize clip disagree")
+    result = CliRunner().invoke(app, [*args, "--normalize", "x"])
+    assert result.output.startswith("error: train: --normalize must be one of")
 
 
 def test_cli_has_an_option_for_every_setting_but_num_classes():

@@ -17,10 +17,8 @@ category (see :func:`load_annotations`).
 
 from __future__ import annotations
 
-import gc
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,7 +26,19 @@ from typing import Any, NoReturn
 import numpy as np
 
 from hfc_detect.evaluation import columnar
-from hfc_detect.evaluation.params import COCO_PERSON_SIGMAS, params_for
+from hfc_detect.evaluation.json_io import (
+    check_box,
+    is_int,
+    is_number,
+    json_records,
+    json_type_name,
+    parse_json,
+    read_bytes,
+    reject_duplicates,
+)
+from hfc_detect.evaluation.keypoints import keypoint_array, keypoint_columns
+from hfc_detect.evaluation.masks import mask_areas, to_rles
+from hfc_detect.evaluation.params import params_for
 from hfc_detect.utils.errors import InputError
 
 _DETECTION_KEYS = ("image_id", "category_id", "bbox", "score")
@@ -128,82 +138,6 @@ class Predictions:
         return self.areas if self.areas is not None else self.boxes[:, 2] * self.boxes[:, 3]
 
 
-def read_json(path: str | Path, what: str) -> Any:
-    """The JSON file ``path`` (a ``what`` file: annotations, predictions, ...), parsed fast;
-    InputError naming the file when it is missing, unreadable or not valid JSON."""
-    path = Path(path)
-    return parse_json(read_bytes(path, what), path, what)
-
-
-def read_bytes(path: Path, what: str) -> bytes:
-    """The bytes of the ``what`` file ``path``; InputError when it is missing or unreadable."""
-    if not path.is_file():
-        raise InputError(f"{what} file not found: {path}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {what} file ({exc})") from None
-
-
-def parse_json(data: bytes, path: Path, what: str) -> Any:
-    """``data`` (the bytes of ``path``) parsed; InputError when it is not valid JSON."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # parsing creates millions of containers; collecting meanwhile costs minutes
-    try:
-        return _parse_json(data)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: cannot read {what} file ({exc})") from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _parse_json(data: bytes) -> Any:
-    """orjson where installed (several times faster on big results files), else json.
-
-    Text orjson rejects is handed to json, which also reads NaN/Infinity (then rejected as
-    non-finite numbers with a precise message) and reports the position of real syntax errors.
-    """
-    try:
-        import orjson
-    except ImportError:
-        return json.loads(data)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _check_box(box: Any, where: str) -> None:
-    if not isinstance(box, (list, tuple, np.ndarray)) or len(box) != 4:
-        raise InputError(f"{where}: 'bbox' must be a list [x, y, width, height], got {box!r}")
-    if not all(_is_number(v) and math.isfinite(v) for v in box):
-        raise InputError(f"{where}: 'bbox' must hold 4 finite numbers, got {box!r}")
-    if box[2] < 0 or box[3] < 0:
-        raise InputError(f"{where}: 'bbox' width and height must be >= 0, got {box!r}")
-
-
-def _records(data: dict, key: str, source: str) -> list:
-    value = data.get(key)
-    if not isinstance(value, list):
-        raise InputError(f"{source}: missing the '{key}' list of a COCO annotation file")
-    return value
-
-
 def _read_gt_columns(path: Path, iou_type: str) -> columnar.GtColumns:
     """The ground-truth columns of the file ``path``: msgspec's columnar reader where it can,
     else the record-by-record one (which also names the first bad record)."""
@@ -238,10 +172,10 @@ def load_annotations(
         raise InputError(f"{source}: the 'images' list is empty")
     if not cat_ids:
         raise InputError(f"{source}: the 'categories' list is empty")
-    _reject_duplicates(image_ids, f"{source}: image id")
-    _reject_duplicates(cat_ids, f"{source}: category id")
-    _reject_duplicates(cols.ann_ids, f"{source}: annotation id")
-    sizes = [s if all(_is_int(v) for v in s) else (-1, -1) for s in cols.sizes]
+    reject_duplicates(image_ids, f"{source}: image id")
+    reject_duplicates(cat_ids, f"{source}: category id")
+    reject_duplicates(cols.ann_ids, f"{source}: annotation id")
+    sizes = [s if all(is_int(v) for v in s) else (-1, -1) for s in cols.sizes]
 
     img_sorted = np.array(sorted(image_ids), dtype=np.int64)
     order = np.argsort(np.array(image_ids, dtype=np.int64), kind="stable")
@@ -264,7 +198,7 @@ def load_annotations(
         )  # fmt: skip
     elif iou_type == "keypoints":
         cats_sorted = [cols.categories[i] for i in corder]
-        extra.update(_keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
+        extra.update(keypoint_columns(kept, cats_sorted, cat_index[keep], kpt_oks_sigmas, source))
     return GroundTruth(
         source=source,
         path=path.resolve(),
@@ -287,27 +221,29 @@ def load_annotations(
 def _gt_columns(data: Any, source: str) -> columnar.GtColumns:
     """The columns of a parsed COCO ground-truth file, checked record by record."""
     if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a COCO annotation object, got a JSON {_kind(data)}")
-    images = _records(data, "images", source)
-    categories = _records(data, "categories", source)
-    annotations = _records(data, "annotations", source)
+        raise InputError(
+            f"{source}: expected a COCO annotation object, got a JSON {json_type_name(data)}"
+        )
+    images = json_records(data, "images", source)
+    categories = json_records(data, "categories", source)
+    annotations = json_records(data, "annotations", source)
     for i, img in enumerate(images):
-        if not isinstance(img, dict) or not _is_int(img.get("id")):
+        if not isinstance(img, dict) or not is_int(img.get("id")):
             raise InputError(f"{source}: images[{i}] needs an integer 'id'")
     for i, cat in enumerate(categories):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+        if not isinstance(cat, dict) or not is_int(cat.get("id")):
             raise InputError(f"{source}: categories[{i}] needs an integer 'id'")
     for i, ann in enumerate(annotations):
         where = f"{source}: annotations[{i}]"
         if not isinstance(ann, dict):
             raise InputError(f"{where} is not an object")
         for key in ("id", "image_id", "category_id"):
-            if not _is_int(ann.get(key)):
+            if not is_int(ann.get(key)):
                 raise InputError(f"{where} needs an integer '{key}'")
-        _check_box(ann.get("bbox"), where)
+        check_box(ann.get("bbox"), where)
         box = ann["bbox"]
         area = ann.setdefault("area", box[2] * box[3])
-        if not _is_number(area) or not math.isfinite(area):
+        if not is_number(area) or not math.isfinite(area):
             raise InputError(f"{where}: 'area' must be a finite number, got {area!r}")
         if ann.get("iscrowd", 0) not in (0, 1):
             raise InputError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
@@ -326,159 +262,6 @@ def _gt_columns(data: Any, source: str) -> columnar.GtColumns:
         ann_crowd=np.array([bool(a.get("iscrowd", 0)) for a in annotations], dtype=bool),
         records=annotations,
     )
-
-
-def to_rles(
-    segmentations: Sequence[Any], sizes: np.ndarray, where: Callable[[int], str]
-) -> tuple[list[dict], np.ndarray]:
-    """Compressed RLEs of COCO segmentations, as ``COCO.annToRLE`` makes them.
-
-    Polygons (a list of [x1, y1, x2, y2, ...]) are rasterised at the image's (height, width)
-    from ``sizes`` and their parts merged; uncompressed RLE (``counts`` a list, as crowd regions
-    are stored) is compressed; compressed RLE is kept. Returns them with their boxes
-    (``maskUtils.toBbox``). InputError naming ``where(i)`` for a malformed one.
-    """
-    from pycocotools import mask as mask_utils
-
-    if all(type(s) is dict and type(s.get("counts")) is str for s in segmentations):
-        try:  # compressed RLE throughout (results files): kept as they are
-            return list(segmentations), mask_boxes(segmentations)
-        except (TypeError, ValueError, KeyError, IndexError, OverflowError):
-            pass  # name the bad one below
-    out = []
-    done = _single_polygons(segmentations, sizes)
-    for i, (segm, (height, width)) in enumerate(zip(segmentations, sizes.tolist(), strict=True)):
-        label = where(i)
-        try:
-            if i in done:
-                rle = done[i]
-            elif isinstance(segm, list):
-                if height < 0 or width < 0:
-                    raise InputError(f"{label}: polygons need the image's 'height' and 'width'")
-                rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
-            elif isinstance(segm, dict) and isinstance(segm.get("counts"), list):
-                rle = mask_utils.frPyObjects(segm, *segm["size"])
-            elif _is_compressed_rle(segm):
-                rle = segm
-            else:
-                raise InputError(
-                    f"{label}: 'segmentation' must be polygons or an RLE, got {str(segm)[:80]}"
-                )
-        except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
-            raise InputError(f"{label}: malformed 'segmentation' ({exc})") from None
-        out.append(rle)
-    return out, mask_boxes(out)
-
-
-def _single_polygons(segmentations: Sequence[Any], sizes: np.ndarray) -> dict[int, dict]:
-    """RLEs of the one-part polygons, one ``frPyObjects`` call per image size (merging one
-    part changes nothing); {} when any fails (the caller then names it)."""
-    from pycocotools import mask as mask_utils
-
-    single = [
-        i for i, s in enumerate(segmentations)
-        if type(s) is list and len(s) == 1 and type(s[0]) is list and len(s[0]) >= 6
-    ]  # fmt: skip
-    if not single:
-        return {}
-    index = np.array(single)
-    done: dict[int, dict] = {}
-    size_of = sizes[index]
-    for height, width in np.unique(size_of, axis=0).tolist():
-        if height < 0 or width < 0:
-            continue
-        rows = index[(size_of[:, 0] == height) & (size_of[:, 1] == width)].tolist()
-        try:
-            rles = mask_utils.frPyObjects([segmentations[i][0] for i in rows], height, width)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return {}
-        done.update(zip(rows, rles, strict=True))
-    return done
-
-
-def _is_compressed_rle(segm: Any) -> bool:
-    if not isinstance(segm, dict) or not isinstance(segm.get("counts"), (str, bytes)):
-        return False
-    size = segm.get("size")
-    return type(size) is list and len(size) == 2 and all(_is_int(v) and v >= 0 for v in size)
-
-
-def mask_boxes(rles: Sequence[dict]) -> np.ndarray:
-    """(N, 4) [x, y, w, h] boxes of compressed RLEs (``maskUtils.toBbox``)."""
-    from pycocotools import mask as mask_utils
-
-    if not rles:
-        return np.zeros((0, 4))
-    return np.asarray(mask_utils.toBbox(list(rles)), dtype=np.float64).reshape(-1, 4)
-
-
-def _keypoint_columns(
-    anns: list[dict],
-    categories: list[dict],
-    ann_category: np.ndarray,
-    kpt_oks_sigmas: Sequence[float] | Mapping[int, Sequence[float]] | None,
-    source: str,
-) -> dict[str, np.ndarray]:
-    """Ground truth keypoints (N, K, 3), num_keypoints (N,) and sigmas per category (C, K).
-
-    An annotation without keypoints (a category without a skeleton) has K zeros, num_keypoints
-    0, and so is ignored as COCOeval ignores ground truth without visible keypoints.
-    """
-    lengths = {len(a["keypoints"]) for a in anns if isinstance(a.get("keypoints"), list)}
-    if len(lengths) > 1:
-        raise InputError(f"{source}: annotations hold keypoint lists of different lengths")
-    k = lengths.pop() // 3 if lengths else len(COCO_PERSON_SIGMAS)
-    points = np.zeros((len(anns), k, 3))
-    num = np.zeros(len(anns), np.int64)
-    for i, ann in enumerate(anns):
-        where = f"{source}: annotation id {ann['id']}"
-        if "keypoints" not in ann:
-            continue
-        points[i] = _keypoint_array(ann["keypoints"], k, where)
-        n = ann.get("num_keypoints", int(np.count_nonzero(points[i, :, 2] > 0)))
-        if not _is_int(n):
-            raise InputError(f"{where}: 'num_keypoints' must be an integer, got {n!r}")
-        num[i] = n
-    sigmas = np.stack([_sigmas(c, kpt_oks_sigmas, k, source) for c in categories])
-    missing = np.isnan(sigmas[ann_category]).any(axis=1) & (np.abs(points).sum(axis=(1, 2)) > 0)
-    if missing.any():
-        cid = categories[int(ann_category[np.flatnonzero(missing)[0]])]["id"]
-        raise InputError(
-            f"{source}: category {cid} has {k} keypoints, not COCO's 17: give its OKS sigmas "
-            "(kpt_oks_sigmas, or the category's 'kpt_oks_sigmas' field)"
-        )
-    return {"ann_keypoints": points, "ann_num_keypoints": num, "category_sigmas": sigmas}
-
-
-def _keypoint_array(values: Any, k: int, where: str) -> np.ndarray:
-    if not isinstance(values, list) or len(values) != 3 * k:
-        raise InputError(f"{where}: 'keypoints' must be a list of {3 * k} numbers (x, y, v)")
-    if not all(_is_number(v) and math.isfinite(v) for v in values):
-        raise InputError(f"{where}: 'keypoints' must hold finite numbers")
-    return np.array(values, dtype=np.float64).reshape(k, 3)
-
-
-def _sigmas(
-    category: dict, option: Sequence[float] | Mapping[int, Sequence[float]] | None, k: int,
-    source: str,
-) -> np.ndarray:  # fmt: skip
-    """The OKS sigmas of one category (see :func:`load_annotations`)."""
-    cid = category["id"]
-    if isinstance(option, Mapping):
-        given = option.get(cid, category.get("kpt_oks_sigmas"))
-    else:
-        given = option if option is not None else category.get("kpt_oks_sigmas")
-    if given is None:
-        given = COCO_PERSON_SIGMAS
-        if k != len(given):
-            return np.full(k, np.nan)  # used only if the category has keypoints: checked there
-    sigmas = np.asarray(given, dtype=np.float64).ravel()
-    if len(sigmas) != k or not np.isfinite(sigmas).all() or (sigmas <= 0).any():
-        raise InputError(
-            f"{source}: category {cid}: OKS sigmas must be {k} positive numbers "
-            f"(one per keypoint), got {list(given)[:20]}"
-        )
-    return sigmas
 
 
 def load_predictions(
@@ -512,14 +295,16 @@ def load_predictions(
         if not isinstance(dets, list):
             raise InputError(
                 f"{label}: expected a JSON list of detections (COCO results format), "
-                f"got a JSON {_kind(dets)}"
+                f"got a JSON {json_type_name(dets)}"
             )
     else:
         path = None
         label = f"in-memory predictions {name!r}" if name else "in-memory predictions"
         dets = source
         if not isinstance(dets, (list, tuple)):
-            raise InputError(f"{label}: expected a list of detection dicts, got {_kind(dets)}")
+            raise InputError(
+                f"{label}: expected a list of detection dicts, got {json_type_name(dets)}"
+            )
 
     if columns:
         image_ids, category_ids, boxes, scores = columns[:4]
@@ -537,11 +322,11 @@ def load_predictions(
         extra = {"masks": masks, "mask_boxes": boxes_of_masks}
         if not box_areas:
             boxes = extra["mask_boxes"]
-            extra["areas"] = _mask_areas(masks)
+            extra["areas"] = mask_areas(masks)
     elif iou_type == "keypoints":
         k = gt.ann_keypoints.shape[1]
         points = np.stack(
-            [_keypoint_array(d.get("keypoints"), k, f"{label}: detection {i}")
+            [keypoint_array(d.get("keypoints"), k, f"{label}: detection {i}")
              for i, d in enumerate(dets)]
         ) if len(dets) else np.zeros((0, k, 3))  # fmt: skip
         extra = {"keypoints": points}
@@ -570,15 +355,6 @@ def _fast_columns(data: bytes, iou_type: str) -> tuple[Any, ...] | None:
 def _has_box(det: Any) -> bool:
     """loadRes's test on the first detection: a non-empty 'bbox' makes every area w * h."""
     return isinstance(det, dict) and "bbox" in det and det["bbox"] != []
-
-
-def _mask_areas(rles: list[dict]) -> np.ndarray:
-    """``maskUtils.area`` of each mask, in chunks of 255 (pycocotools' list form overflows a
-    uint8 array from 256 masks on under numpy 2)."""
-    from pycocotools import mask as mask_utils
-
-    chunks = [mask_utils.area(rles[i : i + 255]) for i in range(0, len(rles), 255)]
-    return np.concatenate([np.zeros(0), *chunks]).astype(np.float64)
 
 
 def _detection_arrays(
@@ -627,12 +403,12 @@ def _explain_bad_detection(dets: Sequence[Any], label: str, with_box: bool = Tru
         if missing:
             raise InputError(f"{where} lacks {', '.join(repr(k) for k in missing)}")
         for key in ("image_id", "category_id"):
-            if not _is_int(det[key]):
+            if not is_int(det[key]):
                 raise InputError(f"{where}: '{key}' must be an integer, got {det[key]!r}")
         if with_box:
-            _check_box(det["bbox"], where)
+            check_box(det["bbox"], where)
         score = det["score"]
-        if not _is_number(score) or not math.isfinite(score):
+        if not is_number(score) or not math.isfinite(score):
             raise InputError(f"{where}: 'score' must be a finite number, got {score!r}")
     raise InputError(f"{label}: detections have inconsistent types")
 
@@ -657,14 +433,3 @@ def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, n
     pos_clipped = np.minimum(pos, len(sorted_ids) - 1)
     known = sorted_ids[pos_clipped] == values
     return pos_clipped.astype(np.int64), known
-
-
-def _reject_duplicates(ids: Sequence[int] | np.ndarray, what: str) -> None:
-    arr = np.array(ids, dtype=np.int64)
-    uniq, counts = np.unique(arr, return_counts=True)
-    if (counts > 1).any():
-        raise InputError(f"{what} {int(uniq[counts > 1][0])} appears more than once")
-
-
-def _kind(value: Any) -> str:
-    return {dict: "object", list: "list", str: "string"}.get(type(value), type(value).__name__)

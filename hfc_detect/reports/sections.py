@@ -1,4 +1,6 @@
-"""The "Frequency response" section of the HTML report: the analyses found in the eval folder.
+"""The analysis sections of the HTML report, from the files found in the eval folder.
+
+"Frequency response":
 
 Read from the comparison folder ``DIR``, never recomputed:
 
@@ -8,10 +10,13 @@ Read from the comparison folder ``DIR``, never recomputed:
 - ``DIR/heatmap/heatmap.png`` and ``heatmap.json`` (``hfc-detect heatmap ... --output
   DIR/heatmap``): the detector's Fourier heat map with its grid, step, eps and images.
 
+"Where the AP goes": ``DIR/errors.csv`` and ``DIR/errors.png`` (``hfc-detect errors DIR``):
+TIDE's errors per variant and, for each variant, the change of each error against the baseline.
+
 A file that is absent gives no section (a curve without ``curve.png`` gives the table only); a
 file that is present but unreadable gives a warning and no section. The figures are copied
-into the report folder (``curve.png``, ``heatmap.png``), which is built in a temporary folder
-and renamed into place, so the report still opens offline.
+into the report folder (``curve.png``, ``heatmap.png``, ``errors.png``), which is built in a
+temporary folder and renamed into place, so the report still opens offline.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hfc_detect.analysis.errors import (
+    ERRORS_CSV,
+    ERRORS_PNG,
+    MAIN_ERRORS,
+    SPECIAL_ERRORS,
+    read_errors_csv,
+)
 from hfc_detect.reports.markup import escape, number_cell, table_row
 from hfc_detect.results import ComparisonFolder
 
@@ -117,9 +129,53 @@ def _heatmap_html(folder: Path, out_dir: Path, annotations: str | None) -> str:
     )
 
 
+def errors_table(rows: list[dict[str, Any]], baseline: str) -> str:
+    """One line per variant: TIDE's AP50, main and special errors, and (other variants) the
+    change of each main error against the baseline, in points."""
+    kinds = (*MAIN_ERRORS, *SPECIAL_ERRORS)
+    lines = [
+        table_row(["variant", "AP50", *kinds, f"main errors vs {escape(baseline)}"], header=True)
+    ]
+    base = next((r for r in rows if r["variant"] == baseline), None)
+    for r in rows:
+        change = "&ndash;"
+        if base is not None and r is not base:
+            deltas = sorted(MAIN_ERRORS, key=lambda k: -abs(r[k] - base[k]))
+            change = ", ".join(f"{k} {r[k] - base[k]:+.2f}" for k in deltas)
+        lines.append(
+            table_row([escape(r["variant"]), *(f"{r[k]:.2f}" for k in ("AP50", *kinds)), change])
+        )
+    return "\n".join(lines)
+
+
+def _errors_html(folder: Path, out_dir: Path, baseline: str) -> str:
+    rows = read_errors_csv(folder / ERRORS_CSV)
+    figure = ""
+    if (folder / ERRORS_PNG).is_file():
+        shutil.copyfile(folder / ERRORS_PNG, out_dir / ERRORS_PNG)
+        figure = (
+            f'<img id="errors" src="{ERRORS_PNG}" alt="TIDE errors per variant" '
+            'style="max-width: 100%; display: block">'
+        )
+    return (
+        '<h2 id="where-the-ap-goes">Where the AP goes</h2>\n'
+        f'{figure}\n<table id="errors-table">{errors_table(rows, baseline)}</table>\n'
+        f'<p class="note">From {ERRORS_CSV} (hfc-detect errors): TIDE\'s error breakdown '
+        "(Bolya et al., ECCV 2020; equal to its authors' tidecv). Each number is the AP50 in "
+        "points the variant would gain if that one error type were fixed: Cls wrong class, "
+        "Loc poorly placed (IoU 0.1 to 0.5), Both, Dupe duplicate, Bkg background (IoU &lt; "
+        "0.1), Miss missed object; FalsePos and FalseNeg fix all false positives / all missed "
+        "objects. "
+        "The errors overlap, so they do not add up to the AP lost. The last column sorts the "
+        "main errors by their change against the baseline (positive: the variant loses more "
+        "AP50 to that error).</p>"
+    )
+
+
 def analysis_sections(comparison: ComparisonFolder, out_dir: Path) -> AnalysisSections:
-    """The "Frequency response" section for ``comparison``, its figures copied into
-    ``out_dir``. A heat map of other annotations than the run's is shown with a warning."""
+    """The "Frequency response" and "Where the AP goes" sections for ``comparison``, their
+    figures copied into ``out_dir``. A heat map of other annotations than the run's is shown
+    with a warning."""
     folder = comparison.root
     original_ap = (comparison.variant(comparison.baseline).get("stats") or {}).get("AP")
     result = AnalysisSections()
@@ -137,4 +193,9 @@ def analysis_sections(comparison: ComparisonFolder, out_dir: Path) -> AnalysisSe
             result.warnings.append(f"{heatmap}: unreadable ({exc}); no heat map section")
     if parts:
         result.html = '<h2 id="frequency-response">Frequency response</h2>\n' + "\n".join(parts)
+    if (folder / ERRORS_CSV).is_file():
+        try:
+            result.html += "\n" + _errors_html(folder, out_dir, comparison.baseline)
+        except (OSError, ValueError, KeyError) as exc:
+            result.warnings.append(f"{folder / ERRORS_CSV}: unreadable ({exc}); no errors section")
     return result

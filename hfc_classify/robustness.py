@@ -32,7 +32,7 @@ from torch import nn
 from hfc_classify.analysis.spectrum import SpectrumKey, power_spectrum
 from hfc_classify.attacks import fgsm, fgsm_min_eps, foolbox_fgsm_grid, pgd, pgd_min_eps
 from hfc_classify.smoothing import Layers, smooth_model
-from hfc_detect.engine import distributed as dist
+from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import eval_mode
 

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from hfc_classify.data import pixels_to_tensor
-from hfc_detect.engine import distributed as dist
 from hfc_detect.frequency import check_radius, split_radii
+from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import eval_mode
 

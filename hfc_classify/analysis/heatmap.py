@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from hfc_detect.engine import distributed as dist
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
+from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.torch_tools import eval_mode
 

@@ -30,13 +30,13 @@ def cue_conflict_command(
     batch_size: int = typer.Option(500, "--batch-size", help="Images per batch."),
     device: str = options.DEVICE,
 ) -> None:
-    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
     from hfc_classify.analysis.cue_conflict import cue_conflict, plot_cue_conflict, rows_to_csv
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.cli.evaluate import parse_radii
+    from hfc_detect.utils.distributed import is_main_rank
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
     from hfc_detect.utils.progress import progress_bar

@@ -43,7 +43,6 @@ def heatmap_command(
         False, "--dry-run", help="Print the plan (cells, images, forward passes) and exit."
     ),
 ) -> None:
-    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy work
@@ -59,6 +58,7 @@ def heatmap_command(
     )
     from hfc_classify.analysis.inputs import load_inputs
     from hfc_classify.engine.evaluation import accuracy
+    from hfc_detect.utils.distributed import is_main_rank
     from hfc_detect.utils.figures import centred_extent, plot_heatmaps
     from hfc_detect.utils.files import atomic_path, write_json_atomic
     from hfc_detect.utils.progress import progress_bar

@@ -65,7 +65,6 @@ def robustness_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
 ) -> None:
     """Table 2: accuracy under FGSM/PGD for several kernel-smoothing strengths."""
-    from hfc_detect.engine.distributed import is_main_rank
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
@@ -92,6 +91,7 @@ def robustness_command(
     from hfc_classify.engine.evaluation import resolve_device
     from hfc_classify.engine.loading import load_classifier
     from hfc_classify.robustness import evaluate_robustness, pgd_settings
+    from hfc_detect.utils.distributed import is_main_rank
     from hfc_detect.utils.files import write_text_atomic
 
     pgd_settings(mode, pgd_steps, pgd_alpha)  # validate before the slow part

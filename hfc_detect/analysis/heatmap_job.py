@@ -27,8 +27,8 @@ from hfc_detect.analysis.heatmap import (
     heatmap_csv,
     read_log,
 )
-from hfc_detect.engine import distributed as dist
 from hfc_detect.frequency.basis import Frequency
+from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.files import check_output
 
 

@@ -54,6 +54,9 @@ def heatmap_command(
         False, "--dry-run", help="Print the plan (cells, images, detector runs) and exit."
     ),
 ) -> None:
+    from hfc_detect.utils.files import check_output
+
+    check_output(output)  # before any heavy work (torch)
     from hfc_detect.analysis.heatmap import DetectorHeatmapConfig
     from hfc_detect.analysis.heatmap_job import HeatmapJob, run_heatmap_job
 

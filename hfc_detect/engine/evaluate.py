@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 
-from hfc_detect.engine import distributed as dist
 from hfc_detect.engine.config import (
     DEFAULT_VARIANTS,
     RESULT_FIELDS,
@@ -49,6 +48,7 @@ from hfc_detect.engine.predictions import RunFolder, collect_results, detections
 from hfc_detect.engine.variants import Variant, VariantMaker, plan_variants
 from hfc_detect.evaluation.compare import SUMMARY_NAME, Comparison, score, write_comparison
 from hfc_detect.modeling.base import Detector
+from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
 
 __all__ = ["DEFAULT_VARIANTS", "EvalConfig", "EvalEvent", "EvalResult", "run_eval"]

@@ -104,7 +104,7 @@ def once_per_job(command: Any, name: str, shares_work: bool) -> None:
             typer.echo(f"note: {name} does not share its work across ranks: rank 0 of {world} "
                        "runs it alone", err=True)  # fmt: skip
             return callback(*args, **kwargs)
-        from hfc_detect.engine import distributed
+        from hfc_detect.utils import distributed
 
         created = distributed.init_from_env()
         try:

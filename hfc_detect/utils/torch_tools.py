@@ -20,7 +20,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     device where CUDA is not available, raises :class:`InputError` here, not at the first
     tensor moved."""
     if device is None or str(device) == "auto":
-        from hfc_detect.engine.distributed import default_device
+        from hfc_detect.utils.distributed import default_device
 
         return torch.device(default_device() or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:

@@ -11,7 +11,7 @@ import torch
 from hfc_classify.analysis.cue_conflict import cue_conflict
 from hfc_classify.analysis.heatmap import HeatmapConfig, fourier_heatmap
 from hfc_classify.robustness import evaluate_robustness
-from hfc_detect.engine import distributed as dist
+from hfc_detect.utils import distributed as dist
 from tests.classify.reference import tiny_model
 
 

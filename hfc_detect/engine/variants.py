@@ -25,7 +25,9 @@ class VariantMaker:
     Memory: each image's variants are made when first read, one at a time (a variant is freed
     once the caller drops it and another is read), from the one spectrum per batch of images,
     so a large image holds its original, its cropped spectrum and one variant, not all of them.
-    An HFC is computed in place over its LFC, which costs one more inverse transform per radius.
+    For large images (the transforms run on blocks, :class:`HalfSpectrum`) an HFC is computed
+    in place over a fresh LFC, one more inverse transform per radius; for small ones the LFC is
+    kept for its HFC.
     """
 
     def __init__(self, variants: Mapping[str, Variant], pixel_mode: str = "raw"):
@@ -66,19 +68,31 @@ class _Parts:
         self.maker = maker
         self.spectrum = HalfSpectrum(batch, maker.spectrum_radii, inclusive=maker.inclusive)
         self.last: tuple[str, torch.Tensor] | None = None
+        self.low: tuple[float, torch.Tensor] | None = None
 
     def get(self, name: str, variant: Variant) -> torch.Tensor:
         if self.last is None or self.last[0] != name:
             self.last = None  # freed before the next one is made
+            self.last = (name, self._make(variant))
+        return self.last[1]
+
+    def _make(self, variant: Variant) -> torch.Tensor:
+        image = self.spectrum.image
+        if variant.kind == BAND:  # inner <= d < radius: LFC(radius) - LFC(inner)
+            part = self.spectrum.low(variant.radius).sub_(self.spectrum.low(variant.inner))
+        elif self.spectrum.blocked:  # a large image: its HFC in place over a fresh LFC
             part = self.spectrum.low(variant.radius)
             if variant.kind == "hfc":
-                part = torch.sub(self.spectrum.image.to(part.dtype), part, out=part)
-            elif variant.kind == BAND:  # inner <= d < radius: LFC(radius) - LFC(inner)
-                part = part.sub_(self.spectrum.low(variant.inner))
-            if self.maker.pixel_mode != "raw":  # to_pixels scales each image of the batch alone
-                part = to_pixels(part, self.maker.pixel_mode)
-            self.last = (name, part)
-        return self.last[1]
+                part = torch.sub(image.to(part.dtype), part, out=part)
+        else:  # a small one: the LFC is kept for the HFC of the same radius
+            if self.low is None or self.low[0] != variant.radius:
+                self.low = None
+                self.low = (variant.radius, self.spectrum.low(variant.radius))
+            low = self.low[1]
+            part = low if variant.kind == "lfc" else image.to(low.dtype) - low
+        if self.maker.pixel_mode != "raw":  # to_pixels scales each image of the batch alone
+            part = to_pixels(part, self.maker.pixel_mode)
+        return part
 
 
 class _ImageVariants(Mapping):

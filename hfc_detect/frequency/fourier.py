@@ -165,8 +165,8 @@ class HalfSpectrum:
     along the columns (``fft(rfft(x)[..., :k], dim=-2)``). :meth:`low` is one inverse
     transform. For large images the row transforms run on blocks of rows and the column
     transforms on blocks of columns (the same numbers as whole-image transforms), so memory
-    beyond the image is the cropped spectrum and one output; with autograd on, or for images
-    of up to about a megapixel, they run whole."""
+    beyond the image is the cropped spectrum and one output; with autograd on, or for batches
+    of up to 2^20 values (a 640 x 480 RGB image), they run whole."""
 
     def __init__(self, x: Any, radii: Sequence[float], inclusive: bool = False) -> None:
         import torch
@@ -185,8 +185,8 @@ class HalfSpectrum:
         self.masks = {r: _torch_mask(height, width, r, inclusive, x.device, work) for r in radii}
         columns = max(m.shape[1] for m in self.masks.values())
         whole = x.requires_grad or x.numel() <= _TORCH_BLOCK_ELEMENTS
+        self.blocked = not whole  #: whether the transforms run on blocks (large images)
         self.rows = _blocks(height, x.numel() // height, whole)
-        self.columns = _blocks(columns, x.numel() // width, whole)
         if whole:
             self.spectrum = torch.fft.fft(torch.fft.rfft(self.image)[..., :columns], dim=-2)
             return
@@ -194,7 +194,7 @@ class HalfSpectrum:
         spectrum = self.image.new_empty((*x.shape[:-1], columns), dtype=complex_dtype)
         for b in self.rows:
             spectrum[..., b, :] = torch.fft.rfft(self.image[..., b, :])[..., :columns]
-        for c in self.columns:  # in place, a block of columns at a time
+        for c in _blocks(columns, x.numel() // width, whole):  # in place, by blocks of columns
             spectrum[..., c] = torch.fft.fft(spectrum[..., c], dim=-2)
         self.spectrum = spectrum
 
@@ -204,7 +204,7 @@ class HalfSpectrum:
 
         mask = self.masks[radius]
         kept_columns = mask.shape[1]
-        if len(self.rows) == 1 and len(self.columns) == 1:
+        if not self.blocked:
             kept = torch.fft.ifft(self.spectrum[..., :kept_columns] * mask, dim=-2)
             return torch.fft.irfft(kept, n=self.width).to(self.out_dtype)
         kept = self.spectrum.new_empty((*self.spectrum.shape[:-1], kept_columns))

@@ -86,7 +86,7 @@ def test_required_options_are_required(cli: str, command: str, required: list[st
 
 
 def test_eval_dataset_help_lists_every_accepted_name() -> None:
-    from hfc_detect.engine.dataset import BUILTIN_DATASETS
+    from hfc_detect.pipeline.inputs import BUILTIN_DATASETS
 
     text = " ".join(_help("hfc-detect", "eval").split())
     start = text.index("--dataset")

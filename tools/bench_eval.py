@@ -41,14 +41,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hfc_detect.data.demo import CATEGORY_IDS, make_demo_dataset
-from hfc_detect.engine.dataset import (
+from hfc_detect.modeling.base import Detections
+from hfc_detect.pipeline.environment import cpu_defaults, usable_cpus
+from hfc_detect.pipeline.inputs import (
     DecodedImages,
     load_coco,
     make_loader,
 )
-from hfc_detect.engine.environment import cpu_defaults, usable_cpus
-from hfc_detect.engine.evaluate import EvalConfig, run_eval
-from hfc_detect.modeling.base import Detections
+from hfc_detect.pipeline.run import EvalConfig, run_eval
 
 
 def build(args):

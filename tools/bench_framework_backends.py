@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    from hfc_detect.engine.dataset import write_subset_annotations
+    from hfc_detect.pipeline.inputs import write_subset_annotations
 
     data = json.loads(args.annotations.read_text())
     ids = [img["id"] for img in sorted(data["images"], key=lambda im: im["id"])[: args.images]]

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfc_detect.engine.dataset import DecodedImages, EvalDataset
-from hfc_detect.engine.predictions import detections_to_rows, rows_to_coco
 from hfc_detect.evaluation import GroundTruth, evaluate, load_predictions
 from hfc_detect.frequency.basis import Frequency, fourier_bases, pair_representatives
 from hfc_detect.modeling.base import Detector
+from hfc_detect.pipeline.inputs import DecodedImages, EvalDataset
+from hfc_detect.pipeline.predictions import detections_to_rows, rows_to_coco
 from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import write_text_atomic

@@ -116,8 +116,8 @@ def run_heatmap_job(
     (:func:`hfc_detect.analysis.heatmap.write_heatmap`). ``note`` (default ``say``) hears, on
     rank 0, that a run resumes and how far. Returns the map (None for a dry run)."""
     note = note or say
-    from hfc_detect.engine.dataset import resolve_dataset
     from hfc_detect.modeling import build_detector
+    from hfc_detect.pipeline.inputs import resolve_dataset
     from hfc_detect.utils.progress import progress_bar
 
     check_output(job.output)  # before any heavy work

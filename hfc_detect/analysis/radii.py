@@ -48,7 +48,7 @@ def resolve_radii(
         return radii
     if radii:
         raise InputError("give either --radius or --radius-sweep, not both")
-    from hfc_detect.engine.dataset import resolve_dataset
+    from hfc_detect.pipeline.inputs import resolve_dataset
 
     ds, _ = resolve_dataset(dataset, annotations, images)
     return sweep_radii(sweep, half_diagonal(ds.data, ds.annotations))

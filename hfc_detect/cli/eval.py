@@ -117,7 +117,7 @@ def eval_command(
     check_output(output if output is not None else Path("runs"))  # before any heavy work
     from hfc_detect.analysis.radii import resolve_radii
     from hfc_detect.cli.eval_view import EvalView
-    from hfc_detect.engine.evaluate import EvalConfig, run_eval
+    from hfc_detect.pipeline.run import EvalConfig, run_eval
     from hfc_detect.utils.cli import interruptible
 
     radius = resolve_radii(radius or [], radius_sweep, dataset, annotations, images)

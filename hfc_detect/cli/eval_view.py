@@ -71,7 +71,7 @@ class EvalView:
         the progress log on disk, not from the events seen so far)."""
         if self.output is None:
             return "before any image was run; run the same command again to start"
-        from hfc_detect.engine.predictions import RunFolder
+        from hfc_detect.pipeline.predictions import RunFolder
 
         saved = len(RunFolder(self.output).finished_ids())
         return (
@@ -119,7 +119,7 @@ def demo_notice():
     """The panel that says loudly that this is the demo, not COCO, and how to get COCO."""
     from rich.panel import Panel
 
-    from hfc_detect.engine.dataset import builtin_paths, detectron2_datasets_root
+    from hfc_detect.pipeline.inputs import builtin_paths, detectron2_datasets_root
 
     ann, img = builtin_paths("coco_2017_val")
     root = detectron2_datasets_root()

@@ -3,7 +3,7 @@
 - :class:`FrequencySplit`: a Detectron2 ``Augmentation`` that replaces the image by its LFC or
   HFC. Put it first in a test ``DatasetMapper``'s augmentations (before ``ResizeShortestEdge``)
   and the model sees what ``hfc-detect eval`` feeds it: the split at the image's own resolution
-  (the toolkit's own :class:`~hfc_detect.engine.variants.VariantMaker`, on float32 (C, H, W) in
+  (the toolkit's own :class:`~hfc_detect.pipeline.variants.VariantMaker`, on float32 (C, H, W) in
   the mapper's channel order), handed on as a float (H, W, C) array, so Detectron2's resize
   takes its float path, unclipped. Boxes, masks and keypoints are left unchanged.
 - :class:`PerImageCOCOEvaluator`: a ``DatasetEvaluator`` that writes
@@ -28,8 +28,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
-from hfc_detect.engine.variants import VariantMaker
 from hfc_detect.evaluation import STAT_NAMES, score
 from hfc_detect.evaluation.loaders import load_annotations
 from hfc_detect.frequency import PIXEL_MODES, check_pixel_mode
@@ -45,6 +43,8 @@ from hfc_detect.modeling.detectron2_backend import (
     dataset_category_ids,
     instances_to_detections,
 )
+from hfc_detect.pipeline.predictions import RunFolder, collect_results, detections_to_rows
+from hfc_detect.pipeline.variants import VariantMaker
 from hfc_detect.results import (
     SUMMARY_FILE,
     check_variant_name,

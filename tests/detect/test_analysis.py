@@ -23,8 +23,8 @@ from hfc_detect.analysis.heatmap import (
 )
 from hfc_detect.analysis.radii import half_diagonal, sweep_radii
 from hfc_detect.cli.app import app
-from hfc_detect.engine.dataset import load_coco
 from hfc_detect.frequency.trivial import radius_warnings
+from hfc_detect.pipeline.inputs import load_coco
 from hfc_detect.results import load_comparison
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_cocoeval_parity import reference

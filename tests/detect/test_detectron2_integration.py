@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from hfc_detect.engine.dataset import write_subset_annotations
 from hfc_detect.frequency import split
 from hfc_detect.frequency.variant import Variant
 from hfc_detect.modeling.detectron2_backend import DEFAULT_CONFIG, zoo_config_file
+from hfc_detect.pipeline.inputs import write_subset_annotations
 
 SUBSET = "data/coco-val2017-subset"
 RADIUS = 16

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from hfc_detect.data.images import read_image
-from hfc_detect.engine.predictions import detections_to_rows, rows_to_coco
+from hfc_detect.pipeline.predictions import detections_to_rows, rows_to_coco
 
 SUBSET = "data/coco-val2017-subset"
 IMAGE = "000000404484.jpg"  # 320x240, persons

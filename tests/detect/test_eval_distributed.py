@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from hfc_detect.engine.evaluate import EvalConfig, run_eval
+from hfc_detect.pipeline.run import EvalConfig, run_eval
 from tests.conftest import REPO_ROOT
 from tests.detect.test_eval_pipeline import BACKEND, make_coco
 

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 import hfc_detect.cli.eval  # noqa: F401  (registers the command)
 from hfc_detect.cli.app import app
 from hfc_detect.data.images import read_image
-from hfc_detect.engine.evaluate import EvalConfig, run_eval
-from hfc_detect.engine.variants import VariantMaker
 from hfc_detect.frequency import split, to_pixels
 from hfc_detect.frequency.variant import name_variants, plan_variants
 from hfc_detect.modeling.base import Detections
+from hfc_detect.pipeline.run import EvalConfig, run_eval
+from hfc_detect.pipeline.variants import VariantMaker
 from hfc_detect.utils.errors import InputError
 from tests.conftest import REPO_ROOT
 

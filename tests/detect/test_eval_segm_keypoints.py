@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from hfc_detect.engine.evaluate import EvalConfig, run_eval
 from hfc_detect.modeling import build_detector
+from hfc_detect.pipeline.run import EvalConfig, run_eval
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_cocoeval_parity import reference
 from tests.detect.test_eval_pipeline import TinyDetector, make_coco

@@ -19,9 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hfc_detect.cli.app import app
-from hfc_detect.engine.environment import cpu_defaults, versions
-from hfc_detect.engine.evaluate import EvalConfig, run_eval
-from hfc_detect.engine.predictions import RunFolder
+from hfc_detect.pipeline.environment import cpu_defaults, versions
+from hfc_detect.pipeline.predictions import RunFolder
+from hfc_detect.pipeline.run import EvalConfig, run_eval
 from hfc_detect.utils.errors import InputError
 from tests.conftest import REPO_ROOT
 from tests.detect.test_eval_pipeline import BACKEND, SparseDetector, TinyDetector, make_coco
@@ -281,7 +281,7 @@ def test_a_second_eval_into_a_folder_in_use_refuses_in_one_line(coco, tmp_path):
 def test_a_killed_run_leaves_no_stuck_lock(coco, tmp_path):
     out = tmp_path / "out"
     holder = (
-        "import sys, time; from hfc_detect.engine.predictions import RunFolder\n"
+        "import sys, time; from hfc_detect.pipeline.predictions import RunFolder\n"
         "with RunFolder(sys.argv[1]).lock():\n    print('locked', flush=True); time.sleep(60)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -301,7 +301,7 @@ def test_a_killed_run_whose_forked_workers_live_on_leaves_no_lock(coco, tmp_path
     out = tmp_path / "out"
     holder = (
         "import multiprocessing as mp, sys, time\n"
-        "from hfc_detect.engine.predictions import RunFolder\n"
+        "from hfc_detect.pipeline.predictions import RunFolder\n"
         "with RunFolder(sys.argv[1]).lock():\n"
         "    worker = mp.get_context('fork').Process(target=time.sleep, args=(60,))\n"
         "    worker.start()\n"

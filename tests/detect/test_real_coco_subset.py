@@ -89,7 +89,7 @@ def test_yolox_nano_ap_on_original_images(subset, direct_results):
 
 @pytest.fixture(scope="module")
 def eval_run(subset, shared_dir, tmp_path_factory):
-    from hfc_detect.engine.evaluate import EvalConfig, run_eval
+    from hfc_detect.pipeline.run import EvalConfig, run_eval
 
     root, _ = subset
     output = tmp_path_factory.mktemp("eval") / "run"

@@ -216,7 +216,7 @@ def run_cli_pipeline(backend: str, weights: str, shared_dir, tmp_path, iou_type:
     from typer.testing import CliRunner
 
     from hfc_detect.cli.app import app
-    from hfc_detect.engine.dataset import write_subset_annotations
+    from hfc_detect.pipeline.inputs import write_subset_annotations
 
     data = json.loads((shared_dir / SUBSET / "instances_val2017_subset.json").read_text())
     ids = [img["id"] for img in data["images"][:2]]
@@ -265,8 +265,8 @@ def test_ultralytics_under_torchrun_equals_one_process(checkpoints, shared_dir, 
     import os
     import subprocess
 
-    from hfc_detect.engine.dataset import write_subset_annotations
-    from hfc_detect.engine.evaluate import EvalConfig, run_eval
+    from hfc_detect.pipeline.inputs import write_subset_annotations
+    from hfc_detect.pipeline.run import EvalConfig, run_eval
     from tests.conftest import REPO_ROOT
     from tests.detect.test_eval_distributed import _outputs
 

@@ -1,6 +1,6 @@
 """``EvalConfig``: the settings of one ``hfc-detect eval`` run, in one frozen object.
 
-The CLI builds it from its options, :func:`~hfc_detect.engine.evaluate.run_eval` takes it, and
+The CLI builds it from its options, :func:`~hfc_detect.pipeline.run.run_eval` takes it, and
 ``run.json`` is it as JSON (resolved: the dataset's files, the backend and the output folder
 filled in). :data:`RESULT_FIELDS` are the settings that determine the results; a re-run on the
 same folder must repeat them, the others (device, batch size, workers, threads) may change.
@@ -36,7 +36,7 @@ class EvalConfig:
     ``output`` None: a folder under ``runs/`` named after the settings, so the same command
     resumes. ``iou_type`` (bbox, segm, keypoints): what the detections carry besides boxes and
     what is scored; one per run. ``num_workers`` / ``threads`` None: CPU defaults that do not
-    oversubscribe the cores (:func:`hfc_detect.engine.environment.cpu_defaults`).
+    oversubscribe the cores (:func:`hfc_detect.pipeline.environment.cpu_defaults`).
     """
 
     radii: tuple[float, ...]

@@ -28,13 +28,18 @@ from typing import Any
 
 import torch
 
-from hfc_detect.engine.config import (
+from hfc_detect.evaluation import Comparison, score
+from hfc_detect.frequency.trivial import radius_warnings
+from hfc_detect.frequency.variant import Variant, name_variants, plan_variants
+from hfc_detect.modeling.base import Detector
+from hfc_detect.pipeline.config import (
     RESULT_FIELDS,
     EvalConfig,
     default_output,
     sha256_of,
 )
-from hfc_detect.engine.dataset import (
+from hfc_detect.pipeline.environment import cpu_defaults, versions
+from hfc_detect.pipeline.inputs import (
     DecodedImages,
     EvalDataset,
     ImageRecord,
@@ -42,13 +47,8 @@ from hfc_detect.engine.dataset import (
     resolve_dataset,
     write_subset_annotations,
 )
-from hfc_detect.engine.environment import cpu_defaults, versions
-from hfc_detect.engine.predictions import RunFolder, collect_results, detections_to_rows
-from hfc_detect.engine.variants import VariantMaker
-from hfc_detect.evaluation import Comparison, score
-from hfc_detect.frequency.trivial import radius_warnings
-from hfc_detect.frequency.variant import Variant, name_variants, plan_variants
-from hfc_detect.modeling.base import Detector
+from hfc_detect.pipeline.predictions import RunFolder, collect_results, detections_to_rows
+from hfc_detect.pipeline.variants import VariantMaker
 from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
 from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError

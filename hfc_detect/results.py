@@ -40,7 +40,7 @@ from hfc_detect.evaluation.compare import Comparison, score
 from hfc_detect.evaluation.json_io import read_json
 from hfc_detect.evaluation.loaders import GroundTruth, load_annotations
 from hfc_detect.evaluation.params import check_iou_type
-from hfc_detect.frequency.variant import Variant
+from hfc_detect.frequency.variant import COMPONENTS, Variant
 from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.utils.errors import InputError
 from hfc_detect.utils.files import atomic_path, write_json_atomic, write_text_atomic
@@ -317,7 +317,9 @@ class ComparisonFolder:
     def radii(self) -> list[float]:
         """The radii of the folder's LFC/HFC variants, in the order they first appear."""
         specs = (self.spec(name) for name in self.variant_names)
-        return list(dict.fromkeys(s.radius for s in specs if s is not None and s.is_component))
+        return list(
+            dict.fromkeys(s.radius for s in specs if s is not None and s.kind in COMPONENTS)
+        )
 
     def resolve_variant(self, name: str | None) -> str:
         """``name`` checked against the folder; ``None`` picks ``lfc``, else the LFC variant

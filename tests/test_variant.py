@@ -23,6 +23,7 @@ from hfc_detect.frequency.variant import (
     KINDS,
     Variant,
     name_variants,
+    parse_band,
     parse_kinds,
     plan_variants,
     radius_tag,
@@ -57,7 +58,8 @@ def test_names_users_see_are_unchanged():
     assert Variant("hfc", 128).name(short=True) == "hfc"
     assert Variant("band", 64, inner=16).name(short=True) == "band_r16-64"
     assert Variant.parse("band_r16-64i") == Variant("band", 64, inclusive=True, inner=16)
-    named = name_variants([*plan_variants([128]), Variant("band", 64, inner=16)])
+    assert parse_band("16:64") == (16.0, 64.0)
+    named = name_variants(plan_variants([128], bands=[parse_band("16:64")]))
     assert list(named) == ["original", "lfc", "hfc", "band_r16-64"]  # bands keep lfc/hfc short
     assert list(name_variants(plan_variants([4, 8], ["lfc", "original"]))) == [
         "original", "lfc_r4", "lfc_r8",
@@ -115,6 +117,9 @@ def test_sort_key_orders_as_eval_plans():
         (lambda: Variant("band", 16, inner=64), "0 < R1 < R2"),
         (lambda: Variant("band", 16), "0 < R1 < R2"),
         (lambda: Variant("lfc", 16, inner=4), "one radius"),
+        (lambda: parse_band("64:16"), "0 < R1 < R2"),
+        (lambda: parse_band("16"), "R1:R2"),
+        (lambda: parse_band("a:16"), "radius must be a number"),
         (lambda: Variant.from_json({"kind": "lfc", "radius": 4, "band": 1}), "not a variant"),
         (lambda: parse_kinds("lfc,mfc"), "mfc"),
         (lambda: name_variants([Variant("lfc", 4), Variant("lfc", 4)]), "twice"),

@@ -64,7 +64,7 @@ def load_curve(directory: str | Path, *, resamples: int = 10_000, seed: int = 0)
     points = []
     for name in folder.variant_names:
         spec = folder.spec(name)
-        if spec is None or not spec.is_component:
+        if spec is None or spec.kind not in COMPONENTS:  # the original, bands, other labels
             continue
         entry = folder.variant(name)
         ci = paired_bootstrap_ci(base, folder.column(f"ap_{name}"), resamples=resamples, seed=seed)

@@ -28,6 +28,13 @@ def eval_command(
     variants: str = typer.Option(
         "original,lfc,hfc", "--variants", help="Comma-separated variants to run."
     ),
+    band: list[str] = typer.Option(
+        None,
+        "--band",
+        metavar="R1:R2",
+        help="Also run the frequency band R1 <= d < R2 (LFC(R2) - LFC(R1), from the same FFT) as "
+        "the variant band_r<R1>-<R2>; repeat for more.",
+    ),
     dataset: str = typer.Option(
         None,
         "--dataset",
@@ -125,6 +132,7 @@ def eval_command(
         radii=tuple(radius),
         output=output,
         variants=variants,
+        bands=tuple(band or ()),
         dataset=dataset,
         annotations=annotations,
         images=images,

@@ -194,13 +194,28 @@ def parse_kinds(text: str | Sequence[str]) -> list[str]:
     return [k for k in KINDS if k in kinds]
 
 
-def plan_variants(radii: Sequence[float], kinds: Sequence[str] = KINDS) -> list[Variant]:
+def plan_variants(
+    radii: Sequence[float],
+    kinds: Sequence[str] = KINDS,
+    bands: Sequence[tuple[float, float]] = (),
+) -> list[Variant]:
     """The variants of ``kinds`` at each radius, in run order: the original (when asked), then
-    per radius as given LFC then HFC. Each radius is checked by :class:`Variant`."""
+    per radius as given LFC then HFC, then the ``bands`` ((R1, R2) pairs) as given. Each radius
+    is checked by :class:`Variant`."""
     kinds = parse_kinds(kinds)
     plan = [Variant(ORIGINAL)] if ORIGINAL in kinds else []
     plan += [Variant(kind, r) for r in radii for kind in COMPONENTS if kind in kinds]
+    plan += [Variant(BAND, outer, inner=inner) for inner, outer in bands]
     return plan
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """``"16:64"`` (as given to ``--band``) -> ``(16.0, 64.0)``; InputError unless 0 < R1 < R2."""
+    inner, sep, outer = str(text).partition(":")
+    if not sep:
+        raise InputError(f"--band expects R1:R2 (e.g. 16:64), got {text!r}")
+    band = Variant(BAND, check_radius(outer), inner=check_radius(inner))
+    return band.inner, band.radius
 
 
 def name_variants(variants: Iterable[Variant]) -> dict[str, Variant]:

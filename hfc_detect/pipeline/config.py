@@ -18,10 +18,10 @@ from typing import Any
 
 from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency import check_pixel_mode
-from hfc_detect.frequency.variant import KINDS, check_radii, parse_kinds
+from hfc_detect.frequency.variant import KINDS, check_radii, parse_band, parse_kinds
 from hfc_detect.utils.errors import InputError
 
-RESULT_FIELDS = ("radii", "variants", "annotations", "images", "backend", "config_file",
+RESULT_FIELDS = ("radii", "variants", "bands", "annotations", "images", "backend", "config_file",
                  "weights", "overrides", "pixel_mode", "limit", "iou_type")  # fmt: skip
 
 
@@ -41,6 +41,7 @@ class EvalConfig:
 
     radii: tuple[float, ...]
     variants: tuple[str, ...] = KINDS
+    bands: tuple[tuple[float, float], ...] = ()
     dataset: str | None = None
     annotations: str | None = None
     images: str | None = None
@@ -64,6 +65,11 @@ class EvalConfig:
 
         put("radii", tuple(check_radii(self.radii)))
         put("variants", tuple(parse_kinds(self.variants)))
+        bands = tuple(parse_band(b) if isinstance(b, str) else parse_band(f"{b[0]}:{b[1]}")
+                      for b in self.bands)  # fmt: skip
+        if len(set(bands)) != len(bands):
+            raise InputError("a --band is given twice")
+        put("bands", bands)
         put("overrides", tuple(self.overrides))
         for name in ("annotations", "images", "output"):
             if getattr(self, name) is not None:
@@ -78,7 +84,9 @@ class EvalConfig:
 
     def to_json(self) -> dict[str, Any]:
         """This config as a JSON object (lists for tuples)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out["bands"] = [list(b) for b in self.bands]
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EvalConfig:
@@ -89,8 +97,10 @@ class EvalConfig:
         return cls(**data)
 
     def results_key(self) -> dict[str, Any]:
-        """The settings that determine the results, as JSON."""
-        return {k: v for k, v in self.to_json().items() if k in RESULT_FIELDS}
+        """The settings that determine the results, as JSON (no ``bands`` entry without bands,
+        so the default folder of a run without them is the one earlier releases chose)."""
+        key = {k: v for k, v in self.to_json().items() if k in RESULT_FIELDS}
+        return key if self.bands else {k: v for k, v in key.items() if k != "bands"}
 
 
 def default_output(config: EvalConfig, annotations_sha256: str) -> Path:

@@ -179,7 +179,7 @@ def _plan(config: EvalConfig, detector: Detector | None) -> _Run:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     records = dataset.images[: config.limit] if config.limit is not None else dataset.images
-    plan = name_variants(plan_variants(config.radii, config.variants))
+    plan = name_variants(plan_variants(config.radii, config.variants, config.bands))
     return _Run(config, dataset, records, plan, RunFolder(config.output), sha, demo_fallback)
 
 

@@ -434,3 +434,52 @@ def test_unreadable_run_file_is_an_input_error(coco, tmp_path, content):
     (out / "run.json").write_text(content)
     with pytest.raises(InputError, match=r"run\.json is unreadable"):
         _eval(coco, out)
+
+
+def _numpy_band(rgb: np.ndarray, inner: float, outer: float) -> np.ndarray:
+    """Plain numpy, independent of the toolkit's split: per channel, fftshift(fft2), keep
+    inner <= distance < outer from (H//2, W//2), inverse, real part; as CHW."""
+    h, w = rgb.shape[:2]
+    d = np.hypot(*np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij"))
+    keep = (d >= inner) & (d < outer)
+    out = []
+    for c in range(rgb.shape[2]):
+        spectrum = np.fft.fftshift(np.fft.fft2(rgb[..., c].astype(np.float64)))
+        out.append(np.fft.ifft2(np.fft.ifftshift(spectrum * keep)).real)
+    return np.stack(out)
+
+
+def test_a_band_reaches_the_detector_as_lfc_outer_minus_lfc_inner(coco, tmp_path):
+    """``bands``: the detector sees LFC(R2) - LFC(R1) of each image (numpy reference), named
+    band_r<R1>-<R2> and recorded as a band, while lfc/hfc keep their one-radius names."""
+    det = TinyDetector()
+    _eval(coco, tmp_path / "out", det, radii=[8], bands=["2:6"], batch_size=1)
+    plan = ["original", "lfc", "hfc", "band_r2-6"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [v["name"] for v in summary["variants"]] == plan
+    assert summary["variants"][3]["spec"] == {"kind": "band", "radius": 6.0, "inner": 2.0}
+    ann = json.loads(coco[0].read_text())
+    paths = [coco[1] / im["file_name"] for im in sorted(ann["images"], key=lambda d: d["id"])]
+    for i, path in enumerate(paths):
+        got = det.seen[i * len(plan) + 3]
+        np.testing.assert_allclose(got.numpy(), _numpy_band(read_image(path), 2, 6), atol=2e-3)
+
+
+def test_bands_keep_the_default_folder_and_resume_of_runs_without_them(coco, tmp_path):
+    """A run without --band has the default folder and run.json earlier releases wrote (no
+    bands key): such a folder resumes, and another --band on it is refused."""
+    out = tmp_path / "out"
+    _eval(coco, out, radii=[8])
+    run_file = out / "run.json"
+    stored = json.loads(run_file.read_text())
+    del stored["config"]["bands"]  # as an earlier release wrote it
+    run_file.write_text(json.dumps(stored))
+    assert _eval(coco, out, radii=[8]).reused
+    with pytest.raises(InputError, match="bands"):
+        _eval(coco, out, radii=[8], bands=["2:6"])
+    ann, img = coco
+    plain = EvalConfig(radii=(8,), annotations=ann, images=img)
+    assert "bands" not in plain.results_key()
+    assert EvalConfig(radii=(8,), annotations=ann, images=img, bands=("2:6",)).results_key()[
+        "bands"
+    ] == [[2.0, 6.0]]

@@ -116,7 +116,7 @@ def run_heatmap_job(
     (:func:`hfc_detect.analysis.heatmap.write_heatmap`). ``note`` (default ``say``) hears, on
     rank 0, that a run resumes and how far. Returns the map (None for a dry run)."""
     note = note or say
-    from hfc_detect.modeling import build_detector
+    from hfc_detect.modeling.settings import DetectorSettings
     from hfc_detect.pipeline.inputs import resolve_dataset
     from hfc_detect.utils.progress import progress_bar
 
@@ -140,12 +140,9 @@ def run_heatmap_job(
             say(plan.describe())
         if dry_run:
             return None
-        options = {"config_file": job.config_file, "weights": job.weights,
-                   "device": job.device or dist.default_device()}  # fmt: skip
-        options = {k: v for k, v in options.items() if v is not None}
-        if job.overrides:
-            options["overrides"] = list(job.overrides)
-        detector = build_detector(backend, categories=ds.gt.category_names_by_id(), **options)
+        device = job.device or dist.default_device()
+        built_from = DetectorSettings(backend, job.config_file, job.weights, job.overrides, device)
+        detector = built_from.build(ds.gt.category_names_by_id())
         start = time.perf_counter()
         bar = progress_bar(f"heat map, grid {job.config.grid}", plan.runs_now)
         with bar if is_main else nullcontext(None) as advance:

@@ -253,16 +253,12 @@ def _reused(run: _Run) -> EvalResult:
 
 
 def _build_detector(run: _Run) -> Detector:
-    from hfc_detect.modeling import build_detector
+    from hfc_detect.modeling.settings import DetectorSettings
 
-    config = run.config
-    options = {"config_file": config.config_file, "weights": config.weights,
-               "device": config.device or dist.default_device()}  # fmt: skip
-    options = {k: v for k, v in options.items() if v is not None}
-    if config.overrides:
-        options["overrides"] = list(config.overrides)
-    return build_detector(config.backend, categories=run.dataset.gt.category_names_by_id(),
-                          **options)  # fmt: skip
+    c = run.config
+    settings = DetectorSettings(c.backend, c.config_file, c.weights, c.overrides,
+                                c.device or dist.default_device())  # fmt: skip
+    return settings.build(run.dataset.gt.category_names_by_id())
 
 
 def _sync(device: torch.device) -> None:

@@ -399,3 +399,27 @@ def test_detectron2_lazyconfig_errors(tmp_path):
     no_model.write_text("train = dict(device='cpu')\n")
     with pytest.raises(InputError, match="has no model"):
         build_detector("detectron2", config_file=str(no_model))
+
+
+class _RecordingDetector:
+    """A ``package.module:Class`` backend that keeps the options its builder was given."""
+
+    channel_order = "RGB"
+    device = "cpu"
+
+    def __init__(self, **options):
+        self.options = options
+
+    def detect(self, images):
+        return []
+
+
+def test_detector_settings_pass_only_the_options_given():
+    """eval and heatmap build their detector from one DetectorSettings: the options given
+    (overrides as a list), nothing for those left unset."""
+    from hfc_detect.modeling.settings import DetectorSettings
+
+    backend = f"{__name__}:_RecordingDetector"
+    assert DetectorSettings(backend).build().options == {}
+    built = DetectorSettings(backend, weights="w.pt", overrides=("a=1",), device="cpu").build()
+    assert built.options == {"weights": "w.pt", "overrides": ["a=1"], "device": "cpu"}

@@ -31,8 +31,8 @@ def eval_command(
     band: list[str] = typer.Option(
         None,
         "--band",
-        metavar="R1:R2",
-        help="Also run the frequency band R1 <= d < R2 (LFC(R2) - LFC(R1), from the same FFT) as "
+        metavar="TEXT",
+        help="R1:R2: also run the frequency band R1 <= d < R2 (LFC(R2) - LFC(R1), same FFT) as "
         "the variant band_r<R1>-<R2>; repeat for more.",
     ),
     dataset: str = typer.Option(

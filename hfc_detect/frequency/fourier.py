@@ -180,20 +180,23 @@ class HalfSpectrum:
             raise InputError(f"expected a non-empty image, got shape {tuple(x.shape)}")
         self.out_dtype = x.dtype if x.is_floating_point() else torch.float32
         work = self.out_dtype if self.out_dtype in (torch.float32, torch.float64) else torch.float32
-        self.image = x.to(work)
+        self.work_dtype = work
+        whole = x.requires_grad or x.numel() <= _TORCH_BLOCK_ELEMENTS
+        self.blocked = not whole  #: whether the transforms run on blocks (large images)
+        # A large image is kept as given (a uint8 decode: a quarter of float32) and converted
+        # block by block; the values are the same as those of a whole float copy.
+        self.image = x if self.blocked else x.to(work)
         self.width = width
         self.masks = {r: _torch_mask(height, width, r, inclusive, x.device, work) for r in radii}
         columns = max(m.shape[1] for m in self.masks.values())
-        whole = x.requires_grad or x.numel() <= _TORCH_BLOCK_ELEMENTS
-        self.blocked = not whole  #: whether the transforms run on blocks (large images)
         self.rows = _blocks(height, x.numel() // height, whole)
         if whole:
             self.spectrum = torch.fft.fft(torch.fft.rfft(self.image)[..., :columns], dim=-2)
             return
         complex_dtype = torch.complex128 if work == torch.float64 else torch.complex64
-        spectrum = self.image.new_empty((*x.shape[:-1], columns), dtype=complex_dtype)
+        spectrum = x.new_empty((*x.shape[:-1], columns), dtype=complex_dtype)
         for b in self.rows:
-            spectrum[..., b, :] = torch.fft.rfft(self.image[..., b, :])[..., :columns]
+            spectrum[..., b, :] = torch.fft.rfft(x[..., b, :].to(work))[..., :columns]
         for c in _blocks(columns, x.numel() // width, whole):  # in place, by blocks of columns
             spectrum[..., c] = torch.fft.fft(spectrum[..., c], dim=-2)
         self.spectrum = spectrum
@@ -210,13 +213,25 @@ class HalfSpectrum:
         kept = self.spectrum.new_empty((*self.spectrum.shape[:-1], kept_columns))
         for c in _blocks(kept_columns, self.spectrum[..., 0].numel(), False):
             kept[..., c] = torch.fft.ifft(self.spectrum[..., c] * mask[:, c], dim=-2)
-        low = torch.empty_like(self.image)
+        low = self.image.new_empty(self.image.shape, dtype=self.work_dtype)
         padded = kept.new_zeros((*kept.shape[:-2], self.rows[0].stop, self.width // 2 + 1))
         for b in self.rows:
             block = padded[..., : b.stop - b.start, :]
             block[..., :kept_columns] = kept[..., b, :]
             low[..., b, :] = torch.fft.irfft(block, n=self.width)
         return low.to(self.out_dtype)
+
+    def high(self, radius: float) -> Any:
+        """The HFC at ``radius``: the image minus :meth:`low`, computed in place over the LFC
+        (by blocks of rows for a large image, so no full-size float copy of the image is made)."""
+        import torch
+
+        low = self.low(radius)
+        part = low if low.dtype == self.work_dtype else low.to(self.work_dtype)
+        for b in self.rows:
+            rows = part[..., b, :]
+            torch.sub(self.image[..., b, :].to(part.dtype), rows, out=rows)
+        return part.to(self.out_dtype)
 
 
 @lru_cache(maxsize=64)

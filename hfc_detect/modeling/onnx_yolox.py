@@ -21,6 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# Imported with the module, not on the first ``decode``: torchvision's first import runs
+# ``torch.fx.wrap``, which keeps its callers' frames alive, and inside a detection call that
+# pinned the first batch's images and variants for the rest of the run (275 MB and more at 24
+# megapixels).
+from torchvision.ops import batched_nms
+
 from hfc_detect.modeling.base import Detections
 from hfc_detect.modeling.common import COCO_CATEGORY_IDS, as_exact_uint8, parse_overrides
 from hfc_detect.utils.errors import InputError
@@ -137,8 +143,6 @@ class OnnxYoloxDetector:
 
     def decode(self, raw: np.ndarray, ratio: float) -> Detections:
         """Turn one image's raw (rows, 5 + 80) output into detections in original coordinates."""
-        from torchvision.ops import batched_nms
-
         if raw.shape != (len(self._strides), 5 + len(COCO_CATEGORY_IDS)):
             raise InputError(
                 f"ONNX model output {raw.shape} is not ({len(self._strides)}, 85): not a raw "

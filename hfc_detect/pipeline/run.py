@@ -293,9 +293,9 @@ class _Runner:
         if not ok:
             return entries
         start = time.perf_counter()
-        pixels = [it.pixels.to(self.device, non_blocking=True).to(torch.float32) for it in ok]
+        pixels = [it.pixels.to(self.device, non_blocking=True) for it in ok]  # as decoded
         for it in ok:
-            it.pixels = None  # the decoded copy is not needed again: free it (large images)
+            it.pixels = None  # the maker holds it (on a GPU, the host copy is freed)
         variants = self.maker(pixels)
         _sync(self.device)
         self.timings["split"] += time.perf_counter() - start

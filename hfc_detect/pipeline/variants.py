@@ -19,12 +19,14 @@ class VariantMaker:
     """Turn decoded images into every planned variant.
 
     Images of the same size are stacked so that one batched forward FFT serves all of them,
-    every radius and both parts. The split runs on the images' device in their dtype. The pixel
+    every radius and both parts. The split runs on the images' device in their float dtype
+    (float32 for a uint8 decode). The pixel
     mode applies to LFC/HFC (and bands) only; originals pass through unchanged.
 
     Memory: each image's variants are made when first read, one at a time (a variant is freed
     once the caller drops it and another is read), from the one spectrum per batch of images,
-    so a large image holds its original, its cropped spectrum and one variant, not all of them.
+    so a large image holds its decode (uint8, as read), its cropped spectrum and one variant,
+    not all of them.
     For large images (the transforms run on blocks, :class:`HalfSpectrum`) an HFC is computed
     in place over a fresh LFC, one more inverse transform per radius; for small ones the LFC is
     kept for its HFC.
@@ -42,7 +44,9 @@ class VariantMaker:
         self.spectrum_radii = list(dict.fromkeys([*self.radii, *inner]))  # disks to cut
 
     def __call__(self, images: Sequence[torch.Tensor]) -> list[Mapping[str, torch.Tensor]]:
-        """``images``: float (C, H, W) tensors. Returns, per image, variant name -> tensor."""
+        """``images``: (C, H, W) tensors, float or a uint8 decode. Returns, per image, variant
+        name -> float tensor (float32 for integer images, converted when read: a large decode is
+        held as uint8, not as a float copy beside its variants)."""
         if not self.radii:
             return [_ImageVariants(self, image, None, 0) for image in images]
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -81,9 +85,8 @@ class _Parts:
         if variant.kind == BAND:  # inner <= d < radius: LFC(radius) - LFC(inner)
             part = self.spectrum.low(variant.radius).sub_(self.spectrum.low(variant.inner))
         elif self.spectrum.blocked:  # a large image: its HFC in place over a fresh LFC
-            part = self.spectrum.low(variant.radius)
-            if variant.kind == "hfc":
-                part = torch.sub(image.to(part.dtype), part, out=part)
+            low_or_high = self.spectrum.low if variant.kind == "lfc" else self.spectrum.high
+            part = low_or_high(variant.radius)
         else:  # a small one: the LFC is kept for the HFC of the same radius
             if self.low is None or self.low[0] != variant.radius:
                 self.low = None
@@ -105,7 +108,8 @@ class _ImageVariants(Mapping):
     def __getitem__(self, name: str) -> torch.Tensor:
         variant = self.variants[name]
         if not variant.is_component:
-            return self.image
+            image = self.image
+            return image if image.is_floating_point() else image.to(torch.float32)
         assert self.parts is not None
         return self.parts.get(name, variant)[self.j]
 

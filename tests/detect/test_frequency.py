@@ -270,3 +270,30 @@ def test_svd_split_layouts_and_torch():
     for bad in [-1, 1.5, "2", True]:
         with pytest.raises(InputError, match="k must be"):
             svd_split(x, bad)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_blocked_transforms_of_large_images_equal_whole_ones(monkeypatch, dtype):
+    """Large images run on blocks of rows and columns and are kept as decoded (uint8); the
+    variants are the same numbers as the whole-image transforms, and match numpy."""
+    from hfc_detect.frequency import fourier
+    from hfc_detect.frequency.variant import Variant
+    from hfc_detect.pipeline.variants import VariantMaker
+
+    rng = np.random.default_rng(7)
+    hwc = _image(rng, (45, 62, 3))
+    chw = torch.from_numpy(hwc).permute(2, 0, 1).contiguous().to(dtype)
+    plan = {"original": Variant("original"), "lfc": Variant("lfc", 9), "hfc": Variant("hfc", 9),
+            "band": Variant("band", 20, inner=9)}  # fmt: skip
+    (whole,) = VariantMaker(plan)([chw])
+    monkeypatch.setattr(fourier, "_TORCH_BLOCK_ELEMENTS", 200)  # blocks of 1 to 3 rows
+    (blocked,) = VariantMaker(plan)([chw])
+    assert fourier.HalfSpectrum(chw, [9.0]).blocked
+    ref_low, ref_high = reference_split(hwc, 9)
+    references = {"original": hwc, "lfc": ref_low, "hfc": ref_high,
+                  "band": reference_split(hwc, 20)[0] - ref_low}  # fmt: skip
+    for name, reference in references.items():
+        assert blocked[name].dtype == torch.float32
+        assert torch.equal(blocked[name], whole[name]), name
+        got = blocked[name].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(got, reference, rtol=0, atol=2e-3, err_msg=name)

@@ -20,8 +20,8 @@ class VariantMaker:
 
     Images of the same size are stacked so that one batched forward FFT serves all of them,
     every radius and both parts. The split runs on the images' device in their float dtype
-    (float32 for a uint8 decode). The pixel
-    mode applies to LFC/HFC (and bands) only; originals pass through unchanged.
+    (float32 for a uint8 decode). The pixel mode applies to LFC/HFC (and bands) only; originals
+    pass through unchanged.
 
     Memory: each image's variants are made when first read, one at a time (a variant is freed
     once the caller drops it and another is read), from the one spectrum per batch of images,

@@ -203,13 +203,28 @@ class HalfSpectrum:
 
     def low(self, radius: float) -> Any:
         """The LFC at ``radius`` (one of the radii given), in the input's float dtype."""
+        return self._low(radius).to(self.out_dtype)
+
+    def high(self, radius: float) -> Any:
+        """The HFC at ``radius``: the image minus its LFC, computed in place over the LFC (by
+        blocks of rows for a large image, so no full-size float copy of the image is made)."""
+        import torch
+
+        part = self._low(radius)
+        for b in self.rows:
+            rows = part[..., b, :]
+            torch.sub(self.image[..., b, :].to(part.dtype), rows, out=rows)
+        return part.to(self.out_dtype)
+
+    def _low(self, radius: float) -> Any:
+        """The LFC at ``radius`` in the working dtype (float32 or float64)."""
         import torch
 
         mask = self.masks[radius]
         kept_columns = mask.shape[1]
         if not self.blocked:
             kept = torch.fft.ifft(self.spectrum[..., :kept_columns] * mask, dim=-2)
-            return torch.fft.irfft(kept, n=self.width).to(self.out_dtype)
+            return torch.fft.irfft(kept, n=self.width)
         kept = self.spectrum.new_empty((*self.spectrum.shape[:-1], kept_columns))
         for c in _blocks(kept_columns, self.spectrum[..., 0].numel(), False):
             kept[..., c] = torch.fft.ifft(self.spectrum[..., c] * mask[:, c], dim=-2)
@@ -219,19 +234,7 @@ class HalfSpectrum:
             block = padded[..., : b.stop - b.start, :]
             block[..., :kept_columns] = kept[..., b, :]
             low[..., b, :] = torch.fft.irfft(block, n=self.width)
-        return low.to(self.out_dtype)
-
-    def high(self, radius: float) -> Any:
-        """The HFC at ``radius``: the image minus :meth:`low`, computed in place over the LFC
-        (by blocks of rows for a large image, so no full-size float copy of the image is made)."""
-        import torch
-
-        low = self.low(radius)
-        part = low if low.dtype == self.work_dtype else low.to(self.work_dtype)
-        for b in self.rows:
-            rows = part[..., b, :]
-            torch.sub(self.image[..., b, :].to(part.dtype), rows, out=rows)
-        return part.to(self.out_dtype)
+        return low
 
 
 @lru_cache(maxsize=64)

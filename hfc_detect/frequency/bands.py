@@ -52,7 +52,8 @@ def split_bands(x: Any, bands: Sequence[Any], *, inclusive: bool = False) -> lis
     if _torch_if_tensor(x) is None:
         raise InputError(f"expected a numpy array or a torch tensor, got {type(x).__name__}")
     spectrum = HalfSpectrum(x, edges, inclusive)
-    return [spectrum.low(outer) - spectrum.low(inner) for inner, outer in pairs]
+    lows = {r: spectrum.low(r) for r in edges}
+    return [lows[outer] - lows[inner] for inner, outer in pairs]
 
 
 def split_band(x: Any, inner: float, radius: float, *, inclusive: bool = False) -> Any:

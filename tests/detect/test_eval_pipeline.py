@@ -454,6 +454,25 @@ def test_a_band_reaches_the_detector_as_lfc_outer_minus_lfc_inner(coco, tmp_path
         np.testing.assert_allclose(got.numpy(), ref, atol=2e-3)
 
 
+def test_bands_cost_no_extra_forward_fft(monkeypatch):
+    """Every radius and band of an image comes from one forward transform (torch.fft.rfft is
+    called once per same-size batch, however many bands), and each band equals the annulus."""
+    calls = []
+    rfft = torch.fft.rfft
+    monkeypatch.setattr(torch.fft, "rfft", lambda *a, **k: calls.append(1) or rfft(*a, **k))
+    rgb = np.random.default_rng(3).integers(0, 256, (36, 52, 3)).astype(np.uint8)
+    image = torch.from_numpy(rgb.transpose(2, 0, 1).copy()).double()
+    for bands in ([], [(2, 6)], [(2, 6), (6, 12), (12, 40)]):
+        calls.clear()
+        maker = VariantMaker(name_variants(plan_variants([4, 12], bands=bands)))
+        (variants,) = maker([image])
+        made = {name: variants[name] for name in variants}
+        assert len(calls) == 1 and len(made) == 5 + len(bands)
+        for inner, outer in bands:
+            got = made[f"band_r{inner}-{outer}"].numpy().transpose(1, 2, 0)
+            np.testing.assert_allclose(got, reference_band(rgb, inner, outer), atol=1e-9)
+
+
 def test_bands_keep_the_default_folder_and_resume_of_runs_without_them(coco, tmp_path):
     """A run without --band has the default folder and run.json earlier releases wrote (no
     bands key): such a folder resumes, and another --band on it is refused."""

@@ -28,6 +28,7 @@ SHARED = {
     "output": {"-o", "--output"},
     "annotations": {"-a", "--annotations"},
     "radius": {"-r", "--radius"},
+    "band": {"--band"},
     "pixel_mode": {"--pixel-mode"},
 }
 PLACEHOLDERS = {"", "N", "X", "TEXT", "PATH", "FILE", "DIR"}

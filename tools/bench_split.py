@@ -12,6 +12,13 @@ scale, else the script exits 1).
 
 Part 2, CIFAR-sized batches (N, 32, 32, 3) uint8 at the paper's radii: ``split`` on the whole
 batch with numpy, with torch on CPU (channels-first), and the reference image by image.
+
+Part 3, bands against radii in eval's own path (``VariantMaker`` on one float32 (3, 480, 640)
+image, every variant made once, one thread): the per-image cost of original + LFC/HFC at
+r = 128, then with one band added (64-128), with one more radius added (64: LFC and HFC), and
+eval's --radius-sweep/--band-sweep plans (6 radii, and 6 radii + 6 octave bands up to the
+half-diagonal 400); wall-time medians and the count of forward FFTs (``torch.fft.rfft`` calls)
+per image, which must stay 1 (else the script exits 1).
 """
 
 from __future__ import annotations
@@ -139,10 +146,66 @@ def main() -> int:
             f" ms  torch float64 {meds['torch64']:6.1f} ms  reference loop"
             f" {meds['reference']:7.1f} ms ({meds['reference'] / meds['numpy']:.1f}x numpy)"
         )
+    forwards = bench_bands(rng, max(5, args.repeats))
     if worst >= 1e-6:
         print("FAIL: split differs from the reference by >= 1e-6", file=sys.stderr)
         return 1
+    if forwards != {1}:
+        print(f"FAIL: forward FFTs per image {sorted(forwards)}, not 1", file=sys.stderr)
+        return 1
     return 0
+
+
+def bench_bands(rng: np.random.Generator, repeats: int) -> set[int]:
+    """Part 3 (see the module docstring); returns the forward FFT counts seen per image."""
+    import torch
+
+    from hfc_detect.analysis.radii import octave_bands, sweep_radii
+    from hfc_detect.frequency.variant import name_variants, plan_variants
+    from hfc_detect.pipeline.variants import VariantMaker
+
+    image = torch.from_numpy(rng.integers(0, 256, (3, 480, 640)).astype(np.float32))
+    plans = {
+        "r=128": ([128.0], []),
+        "r=128 + band 64-128": ([128.0], [(64.0, 128.0)]),
+        "r=128 + r=64": ([128.0, 64.0], []),
+        "sweep: 6 radii": (sweep_radii(6, 400.0), []),
+        "sweep: 6 radii + 6 bands": (sweep_radii(6, 400.0), octave_bands(6, 400.0)),
+    }
+    calls = {"n": 0}
+    rfft = torch.fft.rfft
+
+    def counted(*a, **k):
+        calls["n"] += 1
+        return rfft(*a, **k)
+
+    def make_all(maker: VariantMaker) -> None:
+        for variants in maker([image]):
+            for name in variants:
+                variants[name]  # made on read, as eval reads them
+
+    makers = {
+        k: VariantMaker(name_variants(plan_variants(r, bands=b))) for k, (r, b) in plans.items()
+    }
+    forwards = set()
+    torch.fft.rfft = counted
+    try:
+        for maker in makers.values():
+            calls["n"] = 0
+            make_all(maker)
+            forwards.add(calls["n"])
+    finally:
+        torch.fft.rfft = rfft
+    ts = time_alternating({k: lambda m=m: make_all(m) for k, m in makers.items()}, repeats,
+                          time.perf_counter)  # fmt: skip
+    meds = {k: statistics.median(t) * 1e3 for k, t in ts.items()}
+    base = meds["r=128"]
+    print(f"bands vs radii in eval's VariantMaker, 3x480x640 float32, 1 thread, {repeats} rounds")
+    for name, med in meds.items():
+        n = len(makers[name].variants)
+        print(f"  {name:<26} {n:2d} variants  {med:7.2f} ms an image  (+{med - base:6.2f} ms)")
+    print(f"  forward FFTs per image: {sorted(forwards)}")
+    return forwards
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def main(args):
     results = evaluate_variants(
         model, lambda splits: split_test_loader(cfg, splits), dataset, output,
         radius=args.radius, pixel_mode=args.pixel_mode, variants=args.variants.split(","),
+        bands=args.band,
     )  # fmt: skip
     for variant_results in results.values():
         print_csv_format(variant_results)

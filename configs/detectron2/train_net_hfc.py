@@ -47,7 +47,7 @@ def main(args):
         output = args.hfc_output or Path(cfg.OUTPUT_DIR) / "hfc" / dataset
         results[dataset] = evaluate_variants(
             model, loader, dataset, output, radius=args.radius, pixel_mode=args.pixel_mode,
-            variants=args.variants.split(","),
+            variants=args.variants.split(","), bands=args.band,
         )  # fmt: skip
         for variant_results in results[dataset].values():
             print_csv_format(variant_results)

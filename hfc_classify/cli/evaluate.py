@@ -21,6 +21,13 @@ def evaluate_command(
     checkpoint: Path = options.CHECKPOINT,
     data: str = options.DATA,
     radius: list[str] = options.RADII,
+    band: list[str] = typer.Option(
+        None,
+        "--band",
+        metavar="TEXT",
+        help="R1:R2: also evaluate the frequency band R1 <= d < R2 (LFC(R2) - LFC(R1), same FFT, "
+        "scaled as the HFC); repeat for more.",
+    ),
     output: Path = options.OUTPUT,
     arch: str = options.ARCH,
     pixel_mode: str = options.PIXEL_MODE,
@@ -38,9 +45,10 @@ def evaluate_command(
         None, "--cache-dir", metavar="DIR", help="LFC/HFC cache (default ~/.cache/hfc-toolkit)."
     ),
 ) -> None:
-    """Evaluate a trained classifier on the test split of --data and on its low- and
-    high-frequency versions at each --radius. Writes DIR/accuracy.csv (variant, radius,
-    accuracy; radius empty for the original images) and prints a table."""
+    """Evaluate a trained classifier on the test split of --data, on its low- and
+    high-frequency versions at each --radius and on each --band. Writes DIR/accuracy.csv
+    (variant, radius, accuracy; radius empty for the original images; with bands a last column
+    inner, a band's inner radius) and prints a table."""
     from hfc_detect.utils.files import check_output
 
     check_output(output)  # before any heavy import or work
@@ -52,10 +60,14 @@ def evaluate_command(
     from hfc_classify.engine.evaluation import evaluate_variants, resolve_device, rows_to_csv
     from hfc_classify.engine.loading import load_classifier
     from hfc_detect.frequency.trivial import radius_warnings
+    from hfc_detect.frequency.variant import parse_band
     from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import write_text_atomic
 
     radii = parse_radii(radius)
+    bands = [parse_band(b) for b in band or []]
+    if len(set(bands)) < len(bands):
+        raise InputError("a --band is given twice")
     mode = options.resolve_pixel_mode(pixel_mode, normalize)
     arch = options.resolve_arch(arch, checkpoint)
     if batch_size < 1:
@@ -68,11 +80,12 @@ def evaluate_command(
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("evaluating", total=1 + len(radii))
+        task = bar.add_task("evaluating", total=1 + len(radii) + len(bands))
         rows = evaluate_variants(
             model,
             images,
             radii,
+            bands=bands,
             mode=mode,
             inclusive=inclusive,
             device=dev,
@@ -85,8 +98,6 @@ def evaluate_command(
     for col in ("variant", "radius", "accuracy"):
         table.add_column(col, justify="left" if col == "variant" else "right")
     for row in rows:
-        table.add_row(
-            row.variant, "" if row.radius is None else f"{row.radius:g}", f"{row.accuracy:.4f}"
-        )
+        table.add_row(row.variant, row.radius_text, f"{row.accuracy:.4f}")
     Console().print(table)
     console.print(f"wrote {path}")

@@ -5,13 +5,15 @@ are then scaled to pixels by :func:`hfc_detect.frequency.to_pixels` (``max``: ea
 by its own maximum, as the authors' released code does; ``clip``; ``raw``). Results are float32
 (N, C, H, W) tensors on the CPU, or kept on the device they were computed on (``out_device``).
 A cache file is named by the images' content hash, the radius, the component, the scaling and
-the disk convention, so a changed input never reuses a stale one.
+the disk convention, so a changed input never reuses a stale one. Frequency bands
+(:func:`band_sets`, LFC(R2) - LFC(R1)) are computed the same way, from one forward FFT a batch
+for all bands, and not cached.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +124,29 @@ def frequency_sets(
                     with atomic_path(path(v, r)) as tmp, open(tmp, "wb") as f:
                         np.save(f, comps[(v, r)].cpu().numpy())
     return {(v, r): out[(v, r)] for r in radii for v in variants}
+
+
+def band_sets(
+    images: np.ndarray,
+    bands: Sequence[tuple[float, float]],
+    *,
+    mode: str = "max",
+    inclusive: bool = False,
+    device: str | torch.device = "cpu",
+    batch_size: int = 1000,
+) -> dict[tuple[float, float], torch.Tensor]:
+    """``{(R1, R2): tensor}``: the band ``R1 <= d < R2`` (:func:`hfc_detect.frequency.split_bands`,
+    one forward FFT a batch for all bands) of uint8 (N, H, W, C) ``images`` on 0..255 pixels on
+    ``device``, scaled by ``mode`` as an HFC is, divided by 255; float32 (N, C, H, W) on the
+    CPU. Not cached."""
+    from hfc_detect.frequency import split_bands, to_pixels
+
+    _check([], [], mode)
+    n, h, w, c = images.shape
+    bands = [(float(a), float(b)) for a, b in bands]
+    out = {band: torch.empty((n, c, h, w)) for band in bands}
+    for start in range(0, n, batch_size):
+        batch = pixels_to_tensor(images[start : start + batch_size]).to(device) * 255
+        for band, part in zip(bands, split_bands(batch, bands, inclusive=inclusive), strict=True):
+            out[band][start : start + len(batch)] = to_pixels(part, mode).cpu() / 255
+    return out

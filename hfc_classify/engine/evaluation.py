@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from hfc_classify.data.datasets import ImageSet
-from hfc_classify.data.frequency_sets import frequency_sets
+from hfc_classify.data.frequency_sets import band_sets, frequency_sets
 from hfc_detect.utils.torch_tools import eval_mode, resolve_device
 
 
@@ -49,12 +49,21 @@ def accuracy(
 
 @dataclass(frozen=True)
 class AccuracyRow:
-    """One line of ``accuracy.csv``: ``variant`` original/lfc/hfc, ``radius`` None for original."""
+    """One line of ``accuracy.csv``: ``variant`` original/lfc/hfc/band, ``radius`` None for
+    original (a band's outer radius), ``inner`` a band's inner radius."""
 
     variant: str
     radius: float | None
     accuracy: float
     images: int
+    inner: float | None = None
+
+    @property
+    def radius_text(self) -> str:
+        """``""`` (original), ``"8"``, or ``"16-64"`` for a band, as the table shows it."""
+        if self.radius is None:
+            return ""
+        return f"{self.radius:g}" if self.inner is None else f"{self.inner:g}-{self.radius:g}"
 
 
 def evaluate_variants(
@@ -62,6 +71,7 @@ def evaluate_variants(
     data: ImageSet,
     radii: Sequence[float],
     *,
+    bands: Sequence[tuple[float, float]] = (),
     mode: str = "max",
     inclusive: bool = False,
     device: torch.device | str = "cpu",
@@ -69,7 +79,8 @@ def evaluate_variants(
     cache_dir: str | Path | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> list[AccuracyRow]:
-    """Accuracy on the original images and on their LFC and HFC at each radius."""
+    """Accuracy on the original images, on their LFC and HFC at each radius, then on each of
+    ``bands`` ((R1, R2): LFC(R2) - LFC(R1), scaled by ``mode`` as an HFC; not cached)."""
     device = resolve_device(device)
     model = model.to(device)
     labels = torch.from_numpy(data.labels)
@@ -93,6 +104,14 @@ def evaluate_variants(
             )
             rows.append(AccuracyRow(variant, float(r), acc, len(data)))
         step(f"r={r:g}")
+    if bands:
+        sets = band_sets(
+            data.images, bands, mode=mode, inclusive=inclusive, device=device, batch_size=batch_size
+        )
+        for (inner, outer), images in sets.items():
+            acc = accuracy(model, images, labels, batch_size=batch_size, device=device)
+            rows.append(AccuracyRow("band", outer, acc, len(data), inner))
+            step(f"band {inner:g}-{outer:g}")
     return rows
 
 
@@ -146,9 +165,14 @@ def hfc_examples(
 
 
 def rows_to_csv(rows: Iterable[AccuracyRow]) -> str:
-    """``variant,radius,accuracy`` lines (radius empty for the original images)."""
-    lines = ["variant,radius,accuracy"]
+    """``variant,radius,accuracy`` lines (radius empty for the original images); with bands a
+    last column ``inner`` (a band's inner radius, empty on other rows), so the file of a run
+    without bands is as it was."""
+    rows = list(rows)
+    bands = any(row.inner is not None for row in rows)
+    lines = ["variant,radius,accuracy" + (",inner" if bands else "")]
     for row in rows:
         radius = "" if row.radius is None else f"{row.radius:g}"
-        lines.append(f"{row.variant},{radius},{row.accuracy:.6f}")
+        inner = "" if row.inner is None else f"{row.inner:g}"
+        lines.append(f"{row.variant},{radius},{row.accuracy:.6f}" + (f",{inner}" if bands else ""))
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""``hfc-detect curve``: AP against radius from an eval folder run with several radii."""
+"""``hfc-detect curve``: AP against radius (and per band) from an eval folder run with several
+radii or bands."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ def curve_command(
     ),
 ) -> None:
     """Read an eval folder run with several radii (eval --radius-sweep N, or --radius repeated)
-    and write DIR/curve.csv (per kind and radius: AP, AP50, AP75, APs, APm, APl and the
-    paired-bootstrap 95% CI of the mean per-image AP difference against the original),
+    and/or bands (--band-sweep N, --band) and write DIR/curve.csv (per kind and radius: AP,
+    AP50, AP75, APs, APm, APl and the paired-bootstrap 95% CI of the mean per-image AP
+    difference against the original; bands last, with their inner radius),
     DIR/curve_per_category.csv (AP per category and radius) and DIR/curve.png (AP against
-    radius for LFC and HFC, the original as a horizontal line, one panel per object size, and
-    the per-image difference with its CI). Nothing is recomputed from images."""
+    radius for LFC and HFC, each band as a segment over its radii, the original as a horizontal
+    line, one panel per object size, and the per-image difference with its CI). Nothing is
+    recomputed from images."""
     from hfc_detect.results import check_comparison_folder
     from hfc_detect.utils.files import check_output
 
@@ -34,10 +37,12 @@ def curve_command(
 
     curve = load_curve(directory, resamples=resamples, seed=seed)
     write_curve(output, curve, f"AP against radius: {directory.resolve().name}")
-    typer.echo(f"{'':>4} {'radius':>8} {'AP':>7} {'dAP mean':>9}  95% CI")
+    width = 11 if curve.has_bands else 8
+    typer.echo(f"{'':>4} {'radius':>{width}} {'AP':>7} {'dAP mean':>9}  95% CI")
     for p in curve.points:
         d = p.delta
-        typer.echo(f"{p.kind:>4} {p.radius:>8g} {p.stats['AP']:>7.4f} {d.mean:>9.4f}  "
+        radius = f"{p.radius:g}" if p.inner is None else f"{p.inner:g}-{p.radius:g}"
+        typer.echo(f"{p.kind:>4} {radius:>{width}} {p.stats['AP']:>7.4f} {d.mean:>9.4f}  "
                    f"[{d.low:.4f}, {d.high:.4f}]")  # fmt: skip
     typer.echo(f"original AP {curve.original['AP']:.4f}")
     typer.echo(f"wrote {output}/curve.csv, curve_per_category.csv, curve.png")

@@ -35,6 +35,13 @@ def eval_command(
         help="R1:R2: also run the frequency band R1 <= d < R2 (LFC(R2) - LFC(R1), same FFT) as "
         "the variant band_r<R1>-<R2>; repeat for more.",
     ),
+    band_sweep: int = typer.Option(
+        None,
+        "--band-sweep",
+        help="Instead of --band: N octave bands, the last ending at the images' half-diagonal "
+        "(for hfc-detect curve).",
+        show_default=False,
+    ),
     dataset: str = typer.Option(
         None,
         "--dataset",
@@ -122,17 +129,18 @@ def eval_command(
     from hfc_detect.utils.files import check_output
 
     check_output(output if output is not None else Path("runs"))  # before any heavy work
-    from hfc_detect.analysis.radii import resolve_radii
+    from hfc_detect.analysis.radii import resolve_sweeps
     from hfc_detect.cli.eval_view import EvalView
     from hfc_detect.pipeline.run import EvalConfig, run_eval
     from hfc_detect.utils.cli import interruptible
 
-    radius = resolve_radii(radius or [], radius_sweep, dataset, annotations, images)
+    sweeps = (radius_sweep, band_sweep)
+    radius, band = resolve_sweeps(radius or [], band or [], sweeps, dataset, annotations, images)
     config = EvalConfig(
         radii=tuple(radius),
         output=output,
         variants=variants,
-        bands=tuple(band or ()),
+        bands=tuple(band),
         dataset=dataset,
         annotations=annotations,
         images=images,

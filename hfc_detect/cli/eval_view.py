@@ -89,11 +89,12 @@ class EvalView:
             out.print(f"{result.output} already holds this finished run; nothing was computed "
                       "or written:")  # fmt: skip
         baseline = summary["baseline"]
+        width = max(12, *(len(v["name"]) for v in summary["variants"]))  # band names are long
         for v in summary["variants"]:
             wins = (
                 "" if v["name"] == baseline else f"  wins over {baseline} {v['wins_over_baseline']}"
             )
-            out.print(f"{v['name']:>12}  AP {v['stats']['AP']:.4f}{wins}", highlight=False)
+            out.print(f"{v['name']:>{width}}  AP {v['stats']['AP']:.4f}{wins}", highlight=False)
         if not result.reused:
             out.print(f"wrote {result.output}/summary.json, per_image.csv, predictions/")
         failed = result.failed_images

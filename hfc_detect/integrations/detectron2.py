@@ -1,11 +1,12 @@
-"""Per-image LFC/HFC AP inside Detectron2's own loop.
+"""Per-image LFC/HFC (and band) AP inside Detectron2's own loop.
 
-- :class:`FrequencySplit`: a Detectron2 ``Augmentation`` that replaces the image by its LFC or
-  HFC. Put it first in a test ``DatasetMapper``'s augmentations (before ``ResizeShortestEdge``)
-  and the model sees what ``hfc-detect eval`` feeds it: the split at the image's own resolution
-  (the toolkit's own :class:`~hfc_detect.pipeline.variants.VariantMaker`, on float32 (C, H, W) in
-  the mapper's channel order), handed on as a float (H, W, C) array, so Detectron2's resize
-  takes its float path, unclipped. Boxes, masks and keypoints are left unchanged.
+- :class:`FrequencySplit`: a Detectron2 ``Augmentation`` that replaces the image by its LFC,
+  HFC or a frequency band (``band_r16-64``: LFC(64) - LFC(16)). Put it first in a test
+  ``DatasetMapper``'s augmentations (before ``ResizeShortestEdge``) and the model sees what
+  ``hfc-detect eval`` feeds it: the split at the image's own resolution (the toolkit's own
+  :class:`~hfc_detect.pipeline.variants.VariantMaker`, on float32 (C, H, W) in the mapper's
+  channel order), handed on as a float (H, W, C) array, so Detectron2's resize takes its float
+  path, unclipped. Boxes, masks and keypoints are left unchanged.
 - :class:`PerImageCOCOEvaluator`: a ``DatasetEvaluator`` that writes
   ``output_dir/predictions/<variant>.json`` and (re)scores every variant in that folder into
   ``per_image.csv`` and ``summary.json`` (``original`` the baseline), the files
@@ -20,6 +21,7 @@ bits (on the CPU they are identical, as the tests check).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +38,7 @@ from hfc_detect.frequency.variant import (
     ORIGINAL,
     Variant,
     name_variants,
+    parse_band,
     plan_variants,
 )
 from hfc_detect.modeling.detectron2_backend import (
@@ -71,7 +74,7 @@ _logger = logging.getLogger(__name__)
 
 
 class FrequencySplitTransform(T.Transform):
-    """Replace an (H, W) or (H, W, C) image by the LFC or HFC ``variant``, as float32;
+    """Replace an (H, W) or (H, W, C) image by the LFC, HFC or band ``variant``, as float32;
     coordinates and segmentations pass through unchanged."""
 
     def __init__(self, variant: Variant, pixel_mode: str) -> None:
@@ -97,15 +100,18 @@ class FrequencySplitTransform(T.Transform):
 
 
 class FrequencySplit(T.Augmentation):
-    """Replace the image by its low- or high-frequency component.
+    """Replace the image by its low- or high-frequency component, or a frequency band.
 
-    ``variant``: a :class:`~hfc_detect.frequency.variant.Variant` (``Variant("lfc", 64)``), or a
-    name: ``"lfc_r64"``, or ``"lfc"``/``"hfc"`` with ``radius``. The radius is the disk's in
-    frequency space, applied at the image's own resolution (put this augmentation before any
-    resize). ``pixel_mode``: ``raw`` (as the FFT gives it, the paper's inputs), ``clip`` (to
-    0..255) or ``max`` (scaled by 255 / the image's maximum), as ``hfc-detect eval
-    --pixel-mode``. ``inclusive`` (with a name): keep frequencies at distance ``<= r`` (the
-    paper's text) instead of ``< r`` (the authors' released code, the default).
+    ``variant``: a :class:`~hfc_detect.frequency.variant.Variant` (``Variant("lfc", 64)``,
+    ``Variant("band", 64, inner=16)``), or a name: ``"lfc_r64"``, ``"band_r16-64"`` (the
+    frequencies ``16 <= d < 64``, i.e. LFC(64) - LFC(16), from one forward FFT), or
+    ``"lfc"``/``"hfc"`` with ``radius``. Radii are the disks' in frequency space, applied at
+    the image's own resolution (put this augmentation before any resize). ``pixel_mode``:
+    ``raw`` (as the FFT gives it, the paper's inputs), ``clip`` (to 0..255) or ``max`` (scaled
+    by 255 / the image's maximum), as ``hfc-detect eval --pixel-mode``; a band is treated as
+    an HFC. ``inclusive`` (with a name): keep frequencies at distance ``<= r`` (the paper's
+    text) instead of ``< r`` (the authors' released code, the default); a band then keeps
+    ``R1 < d <= R2``.
     """
 
     def __init__(
@@ -123,9 +129,9 @@ class FrequencySplit(T.Augmentation):
         else:
             variant = Variant.parse(variant, radius=radius)
             if inclusive:
-                variant = Variant(variant.kind, variant.radius, inclusive=True)
+                variant = dataclasses.replace(variant, inclusive=True)
         if not variant.is_component:
-            raise InputError(f"FrequencySplit makes an LFC or HFC, not {variant.name()!r}")
+            raise InputError(f"FrequencySplit makes an LFC, HFC or band, not {variant.name()!r}")
         self.variant = variant
         self.radius, self.inclusive = variant.radius, variant.inclusive
         self.pixel_mode = check_pixel_mode(pixel_mode)
@@ -135,13 +141,19 @@ class FrequencySplit(T.Augmentation):
 
 
 def frequency_variants(
-    radii: float | Sequence[float], *, pixel_mode: str = "raw", kinds: Sequence[str] = KINDS
+    radii: float | Sequence[float],
+    *,
+    pixel_mode: str = "raw",
+    kinds: Sequence[str] = KINDS,
+    bands: Sequence[tuple[float, float] | str] = (),
 ) -> dict[str, list[FrequencySplit]]:
     """The augmentations to put first in a test mapper for each of ``eval``'s variants at
-    ``radii`` (one radius: ``original``, ``lfc``, ``hfc``; several: ``lfc_r64``, ...): none for
-    the original, one :class:`FrequencySplit` (its ``.variant`` the spec) for an LFC/HFC."""
+    ``radii`` (one radius: ``original``, ``lfc``, ``hfc``; several: ``lfc_r64``, ...) and
+    ``bands`` (``(16, 64)`` or ``"16:64"`` as ``eval --band``: ``band_r16-64``): none for the
+    original, one :class:`FrequencySplit` (its ``.variant`` the spec) for an LFC/HFC/band."""
     radii = [radii] if isinstance(radii, int | float) else list(radii)
-    named = name_variants(plan_variants(radii, kinds))
+    pairs = [parse_band(b if isinstance(b, str) else f"{b[0]}:{b[1]}") for b in bands]
+    named = name_variants(plan_variants(radii, kinds, pairs))
     return {
         name: [FrequencySplit(v, pixel_mode=pixel_mode)] if v.is_component else []
         for name, v in named.items()
@@ -163,17 +175,19 @@ def evaluate_variants(
     radius: float | Sequence[float],
     pixel_mode: str = "raw",
     variants: Sequence[str] = KINDS,
+    bands: Sequence[tuple[float, float] | str] = (),
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Run ``inference_on_dataset`` once per variant, each with a
     :class:`PerImageCOCOEvaluator` writing into ``output_dir``; returns variant name -> results.
 
-    ``radius``: one radius or several (as ``eval --radius``); ``variants``: the kinds to run.
+    ``radius``: one radius or several (as ``eval --radius``); ``variants``: the kinds to run;
+    ``bands``: frequency bands to run too (as ``eval --band``).
     ``build_loader(splits)`` returns the test loader of ``dataset_name`` whose mapper puts
     ``splits`` (empty for the original) before its own augmentations. Call it on every rank
     under Detectron2's ``launch``.
     """
     inference_on_dataset = _evaluation.inference_on_dataset
-    plan = frequency_variants(radius, pixel_mode=pixel_mode, kinds=variants)
+    plan = frequency_variants(radius, pixel_mode=pixel_mode, kinds=variants, bands=bands)
     results = {}
     for name, splits in plan.items():
         evaluator = PerImageCOCOEvaluator(
@@ -184,11 +198,14 @@ def evaluate_variants(
 
 
 def argument_parser() -> argparse.ArgumentParser:
-    """Detectron2's ``default_argument_parser`` plus ``--radius``, ``--pixel-mode``,
+    """Detectron2's ``default_argument_parser`` plus ``--radius``, ``--band``, ``--pixel-mode``,
     ``--variants`` and ``--hfc-output`` (for the recipes in ``configs/detectron2/``)."""
     parser = _require("detectron2.engine").default_argument_parser()
     parser.add_argument(
         "--radius", type=float, nargs="+", default=[128.0], help="split radii (paper: 128)"
+    )
+    parser.add_argument(
+        "--band", action="append", default=[], metavar="R1:R2", help="a band too; repeatable"
     )
     parser.add_argument("--pixel-mode", default="raw", choices=PIXEL_MODES)
     parser.add_argument("--variants", default="original,lfc,hfc", help="comma-separated")

@@ -1,8 +1,10 @@
-"""The report's gallery: each planned image split and drawn as original | LFC | HFC panels.
+"""The report's gallery: each planned image split and drawn as original | LFC | HFC panels, then
+a panel per frequency band of the run.
 
 Display: the original and the LFC as the detector saw them (``pixel_mode``), rounded and clipped
 to 0..255; the HFC, which is mostly negative, as 128 + HFC clipped (zero is mid-grey), as
-``hfc-detect decompose`` writes it. Detections are drawn at the plan's one score threshold.
+``hfc-detect decompose`` writes it, and a band (zero-mean too) as the HFC: 128 + band, clipped,
+in every pixel mode. Detections are drawn at the plan's one score threshold.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.decompose import display_hfc, display_lfc
-from hfc_detect.frequency.variant import KINDS
+from hfc_detect.frequency.variant import Variant
 from hfc_detect.reports.draw import draw_objects, placeholder
 from hfc_detect.reports.markup import escape, number_cell
 from hfc_detect.reports.plan import ReportPlan
@@ -140,6 +142,39 @@ def _display(x: np.ndarray, pixel_mode: str | None) -> np.ndarray:
     return display_lfc(x, np.dtype(np.uint8))
 
 
+def _pictures(
+    pixels: np.ndarray, panels: dict[str, str | None], radius: float, pixel_mode: str | None
+) -> dict[str, np.ndarray]:
+    """Every panel's picture of the decoded ``pixels`` (what the detector saw: 16-bit images
+    rescaled first): original, LFC and HFC at ``radius``, and each band (keyed by its name)."""
+    from hfc_detect.frequency import split, split_bands
+
+    low, high = split(pixels, radius)
+    pictures = {
+        "original": _display(pixels, None),
+        "lfc": _display(low, pixel_mode),
+        "hfc": display_hfc(high, np.dtype(np.uint8)),
+    }
+    bands = [Variant.parse(k) for k in panels if k not in pictures]
+    for inclusive in {b.inclusive for b in bands}:  # one FFT per disk convention (one, in a run)
+        same = [b for b in bands if b.inclusive == inclusive]
+        parts = split_bands(pixels, [(b.inner, b.radius) for b in same], inclusive=inclusive)
+        pictures |= {
+            b.name(): display_hfc(part, np.dtype(np.uint8))
+            for b, part in zip(same, parts, strict=True)
+        }
+    return pictures
+
+
+def _title(kind: str, radius: float) -> str:
+    """``original``, ``LFC r=128``, ``HFC r=128``, ``band r=16-64`` (a band's key is its name)."""
+    if kind == "original":
+        return kind
+    if kind in ("lfc", "hfc"):
+        return f"{kind.upper()} r={radius:g}"
+    return f"band {Variant.parse(kind).tag.replace('r', 'r=', 1)}"
+
+
 def render_gallery_entry(
     win: Win,
     image: np.ndarray | None,
@@ -152,24 +187,17 @@ def render_gallery_entry(
     out_dir: Path,
     pixel_mode: str | None = None,
 ) -> GalleryEntry:
-    """Compute the LFC/HFC split of ``image`` (decoded pixels), draw boxes, write the PNGs
-    into ``out_dir/images``; ``row`` is the image's per-image table row (for the captions)."""
-    from hfc_detect.frequency import split
-
+    """Compute the LFC/HFC split of ``image`` (decoded pixels) and the bands among ``panels``
+    (from one forward FFT), draw boxes, write the PNGs into ``out_dir/images``; ``row`` is the
+    image's per-image table row (for the captions)."""
     gts = sources.image_gts(win.image_id)
     baseline = panels["original"]
     if image is None:
         pictures = {k: placeholder(text=f"{win.file_name}: not available") for k in panels}
     else:
-        pixels = to_0_255(image)  # what the detector saw: 16-bit images rescaled first
-        low, high = split(pixels, radius)
-        pictures = {
-            "original": _display(pixels, None),
-            "lfc": _display(low, pixel_mode),
-            "hfc": display_hfc(high, np.dtype(np.uint8)),
-        }
+        pictures = _pictures(to_0_255(image), panels, radius, pixel_mode)
     out = []
-    for kind in KINDS:
+    for kind in panels:
         name = panels[kind]
         dets = sources.image_dets(name, win.image_id) if name else []
         diff = (
@@ -190,7 +218,7 @@ def render_gallery_entry(
             )
         rel = f"images/{win.image_id}_{kind}.png"
         (out_dir / rel).write_bytes(encode_png(drawn, compression=6))
-        title = "original" if kind == "original" else f"{kind.upper()} r={radius:g}"
+        title = _title(kind, radius)
         shown = sum(d["score"] >= score_threshold for d in dets)
         count = DetectionCount(len(dets), shown, score_threshold)
         caption = _panel_caption(name, row, baseline, count, diff, sources.category_names)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hfc_detect.frequency import check_radius
-from hfc_detect.frequency.variant import COMPONENTS
+from hfc_detect.frequency.variant import BAND, COMPONENTS
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
@@ -33,10 +33,11 @@ DEFAULT_GALLERY_SIZE = 12
 class ReportPlan:
     """Everything an HTML report shows, decided.
 
-    ``panels``: kind (original, lfc, hfc) -> the variant whose detections it shows (None:
-    none); ``wins``: the gallery's images, best first, with gained/lost objects at
-    ``score_threshold`` (``threshold_note`` says how it was chosen); ``cis``: the paired
-    bootstrap CI of every non-baseline variant's mean per-image AP difference."""
+    ``panels``: kind (original, lfc, hfc) or a band's own name (``band_r16-64``) -> the variant
+    whose detections it shows (None: none); ``wins``: the gallery's images, best first, with
+    gained/lost objects at ``score_threshold`` (``threshold_note`` says how it was chosen);
+    ``cis``: the paired bootstrap CI of every non-baseline variant's mean per-image AP
+    difference."""
 
     comparison: ComparisonFolder
     variant: str
@@ -121,13 +122,15 @@ def resolve_radius(
 def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str | None]:
     """Which variant's detections go on each gallery panel (None: no detections for it): the
     LFC and HFC variants at ``radius`` (a name ``lfc``/``hfc`` whose radius the folder does not
-    record serves as well)."""
+    record serves as well), then every band of the run, keyed by its spec's name (so the
+    gallery knows what to split), in the folder's order."""
     out: dict[str, str | None] = {"original": comparison.baseline}
     specs = {name: comparison.spec(name) for name in comparison.variant_names}
     for kind in COMPONENTS:
         at_radius = [n for n, s in specs.items() if s and s.kind == kind and s.radius == radius]
         unrecorded = [n for n, s in specs.items() if n == kind and s is None]
         out[kind] = (at_radius or unrecorded or [None])[0]
+    out |= {s.name(): n for n, s in specs.items() if s is not None and s.kind == BAND}
     return out
 
 

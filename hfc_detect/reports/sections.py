@@ -68,6 +68,7 @@ def read_curve_rows(path: Path) -> list[dict[str, Any]]:
     return [
         {"kind": r["kind"], "AP": _number(r["AP"]), "num_pairs": r.get("num_pairs", "")}
         | {c: float(r[c]) for c in ("radius", *_CURVE_COLUMNS[3:])}
+        | {"inner": _number(r.get("inner") or "")}  # a band's; files without bands lack it
         for r in rows
     ]
 
@@ -81,7 +82,7 @@ def _ci_cell(row: dict[str, Any] | None) -> list[str]:
 
 def curve_table(rows: list[dict[str, Any]]) -> str:
     """One line per radius: LFC and HFC side by side (AP, mean per-image &Delta;AP, 95% CI)."""
-    by_key = {(r["kind"], r["radius"]): r for r in rows}
+    by_key = {(r["kind"], r["radius"]): r for r in rows if r["inner"] is None}
     radii = sorted({radius for _, radius in by_key})
     head = ["radius"] + [f"{k} {c}" for k in ("LFC", "HFC") for c in ("AP", "&Delta;AP", "95% CI")]
     lines = [table_row(head, header=True)]
@@ -92,8 +93,20 @@ def curve_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def band_table(rows: list[dict[str, Any]]) -> str:
+    """One line per band, lowest first: R1-R2, AP, mean per-image &Delta;AP, 95% CI; ``""``
+    without bands."""
+    bands = sorted((r for r in rows if r["inner"] is not None), key=lambda r: r["radius"])
+    if not bands:
+        return ""
+    lines = [table_row(["band R1-R2", "AP", "&Delta;AP", "95% CI"], header=True)]
+    lines += [table_row([f"{r['inner']:g}-{r['radius']:g}", *_ci_cell(r)]) for r in bands]
+    return "\n".join(lines)
+
+
 def _curve_html(folder: Path, out_dir: Path, original_ap: float | None) -> str:
     rows = read_curve_rows(folder / CURVE_CSV)
+    bands = band_table(rows)
     figure = ""
     if (folder / CURVE_PNG).is_file():
         shutil.copyfile(folder / CURVE_PNG, out_dir / CURVE_PNG)
@@ -102,10 +115,13 @@ def _curve_html(folder: Path, out_dir: Path, original_ap: float | None) -> str:
     return (
         "<h3>AP against radius (hfc-detect curve)</h3>\n"
         f'{figure}\n<table id="curve-table">{curve_table(rows)}</table>\n'
-        f'<p class="note">From {CURVE_CSV} (all columns, APs/APm/APl included, are there). '
+        + (f'<table id="band-table">{bands}</table>\n' if bands else "")
+        + f'<p class="note">From {CURVE_CSV} (all columns, APs/APm/APl included, are there). '
         f"Original AP {number_cell(original_ap)}. &Delta;AP: mean per-image AP(variant) &minus; "
         f"AP(original) over {escape(pairs)} images, with its paired-bootstrap 95% CI; LFC keeps "
-        "frequencies inside the radius, HFC the rest.</p>"
+        "frequencies inside the radius, HFC the rest"
+        + (", a band R1-R2 those with R1 &le; d &lt; R2 (LFC(R2) &minus; LFC(R1))" if bands else "")
+        + ".</p>"
     )
 
 

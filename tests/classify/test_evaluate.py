@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 from hfc_classify.cli.app import app
 from hfc_classify.data import load_npz
 from hfc_classify.engine import evaluate_variants
+from hfc_classify.engine.evaluation import rows_to_csv
 from hfc_classify.engine.loading import load_classifier
 from tests.classify.reference import max_scaled, numpy_split
+from tests.detect.test_frequency import reference_band
 
 runner = CliRunner()
 
@@ -127,6 +129,54 @@ def test_evaluate_api_matches_a_plain_loop(tmp_path):
     assert [r.accuracy for r in rows] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_evaluate_api_bands_match_a_plain_numpy_annulus(inclusive):
+    """Each band's accuracy against plain numpy: the annulus of each image by an independent
+    FFT (R1 <= d < R2, or R1 < d <= R2 with inclusive), divided by its own maximum, predicted;
+    band rows come after LFC/HFC with their inner radius. Labels are the predictions on the
+    first band, so the two bands' accuracies differ."""
+    from hfc_classify.data.datasets import ImageSet
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10)).eval()
+    images = np.random.default_rng(2).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    bands = [(2.0, 6.0), (4.0, 12.0)]
+    refs = [max_scaled(np.stack([reference_band(im, a, b, inclusive) for im in images]))
+            for a, b in bands]  # fmt: skip
+    with torch.no_grad():
+        preds = [model(torch.from_numpy(x).permute(0, 3, 1, 2).float()).argmax(1) for x in refs]
+    labels = preds[0].numpy()
+    rows = evaluate_variants(
+        model, ImageSet(images, labels, "gen"), [8], bands=bands, inclusive=inclusive, batch_size=7
+    )
+    assert [(r.variant, r.radius, r.inner) for r in rows[3:]] == [("band", 6, 2), ("band", 12, 4)]
+    expected = [float((p.numpy() == labels).mean()) for p in preds]
+    assert expected[0] == 1 and expected[1] < 1
+    assert [r.accuracy for r in rows[3:]] == pytest.approx(expected)
+    lines = rows_to_csv(rows).splitlines()
+    assert lines[0] == "variant,radius,accuracy,inner"
+    assert lines[1].endswith(",") and lines[-1].startswith("band,12,") and lines[-1].endswith(",4")
+    assert "inner" not in rows_to_csv(rows[:3])  # without bands, the file as it was
+
+
+def test_evaluate_command_band_rows_and_bad_bands(tmp_path):
+    from hfc_classify.models import build_model
+
+    torch.save(build_model("lenet").state_dict(), tmp_path / "c.pt")
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", images=images, labels=np.arange(4))
+    args = ["evaluate", "-a", "lenet", "-c", str(tmp_path / "c.pt"), "-d", str(tmp_path / "d.npz"),
+            "-r", "4", "--band", "2:6", "--band", "6:16", "--device", "cpu", "--cache-dir",
+            str(tmp_path / "cache"), "-o", str(tmp_path / "o")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "o" / "accuracy.csv").open()))
+    assert [(r["variant"], r["radius"], r["inner"]) for r in rows] == [
+        ("original", "", ""), ("lfc", "4", ""), ("hfc", "4", ""), ("band", "6", "2"),
+        ("band", "16", "6")]  # fmt: skip
+    assert "2-6" in result.output and "6-16" in result.output
+
+
 def _bad(tmp_path, real_ckpt=None, **changes):
     args = {
         "--arch": "lenet",
@@ -153,6 +203,8 @@ def test_bad_input(tmp_path, shared_dir):
     assert "uint8" in _bad(tmp_path, **{"--data": str(tmp_path / "f.npz")})
     assert "unknown architecture" in _bad(tmp_path, **{"--arch": "resnet7"})
     assert "radius" in _bad(tmp_path, **{"--radius": "-3"})
+    assert "R1 < R2" in _bad(tmp_path, **{"--band": "6:2"})
+    assert "--band expects R1:R2" in _bad(tmp_path, **{"--band": "6"})
     assert "normalize" in _bad(tmp_path, **{"--normalize": "stretch"})
     assert "checkpoint not found" in _bad(tmp_path, **{"--checkpoint": str(tmp_path / "x.pt")})
     resnet20 = shared_dir / "models" / "cifar10_resnet20-12fca82f.th"

@@ -21,7 +21,7 @@ from hfc_detect.analysis.heatmap import (
     grid_frequencies,
     write_heatmap,
 )
-from hfc_detect.analysis.radii import half_diagonal, sweep_radii
+from hfc_detect.analysis.radii import half_diagonal, octave_bands, sweep_radii
 from hfc_detect.cli.app import app
 from hfc_detect.frequency.trivial import radius_warnings
 from hfc_detect.pipeline.inputs import load_coco
@@ -48,6 +48,16 @@ def test_sweep_radii_are_geometric_from_4_to_the_half_diagonal():
             sweep_radii(bad, 400.0)
     with pytest.raises(InputError, match="too small"):
         sweep_radii(3, 3.0)
+
+
+def test_octave_bands_halve_down_from_the_half_diagonal():
+    bands = octave_bands(4, 400.0)
+    assert bands[-1][1] == 400 and [b[1] for b in bands[:-1]] == [b[0] for b in bands[1:]]
+    np.testing.assert_allclose([b[0] for b in bands], 400 / 2.0 ** np.arange(4, 0, -1), atol=0.05)
+    with pytest.raises(InputError, match="at least 1"):
+        octave_bands(0, 400.0)
+    with pytest.raises(InputError, match="too many octaves"):
+        octave_bands(13, 400.0)  # 400 / 2**13 rounds to 0
 
 
 def test_half_diagonal_reads_the_largest_image(coco):
@@ -107,15 +117,61 @@ def test_eval_radius_sweep_then_curve(coco, tmp_path):
         assert (api / name).read_text() == (out / name).read_text()
 
 
-def test_radius_and_sweep_together_exit_2(coco, tmp_path):
+def test_eval_band_sweep_then_curve_equals_pycocotools(coco, tmp_path):
+    """--band-sweep runs octave bands up to the half-diagonal beside --radius; curve.csv's band
+    rows (after LFC/HFC, with their inner radius) are pycocotools' AP of each band's predictions
+    and the mean of its per-image AP differences against the original."""
     ann, img = coco
     out = tmp_path / "run"
     args = ["eval", "--annotations", str(ann), "--images", str(img), "--backend", BACKEND,
-            "--radius", "8", "--radius-sweep", "3", "-o", str(out)]  # fmt: skip
+            "--radius", "8", "--band-sweep", "3", "--num-workers", "0", "--no-progress",
+            "-o", str(out)]  # fmt: skip
     result = runner.invoke(app, args)
-    assert (
-        result.exit_code == 2 and "error: give either --radius or --radius-sweep" in result.output
-    )
+    assert result.exit_code == 0, result.output
+    bands = octave_bands(3, max(math.hypot(h, w) for h, w in SIZES) / 2)
+    result = runner.invoke(app, ["curve", str(out), "--resamples", "500"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "curve.csv").open()))
+    assert [(r["kind"], r["radius"], r["inner"]) for r in rows] == [
+        ("lfc", "8", ""),
+        ("hfc", "8", ""),
+    ] + [("band", f"{b:g}", f"{a:g}") for a, b in bands]
+    gt = json.loads(ann.read_text())
+    _, base = reference(gt, json.loads((out / "predictions" / "original.json").read_text()))
+    for (inner, outer), row in zip(bands, rows[2:], strict=True):
+        name = f"band_r{inner:g}-{outer:g}"
+        whole, per_image = reference(
+            gt, json.loads((out / "predictions" / f"{name}.json").read_text())
+        )
+        assert float(row["AP"]) == pytest.approx(whole.stats[0], abs=1e-6)
+        assert float(row["AP50"]) == pytest.approx(whole.stats[1], abs=1e-6)
+        delta = [
+            per_image[i][0] - base[i][0] for i in base if base[i][0] >= 0 and per_image[i][0] >= 0
+        ]
+        assert float(row["delta_ap_mean"]) == pytest.approx(np.mean(delta), abs=1e-6)
+        assert float(row["delta_ap_ci_low"]) <= float(row["delta_ap_mean"])
+        assert float(row["delta_ap_mean"]) <= float(row["delta_ap_ci_high"])
+        assert int(row["num_pairs"]) == len(delta)
+    per_cat = list(csv.DictReader((out / "curve_per_category.csv").open()))
+    assert {(r["kind"], r["inner"]) for r in per_cat if r["kind"] == "band"} == {
+        ("band", f"{a:g}") for a, _ in bands
+    }
+    assert cv2.imread(str(out / "curve.png")) is not None
+
+
+SWEEPS = [["--radius", "8", "--radius-sweep", "3"], ["--band", "2:4", "--band-sweep", "2"]]
+
+
+@pytest.mark.parametrize("given", SWEEPS)
+def test_option_and_its_sweep_together_exit_2(coco, tmp_path, given):
+    ann, img = coco
+    out = tmp_path / "run"
+    args = ["eval", "--annotations", str(ann), "--images", str(img), "--backend", BACKEND,
+            *given, "-o", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    option = given[-2]
+    assert result.exit_code == 2
+    assert f"error: give either {option.replace('-sweep', '')} or {option}" in result.output
     assert not out.exists()
 
 

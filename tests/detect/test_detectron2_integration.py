@@ -25,6 +25,7 @@ from hfc_detect.frequency import split
 from hfc_detect.frequency.variant import Variant
 from hfc_detect.modeling.detectron2_backend import DEFAULT_CONFIG, zoo_config_file
 from hfc_detect.pipeline.inputs import write_subset_annotations
+from tests.detect.test_frequency import reference_band
 
 SUBSET = "data/coco-val2017-subset"
 RADIUS = 16
@@ -79,13 +80,35 @@ def test_frequency_split_replaces_the_image_and_keeps_geometry(d2):
     np.testing.assert_allclose(clipped.apply_image(image), np.clip(low, 0, 255), atol=1e-3)
     with pytest.raises(ValueError, match="not a variant name"):
         d2.FrequencySplit("mfc", 8)
-    with pytest.raises(ValueError, match="LFC or HFC"):
+    with pytest.raises(ValueError, match="LFC, HFC or band"):
         d2.FrequencySplit("original")
     spec = d2.FrequencySplit(Variant("hfc", 8)).get_transform(image)  # the spec, as the name
     np.testing.assert_array_equal(spec.apply_image(image), aug_input.image)
     assert d2.FrequencySplit("lfc_r8i").variant == Variant("lfc", 8, inclusive=True)
     with pytest.raises(ValueError):
         d2.FrequencySplit("lfc", -1)
+
+
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_frequency_split_makes_a_band_as_a_plain_numpy_annulus(d2, inclusive):
+    """A band by name (with --inclusive's edges) or by spec is LFC(R2) - LFC(R1), the annulus
+    of an independent numpy FFT; pixel modes apply as to an HFC; frequency_variants plans it."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
+    ref = reference_band(image, 4, 12, inclusive)
+    split_ = d2.FrequencySplit("band_r4-12", inclusive=inclusive)
+    assert split_.variant == Variant("band", 12, inclusive=inclusive, inner=4)
+    out = split_.get_transform(image).apply_image(image)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, atol=1e-3)
+    clip = d2.FrequencySplit(split_.variant, pixel_mode="clip").get_transform(image)
+    np.testing.assert_allclose(clip.apply_image(image), np.clip(ref, 0, 255), atol=1e-3)
+    gray = image[:, :, 0]
+    gray_out = split_.get_transform(gray).apply_image(gray)
+    np.testing.assert_allclose(gray_out, ref[:, :, 0], atol=1e-3)  # channels are split alone
+    plan = d2.frequency_variants(8, bands=["4:12", (12, 20)])
+    assert list(plan) == ["original", "lfc", "hfc", "band_r4-12", "band_r12-20"]
+    assert d2.variant_of(plan["band_r4-12"]) == Variant("band", 12, inner=4)
 
 
 @pytest.fixture(scope="module")

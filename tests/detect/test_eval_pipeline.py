@@ -25,6 +25,7 @@ from hfc_detect.pipeline.run import EvalConfig, run_eval
 from hfc_detect.pipeline.variants import VariantMaker
 from hfc_detect.utils.errors import InputError
 from tests.conftest import REPO_ROOT
+from tests.detect.test_frequency import reference_band
 
 SIZES = [(40, 48), (40, 48), (36, 52), (40, 48), (40, 48)]  # (H, W); one odd size out
 
@@ -436,19 +437,6 @@ def test_unreadable_run_file_is_an_input_error(coco, tmp_path, content):
         _eval(coco, out)
 
 
-def _numpy_band(rgb: np.ndarray, inner: float, outer: float) -> np.ndarray:
-    """Plain numpy, independent of the toolkit's split: per channel, fftshift(fft2), keep
-    inner <= distance < outer from (H//2, W//2), inverse, real part; as CHW."""
-    h, w = rgb.shape[:2]
-    d = np.hypot(*np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij"))
-    keep = (d >= inner) & (d < outer)
-    out = []
-    for c in range(rgb.shape[2]):
-        spectrum = np.fft.fftshift(np.fft.fft2(rgb[..., c].astype(np.float64)))
-        out.append(np.fft.ifft2(np.fft.ifftshift(spectrum * keep)).real)
-    return np.stack(out)
-
-
 def test_a_band_reaches_the_detector_as_lfc_outer_minus_lfc_inner(coco, tmp_path):
     """``bands``: the detector sees LFC(R2) - LFC(R1) of each image (numpy reference), named
     band_r<R1>-<R2> and recorded as a band, while lfc/hfc keep their one-radius names."""
@@ -462,7 +450,27 @@ def test_a_band_reaches_the_detector_as_lfc_outer_minus_lfc_inner(coco, tmp_path
     paths = [coco[1] / im["file_name"] for im in sorted(ann["images"], key=lambda d: d["id"])]
     for i, path in enumerate(paths):
         got = det.seen[i * len(plan) + 3]
-        np.testing.assert_allclose(got.numpy(), _numpy_band(read_image(path), 2, 6), atol=2e-3)
+        ref = reference_band(read_image(path), 2, 6).transpose(2, 0, 1)
+        np.testing.assert_allclose(got.numpy(), ref, atol=2e-3)
+
+
+def test_bands_cost_no_extra_forward_fft(monkeypatch):
+    """Every radius and band of an image comes from one forward transform (torch.fft.rfft is
+    called once per same-size batch, however many bands), and each band equals the annulus."""
+    calls = []
+    rfft = torch.fft.rfft
+    monkeypatch.setattr(torch.fft, "rfft", lambda *a, **k: calls.append(1) or rfft(*a, **k))
+    rgb = np.random.default_rng(3).integers(0, 256, (36, 52, 3)).astype(np.uint8)
+    image = torch.from_numpy(rgb.transpose(2, 0, 1).copy()).double()
+    for bands in ([], [(2, 6)], [(2, 6), (6, 12), (12, 40)]):
+        calls.clear()
+        maker = VariantMaker(name_variants(plan_variants([4, 12], bands=bands)))
+        (variants,) = maker([image])
+        made = {name: variants[name] for name in variants}
+        assert len(calls) == 1 and len(made) == 5 + len(bands)
+        for inner, outer in bands:
+            got = made[f"band_r{inner}-{outer}"].numpy().transpose(1, 2, 0)
+            np.testing.assert_allclose(got, reference_band(rgb, inner, outer), atol=1e-9)
 
 
 def test_bands_keep_the_default_folder_and_resume_of_runs_without_them(coco, tmp_path):

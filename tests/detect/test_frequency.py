@@ -10,7 +10,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hfc_detect.frequency import disk_mask, split, split_radii, svd_split, to_pixels
+from hfc_detect.frequency import (
+    disk_mask,
+    split,
+    split_band,
+    split_bands,
+    split_radii,
+    svd_split,
+    to_pixels,
+)
 from hfc_detect.frequency.fourier import half_spectrum_mask
 from hfc_detect.utils.errors import InputError
 
@@ -32,6 +40,20 @@ def reference_split(x: np.ndarray, radius: float, inclusive: bool = False):
     if squeeze:
         low, img = low[:, :, 0], img[:, :, 0]
     return low, img - low
+
+
+def reference_band(x: np.ndarray, inner: float, outer: float, inclusive: bool = False):
+    """An annulus written out plainly (the test oracle for bands, independent of the toolkit's
+    split): per channel of (H, W, C) ``x``, fftshift(fft2), keep inner <= distance < outer from
+    (H//2, W//2) (inner < distance <= outer when ``inclusive``), inverse, real part."""
+    h, w = x.shape[:2]
+    d = np.hypot(*np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij"))
+    keep = (d > inner) & (d <= outer) if inclusive else (d >= inner) & (d < outer)
+    out = np.empty(x.shape, dtype=np.float64)
+    for c in range(x.shape[2]):
+        spectrum = np.fft.fftshift(np.fft.fft2(x[..., c].astype(np.float64)))
+        out[..., c] = np.fft.ifft2(np.fft.ifftshift(spectrum * keep)).real
+    return out
 
 
 def _image(rng, shape, dtype=np.uint8):
@@ -127,6 +149,31 @@ def test_split_radii_equals_repeated_split():
     for radius, (low, _) in zip(radii, split_radii(t, radii), strict=True):
         torch.testing.assert_close(low, split(t, radius)[0], rtol=0, atol=0)
     assert split_radii(x, []) == []
+
+
+@pytest.mark.parametrize("size", [(32, 32), (33, 47), (48, 31)])
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_bands_equal_a_plain_numpy_annulus(size, inclusive):
+    """Each band (numpy and torch, several from one call) is the annulus between its radii,
+    computed without the toolkit; an inner radius on a bin's distance (1, 5) checks the edges."""
+    rng = np.random.default_rng(sum(size))
+    x = _image(rng, (*size, 3))
+    bands = [(1, 5), (2.5, 9), (5, 30)]
+    got = split_bands(x, bands, inclusive=inclusive)
+    t = torch.from_numpy(x.transpose(2, 0, 1).copy()).double()
+    got_torch = split_bands(t, bands, inclusive=inclusive)
+    for (inner, outer), band, band_t in zip(bands, got, got_torch, strict=True):
+        ref = reference_band(x, inner, outer, inclusive)
+        assert band.dtype == np.float64 and band.shape == x.shape
+        np.testing.assert_allclose(band, ref, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(band_t.numpy().transpose(1, 2, 0), ref, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(split_band(x, 1, 5, inclusive=inclusive), got[0])
+
+
+@pytest.mark.parametrize("bands", [[(5, 5)], [(6, 2)], [(0, 4)], [(1, 2, 3)], "1:2", [(1, "x")]])
+def test_bad_band_is_an_input_error(bands):
+    with pytest.raises(InputError):
+        split_bands(np.zeros((8, 8)), bands)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.bool_])

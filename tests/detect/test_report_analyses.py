@@ -30,13 +30,14 @@ def _invoke(args: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An eval folder with two radii, its curve and a 2 x 2 heat map in run/heatmap."""
+    """An eval folder with two radii and a band, its curve and a 2 x 2 heat map in
+    run/heatmap."""
     root = tmp_path_factory.mktemp("analyses")
     ann, img = make_coco(root / "data")
     out = root / "run"
     data = ["--annotations", ann, "--images", img, "--backend", BACKEND]
-    _invoke(["eval", *data, "--radius", "6", "--radius", "20", "--num-workers", "0",
-             "--no-progress", "-o", out])  # fmt: skip
+    _invoke(["eval", *data, "--radius", "6", "--radius", "20", "--band", "6:20",
+             "--num-workers", "0", "--no-progress", "-o", out])  # fmt: skip
     _invoke(["curve", out, "--resamples", "300"])
     _invoke(["heatmap", *data, "--grid", "2", "--step", "3", "--eps", "500", "--limit", "3",
              "-o", out / "heatmap"])  # fmt: skip
@@ -87,18 +88,22 @@ def test_section_shows_curve_csv_and_heatmap_json(run: Path, tmp_path: Path) -> 
     page = (report / "index.html").read_text(encoding="utf-8")
     assert page.count('id="frequency-response"') == 1
     with (run / "curve.csv").open(newline="") as f:
-        expected = {(r["kind"], float(r["radius"])): r for r in csv.DictReader(f)}
+        expected = {(r["kind"], r["radius"], r["inner"]): r for r in csv.DictReader(f)}
     rows = _table(page, "curve-table")
-    assert rows[0][0] == "radius" and len(rows) == 1 + 2  # radii 6 and 20
+    assert rows[0][0] == "radius" and len(rows) == 1 + 2  # radii 6 and 20, not the band's
+    bands = _table(page, "band-table")
+    assert bands[0][0] == "band R1-R2" and [r[0] for r in bands[1:]] == ["6-20"]
+    checks = [(("band", "20", "6"), bands[1][1:4])]
     for row in rows[1:]:
-        radius = float(row[0])
-        for kind, cells in (("lfc", row[1:4]), ("hfc", row[4:7])):
-            want = expected[(kind, radius)]
-            assert float(cells[0]) == pytest.approx(float(want["AP"]), abs=5e-4)
-            assert float(cells[1]) == pytest.approx(float(want["delta_ap_mean"]), abs=5e-5)
-            low, high = (float(x) for x in cells[2].strip("[]").split(","))
-            assert low == pytest.approx(float(want["delta_ap_ci_low"]), abs=5e-5)
-            assert high == pytest.approx(float(want["delta_ap_ci_high"]), abs=5e-5)
+        checks += [((kind, row[0], ""), cells) for kind, cells in (("lfc", row[1:4]),
+                                                                  ("hfc", row[4:7]))]  # fmt: skip
+    for key, cells in checks:
+        want = expected[key]
+        assert float(cells[0]) == pytest.approx(float(want["AP"]), abs=5e-4)
+        assert float(cells[1]) == pytest.approx(float(want["delta_ap_mean"]), abs=5e-5)
+        low, high = (float(x) for x in cells[2].strip("[]").split(","))
+        assert low == pytest.approx(float(want["delta_ap_ci_low"]), abs=5e-5)
+        assert high == pytest.approx(float(want["delta_ap_ci_high"]), abs=5e-5)
     info = json.loads((run / "heatmap" / "heatmap.json").read_text())
     note = re.search(r"heatmap/heatmap\.json: ([^<]*)", page).group(1)
     assert f"grid {info['grid']} x {info['grid']}, step {info['step']} " in note

@@ -151,6 +151,47 @@ def test_hfc_panels_are_visible_and_say_how(report: tuple[Path, str]) -> None:
         assert abs(float(np.median(pixels)) - 128) < 12, panel.name
 
 
+def test_band_panels_are_shown_as_the_hfc(tmp_path: Path) -> None:
+    """A run with a band gets a band panel per gallery image, after original | LFC | HFC, named
+    and captioned like the others, its pixels 128 + the band of an independent numpy FFT
+    (rounded, clipped). The band's detections are the HFC's here, so both panels have the same
+    drawings: the pixels the HFC panel shows undrawn (equal to 128 + the numpy HFC) must be
+    exact in the band panel too."""
+    from hfc_detect.data.images import read_image
+    from hfc_detect.frequency.variant import Variant
+    from tests.detect.test_frequency import reference_band, reference_split
+
+    gt_path, images_dir = make_dataset(tmp_path / "data")
+    preds = make_predictions(gt_path, tmp_path / "data")
+    preds["band_r2-6"] = preds["hfc"]
+    specs = {"lfc": Variant("lfc", 8), "hfc": Variant("hfc", 8),
+             "band_r2-6": Variant("band", 6, inner=2)}  # fmt: skip
+    compare(gt_path, preds, tmp_path / "cmp", images_dir=images_dir, variants=specs)
+    page = _html(tmp_path / "cmp", "--top", "4")
+    captions = _panel_captions(page)
+    assert captions and all(len(c) == 4 for c in captions)
+    assert all(
+        c[3].startswith("<b>band r=2-6</b>: boxes of <b>band_r2-6</b>: AP") for c in captions
+    )
+    assert "a frequency band, where the run has one, as the HFC: 128 + band" in page
+    panels = sorted((tmp_path / "cmp" / "report" / "images").glob("*_band_r2-6.png"))
+    assert len(panels) == len(captions)
+    gt = json.loads(gt_path.read_text())
+    files = {im["id"]: im["file_name"] for im in gt["images"]}
+
+    def shown(path: Path) -> np.ndarray:
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1].astype(int)
+
+    for panel in panels:
+        image = read_image(images_dir / files[int(panel.name.split("_")[0])])
+        hfc = np.clip(np.rint(128 + reference_split(image, 8)[1]), 0, 255)
+        undrawn = (np.abs(shown(panel.with_name(panel.name.replace("band_r2-6", "hfc"))) - hfc)
+                   <= 1).all(axis=-1)  # fmt: skip
+        assert undrawn.mean() > 0.2, panel.name
+        want = np.clip(np.rint(128 + reference_band(image, 2, 6)), 0, 255)
+        assert (np.abs(shown(panel) - want)[undrawn] <= 1).all(), panel.name
+
+
 def _panel_captions(page: str) -> list[list[str]]:
     figures = re.findall(r'<figure class="win">(.*?)</figure>', page, flags=re.S)
     return [re.findall(r'<p class="panel-caption">(.*?)</p>', f, flags=re.S) for f in figures]

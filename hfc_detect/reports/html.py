@@ -165,7 +165,7 @@ def _spectrum_html(spectrum: VariantSpectrum | None) -> str:
     ranges, means = octave_shares(spectrum)
     head = ["variant", *(f"{lo}&ndash;{hi}" for lo, hi in ranges)]
     rows = [table_row(head, header=True)]
-    rows += [table_row([escape(name), *(number_cell(v) for v in values)])
+    rows += [table_row([escape(name), *("&ndash;" if v is None else f"{v:.3g}" for v in values)])
              for name, values in means.items()]  # fmt: skip
     images = int(spectrum.images.max()) if spectrum.num_bins else 0
     seed = f", seed {spectrum.seed}" if spectrum.image_ids else ""
@@ -179,8 +179,9 @@ def _spectrum_html(spectrum: VariantSpectrum | None) -> str:
         "of the distance the radius measures (the disk LFC keeps is d &lt; r), averaged over "
         f"{images} images (a seeded sample of the scored images{seed}) at their original "
         "resolution, as the detector was fed them. The table: the mean of the bins' shares in "
-        "each range of radii. Read a variant against the AP-against-radius curve: a share near 0 "
-        "beyond some r is what an LFC at that r removes.</p>"
+        "each range of radii (3 significant digits). Read a variant against the "
+        "AP-against-radius curve: a share near 0 beyond some r is what an LFC at that r "
+        "removes.</p>"
     )
 
 

@@ -248,3 +248,20 @@ def test_bad_input_is_one_error_line_and_exit_2(run, tmp_path, make, extra, want
     assert len(lines) == 1 and lines[0].startswith("error: ") and wanted in lines[0], lines
     assert (run / "variant_spectrum.csv").read_bytes() == before
     assert not (Path(given) / "variant_spectrum.csv").exists() or given == run
+
+
+def test_eval_finishes_with_a_warning_where_the_spectrum_cannot_be_made(tmp_path, monkeypatch):
+    import hfc_detect.analysis.spectrum as spectrum
+
+    def fail(directory, **_):
+        raise InputError("cannot read image gone.png: No such file or directory")
+
+    monkeypatch.setattr(spectrum, "folder_spectrum", fail)
+    ann, img = make_coco(tmp_path / "data", sizes=SIZES[:2])
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["eval", "--annotations", str(ann), "--images", str(img),
+                                 "--backend", BACKEND, "--radius", "6", "--num-workers", "0",
+                                 "--no-progress", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "variant spectrum not written (cannot read image gone.png" in result.output
+    assert (out / "summary.json").is_file() and not (out / "variant_spectrum.csv").exists()

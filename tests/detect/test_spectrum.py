@@ -265,3 +265,15 @@ def test_eval_finishes_with_a_warning_where_the_spectrum_cannot_be_made(tmp_path
     assert result.exit_code == 0, result.output
     assert "variant spectrum not written (cannot read image gone.png" in result.output
     assert (out / "summary.json").is_file() and not (out / "variant_spectrum.csv").exists()
+
+
+def test_a_kind_this_version_does_not_know_is_drawn_without_its_colour(run, tmp_path) -> None:
+    from hfc_detect.analysis.spectrum import spectrum_kinds
+    from hfc_detect.results import load_comparison
+
+    folder = Path(shutil.copytree(run, tmp_path / "run"))
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["variants"][2]["spec"] = {"kind": "a_future_kind", "radius": None}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    kinds = spectrum_kinds(load_comparison(folder), read_variant_spectrum(folder))
+    assert kinds["hfc"] is None and kinds["lfc"].kind == "lfc"

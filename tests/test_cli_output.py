@@ -29,6 +29,7 @@ CASES = [
     ("detect", ["export", "cmp", "--format", "csv", "--output", "OUT"], False),
     ("detect", ["curve", "OUT"], True),
     ("detect", ["errors", "OUT"], True),
+    ("detect", ["spectrum", "OUT"], True),
     ("detect", ["heatmap", "--output", "OUT"], True),
     ("classify", ["train", "--data", "d.npz", "--output", "OUT"], True),
     ("classify", ["evaluate", "--arch", "resnet20", "--checkpoint", "c.th", "--data", "d.npz",
@@ -118,7 +119,7 @@ def test_unwritable_output_folder(tmp_path: Path) -> None:
     cases = []
     for cli, args, folder in CASES:
         out = locked / ("new/out" if folder else "fig.png")
-        if args[0] in ("wins", "curve"):  # DIR is read first: an existing, unwritable folder
+        if args[0] in ("wins", "curve", "spectrum"):  # DIR is read first: an existing folder
             out = locked
         cases.append((cli, [str(out) if a == "OUT" else a for a in args]))
     locked.chmod(0o555)

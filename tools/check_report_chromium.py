@@ -9,8 +9,9 @@ page, in a temporary copy of the folder, counts images whose naturalWidth is 0 a
 list of failed images, where the run had some, is drawn above the summary; gallery panels are
 shown at no less than 90% of the size their labels were drawn for (``PANEL_MAX_WIDTH`` x
 ``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``); where the page has a "Frequency response"
-section (``curve.png``, ``heatmap.png``) or a "Where the AP goes" section (``errors.png`` and
-its table), each is rendered with its figures (counted in the images above).
+section (``curve.png``, ``heatmap.png``), a "Where the AP goes" section (``errors.png`` and
+its table) or a variant spectrum section (``spectrum.png`` and its table), each is rendered with
+its figures (counted in the images above).
 One Chromium run dumps the DOM and writes a screenshot of the whole page (default
 REPORT_DIR/../<name>_screenshot.png). Exit 0 if all checks pass, 1 otherwise (each failure on
 one line), 2 on bad arguments.
@@ -160,13 +161,14 @@ def render_problems(
 
 
 _SECTIONS = {  # section id -> the ids of its figures and tables
+    "variant-spectrum": ("spectrum", "spectrum-table"),
     "frequency-response": ("curve", "heatmap"),
     "where-the-ap-goes": ("errors", "errors-table"),
 }
 
 
 def _section_figures(page: str) -> list[str]:
-    """The figure ids of the analysis sections in ``page`` (curve, heatmap, errors)."""
+    """The figure ids of the analysis sections in ``page`` (spectrum, curve, heatmap, errors)."""
     ids = [i for parts in _SECTIONS.values() for i in parts]
     return [i for i in ids if f'<img id="{i}"' in page]
 

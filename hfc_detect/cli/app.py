@@ -1,6 +1,6 @@
 """hfc-detect: decompose images, score detections per image, evaluate detectors on LFC/HFC."""
 
-from hfc_detect.cli import compare, curve, decompose, errors, export, heatmap, wins
+from hfc_detect.cli import compare, curve, decompose, errors, export, heatmap, spectrum, wins
 from hfc_detect.cli import eval as eval_cli
 from hfc_detect.utils.cli import Command, make_app
 
@@ -19,6 +19,8 @@ COMMANDS = (
             "AP against radius (LFC/HFC, by object size) from an eval run with several radii."),
     Command("errors", errors.errors_command,
             "TIDE's error breakdown per variant: where the AP goes (errors.csv, errors.png)."),
+    Command("spectrum", spectrum.spectrum_command,
+            "Each variant's share of the original's spectral energy per radius (a figure)."),
     Command("heatmap", heatmap.heatmap_command,
             "Fourier heat map of a detector: AP when one Fourier basis image is added."),
     Command("decompose", decompose.decompose_command,

@@ -96,7 +96,8 @@ class EvalView:
             )
             out.print(f"{v['name']:>{width}}  AP {v['stats']['AP']:.4f}{wins}", highlight=False)
         if not result.reused:
-            out.print(f"wrote {result.output}/summary.json, per_image.csv, predictions/")
+            spectrum = f", {result.spectrum.name}" if result.spectrum is not None else ""
+            out.print(f"wrote {result.output}/summary.json, per_image.csv, predictions/{spectrum}")
         failed = result.failed_images
         if failed:
             self.err.print(

@@ -11,7 +11,9 @@ One straight line of four stages:
   each finished image becomes one fsync'd line of ``progress.jsonl``;
 - **score**: the pure :func:`~hfc_detect.evaluation.score` of every variant against the ground
   truth of the images that were read (subset in memory);
-- **write**: rank 0 writes ``predictions/<variant>.json`` and, once, the comparison folder.
+- **write**: rank 0 writes ``predictions/<variant>.json`` and, once, the comparison folder;
+  then each variant's share of the original's spectral energy per radius over a seeded sample
+  of the images (``variant_spectrum.csv``, :mod:`hfc_detect.analysis.spectrum`).
 
 Progress goes to the ``on_progress`` callback (the CLI draws the bar); nothing is printed here.
 """
@@ -30,7 +32,7 @@ import torch
 
 from hfc_detect.evaluation import Comparison, score
 from hfc_detect.frequency.trivial import radius_warnings
-from hfc_detect.frequency.variant import Variant, name_variants, plan_variants
+from hfc_detect.frequency.variant import Variant
 from hfc_detect.modeling.base import Detector
 from hfc_detect.pipeline.config import (
     RESULT_FIELDS,
@@ -48,7 +50,7 @@ from hfc_detect.pipeline.inputs import (
     write_subset_annotations,
 )
 from hfc_detect.pipeline.predictions import RunFolder, collect_results, detections_to_rows
-from hfc_detect.pipeline.variants import VariantMaker
+from hfc_detect.pipeline.variants import VariantMaker, run_variants, variant_maker
 from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
 from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
@@ -66,6 +68,7 @@ class EvalResult:
     predictions: dict[str, Path] = field(default_factory=dict)
     failed_images: list[dict[str, Any]] = field(default_factory=list)
     reused: bool = False
+    spectrum: Path | None = None  # variant_spectrum.csv, where the run wrote it
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,9 @@ def run_eval(
                                       list(run.plan))  # fmt: skip
             failed = _failed_images(run)
             comparison = _score(run, results, failed)
-            return _write(run, detector, results, comparison, failed, start)
+            result = _write(run, detector, results, comparison, failed, start)
+            result.spectrum = _spectrum(run, report)
+            return result
     finally:
         torch.set_num_threads(threads_before)
         dist.shutdown(created_group)
@@ -179,7 +184,7 @@ def _plan(config: EvalConfig, detector: Detector | None) -> _Run:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     records = dataset.images[: config.limit] if config.limit is not None else dataset.images
-    plan = name_variants(plan_variants(config.radii, config.variants, config.bands))
+    plan = run_variants(config)
     return _Run(config, dataset, records, plan, RunFolder(config.output), sha, demo_fallback)
 
 
@@ -269,14 +274,12 @@ def _sync(device: torch.device) -> None:
 class _Runner:
     """Runs the planned variants of one batch through the detector and times each stage."""
 
-    def __init__(
-        self, detector: Detector, plan: dict[str, Variant], pixel_mode: str, iou_type: str
-    ):
+    def __init__(self, detector: Detector, maker: VariantMaker, iou_type: str):
         self.detector = detector
         self.iou_type = iou_type
         self.device = torch.device(detector.device)
-        self.plan = plan
-        self.maker = VariantMaker(plan, pixel_mode)
+        self.plan = maker.variants
+        self.maker = maker
         self.timings = {"decode": 0.0, "split": 0.0, "inference": 0.0}
 
     def __call__(self, batch, records) -> list[dict[str, Any]]:
@@ -326,7 +329,7 @@ def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
     if is_main:
         report(EvalEvent("start", output, done_count, len(records),
                          demo_fallback=run.demo_fallback))  # fmt: skip
-    runner = _Runner(detector, run.plan, run.config.pixel_mode, run.config.iou_type)
+    runner = _Runner(detector, variant_maker(run.config), run.config.iou_type)
     decoded = DecodedImages(records, detector.channel_order)
     loader = make_loader(decoded, shard, run.config.batch_size, run.config.num_workers)
     loop_start = time.perf_counter()
@@ -420,6 +423,20 @@ def _write(
     summary = write_comparison(run.folder.root, comparison, variants=run.plan,
                                images_dir=run.dataset.images_dir, extra=extra)  # fmt: skip
     return EvalResult(run.folder.root, summary, paths, failed)
+
+
+def _spectrum(run: _Run, report: ProgressCallback) -> Path | None:
+    """Write the finished run's variant spectrum (:mod:`hfc_detect.analysis.spectrum`, its
+    default sample); where it cannot be made (e.g. an image gone since it was read) a warning
+    says so and the run stays finished. Its path, or None."""
+    from hfc_detect.analysis.spectrum import folder_spectrum
+
+    try:
+        return folder_spectrum(run.folder.root)[1][-1]
+    except InputError as exc:
+        message = f"variant spectrum not written ({exc}); hfc-detect spectrum DIR writes it"
+        report(EvalEvent("warning", run.folder.root, message=message))
+        return None
 
 
 def _summary_extra(

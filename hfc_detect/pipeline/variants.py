@@ -2,6 +2,8 @@
 
 Which variants a run has, and their names, is :mod:`hfc_detect.frequency.variant`'s business
 (``original``; ``lfc``/``hfc`` at one radius, ``lfc_r<r>``/``hfc_r<r>`` with several).
+:func:`run_variants` and :func:`variant_maker` turn an :class:`EvalConfig` into them: eval and
+``hfc-detect spectrum`` both go through them, so the spectrum covers every variant eval runs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ import torch
 
 from hfc_detect.frequency import check_pixel_mode, to_pixels
 from hfc_detect.frequency.fourier import HalfSpectrum
-from hfc_detect.frequency.variant import BAND, Variant
+from hfc_detect.frequency.variant import BAND, Variant, name_variants, plan_variants
+from hfc_detect.pipeline.config import EvalConfig
+
+
+def run_variants(config: EvalConfig) -> dict[str, Variant]:
+    """The variants of an eval run by name, in run order."""
+    return name_variants(plan_variants(config.radii, config.variants, config.bands))
+
+
+def variant_maker(config: EvalConfig) -> VariantMaker:
+    """The maker of every variant of an eval run (:func:`run_variants`, its pixel mode)."""
+    return VariantMaker(run_variants(config), config.pixel_mode)
 
 
 class VariantMaker:

@@ -119,9 +119,10 @@ def export(
     if fmt != "html":
         _WRITERS[fmt](table_rows(comparison, variant=name, top=top), comparison.columns, target)
         return ExportResult(path=target, failed=failed)
-    from hfc_detect.reports.figures import histogram_png
+    from hfc_detect.analysis.spectrum import spectrum_kinds
+    from hfc_detect.reports.figures import histogram_png, spectrum_png
     from hfc_detect.reports.gallery import render_gallery
-    from hfc_detect.reports.html import HISTOGRAM, write_html_report
+    from hfc_detect.reports.html import HISTOGRAM, SPECTRUM, write_html_report
     from hfc_detect.reports.plan import plan_report
     from hfc_detect.reports.sections import analysis_sections
 
@@ -131,8 +132,13 @@ def export(
     _check_html_target(target)
     with atomic_dir(target, replace=True) as built:
         histogram_png(comparison, built / HISTOGRAM)
+        if plan.spectrum is not None:
+            kinds = spectrum_kinds(comparison, plan.spectrum)
+            spectrum_png(plan.spectrum, kinds, built / SPECTRUM, "Variant spectra")
         sections = analysis_sections(comparison, built)
         gallery, warnings = render_gallery(plan, built, progress)
         warnings = sections.warnings + warnings
+        if plan.spectrum_warning is not None:
+            warnings.insert(0, plan.spectrum_warning)
         write_html_report(plan, built, gallery=gallery, sections=sections.html, warnings=warnings)
     return ExportResult(path=target, warnings=warnings, failed=failed)

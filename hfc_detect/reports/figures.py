@@ -1,14 +1,22 @@
-"""The report's figures drawn from the per-image table."""
+"""The report's figures: drawn from the per-image table, and from ``variant_spectrum.csv``."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hfc_detect.results import ComparisonFolder
+from hfc_detect.utils.files import atomic_path
+
+if TYPE_CHECKING:
+    from hfc_detect.analysis.spectrum import VariantSpectrum
+    from hfc_detect.frequency.variant import Variant
+
+SPECTRUM_FLOOR = 1e-4  # shares below it are drawn on it (an LFC's outside is ~1e-15)
 
 
 def histogram_figure(comparison: ComparisonFolder) -> Any:
@@ -51,3 +59,60 @@ def histogram_figure(comparison: ComparisonFolder) -> Any:
 def histogram_png(comparison: ComparisonFolder, path: Path) -> None:
     """Write :func:`histogram_figure` as a PNG."""
     histogram_figure(comparison).savefig(path, format="png")
+
+
+def spectrum_figure(
+    spectrum: VariantSpectrum, kinds: Mapping[str, Variant | None], title: str
+) -> Any:
+    """Each variant's share of the original's energy against radius (log-log; the x axis as
+    ``curve.png``'s, so a variant can be read against the AP-against-radius curve): LFCs blue,
+    HFCs red, bands green, other kinds in matplotlib's cycle, the original the dashed line at 1.
+    Shares below :data:`SPECTRUM_FLOOR` are drawn on it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4.8), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    centres = np.arange(spectrum.num_bins) + 0.5
+    colours = {"lfc": "Blues", "hfc": "Reds", "band": "Greens"}
+    by_kind: dict[str | None, list[str]] = {}
+    for name in spectrum.shares:
+        spec = kinds.get(name)
+        by_kind.setdefault(spec.kind if spec is not None else None, []).append(name)
+    ax.axhline(1.0, color="k", linestyle="--", lw=1, label="original")
+    for kind, names in by_kind.items():
+        if kind == "original":
+            continue
+        cmap = _colour_map(colours.get(kind or ""))
+        for i, name in enumerate(names):
+            colour = cmap(0.85 - 0.5 * i / max(1, len(names) - 1)) if cmap else None
+            share = np.clip(spectrum.shares[name], SPECTRUM_FLOOR, None)
+            ax.plot(centres, share, lw=1.4, color=colour, label=name, drawstyle="steps-mid")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("radius r (frequency bins; bin [k, k+1) drawn from k to k + 1)")
+    ax.set_ylabel("share of the original's energy")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncol=2 if len(spectrum.shares) > 8 else 1)
+    images = int(spectrum.images.max()) if spectrum.num_bins else 0
+    ax.set_title(f"{title} ({images} images; below {SPECTRUM_FLOOR:g} drawn at it)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _colour_map(name: str | None) -> Any:
+    if name is None:
+        return None
+    from matplotlib import colormaps
+
+    return colormaps[name]
+
+
+def spectrum_png(
+    spectrum: VariantSpectrum, kinds: Mapping[str, Variant | None], path: Path, title: str
+) -> Path:
+    """Write :func:`spectrum_figure` as a PNG, atomically."""
+    with atomic_path(path) as tmp:
+        spectrum_figure(spectrum, kinds, title).savefig(tmp, format="png")
+    return Path(path)

@@ -7,8 +7,10 @@ variant, the COCOeval numbers of its iouType, wins, per-category AP, paired boot
 gallery's panels (:mod:`~hfc_detect.reports.gallery`): original | LFC | HFC of the images the
 variant gains most on, each captioned with its variant's AP and objects. Where the folder holds
 ``curve.csv`` or ``heatmap/`` a "Frequency response" section shows them
-(:mod:`~hfc_detect.reports.sections`). Nothing is computed here: the plan decided, the gallery
-and figures drew.
+(:mod:`~hfc_detect.reports.sections`), and just before it, where the plan holds the variant
+spectrum, "Where each variant sits in the spectrum" (``spectrum.png``, drawn from
+``variant_spectrum.csv``, and its shares by octave). Nothing is computed here: the plan
+decided, the gallery and figures drew.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from string import Template
 
 from hfc_detect import __version__
+from hfc_detect.analysis.spectrum import SPECTRUM_CSV, VariantSpectrum, octave_shares
 from hfc_detect.evaluation.params import OVERLAP_NAMES, params_for
 from hfc_detect.reports.bootstrap import BootstrapCI
 from hfc_detect.reports.draw import PANEL_MAX_HEIGHT, PANEL_MAX_WIDTH, STYLES
@@ -28,6 +31,7 @@ from hfc_detect.reports.plan import ReportPlan
 from hfc_detect.results import ComparisonFolder, failed_image_text
 
 HISTOGRAM = "histogram.png"
+SPECTRUM = "spectrum.png"
 
 
 def _summary_rows(comparison: ComparisonFolder, cis: dict[str, BootstrapCI]) -> str:
@@ -155,6 +159,33 @@ def _pixel_note(pixel_mode: str | None) -> str:
     )
 
 
+def _spectrum_html(spectrum: VariantSpectrum | None) -> str:
+    """The variant spectrum: its figure and each variant's mean share per octave of radius."""
+    if spectrum is None:
+        return ""
+    ranges, means = octave_shares(spectrum)
+    head = ["variant", *(f"{lo}&ndash;{hi}" for lo, hi in ranges)]
+    rows = [table_row(head, header=True)]
+    rows += [table_row([escape(name), *("&ndash;" if v is None else f"{v:.3g}" for v in values)])
+             for name, values in means.items()]  # fmt: skip
+    images = int(spectrum.images.max()) if spectrum.num_bins else 0
+    seed = f", seed {spectrum.seed}" if spectrum.image_ids else ""
+    return (
+        '<h2 id="variant-spectrum">Where each variant sits in the spectrum</h2>\n'
+        f'<img id="spectrum" src="{SPECTRUM}" alt="share of the original\'s energy per radius" '
+        'style="max-width: 100%; display: block">\n'
+        f'<div class="scroll"><table id="spectrum-table">{"".join(rows)}</table></div>\n'
+        f'<p class="note">From {SPECTRUM_CSV} (hfc-detect spectrum; eval writes it): for each '
+        "variant, its share of the original image's spectral energy in each radial bin [k, k+1) "
+        "of the distance the radius measures (the disk LFC keeps is d &lt; r), averaged over "
+        f"{images} images (a seeded sample of the scored images{seed}) at their original "
+        "resolution, as the detector was fed them. The table: the mean of the bins' shares in "
+        "each range of radii (3 significant digits). Read a variant against the "
+        "AP-against-radius curve: a share near 0 beyond some r is what an LFC at that r "
+        "removes.</p>"
+    )
+
+
 def _demo_html(comparison: ComparisonFolder) -> str:
     """A box saying that a run on the bundled demo data is synthetic, not COCO."""
     if comparison.summary.get("dataset") != "demo":
@@ -223,6 +254,7 @@ def write_html_report(
         histogram=HISTOGRAM,
         categories=_category_rows(comparison),
         analyses=sections,
+        spectrum=_spectrum_html(plan.spectrum),
         gallery_count=len(gallery),
         variant=escape(plan.variant),
         baseline=escape(comparison.baseline),

@@ -3,7 +3,8 @@
 :func:`plan_report` settles every choice of the report in one frozen object: the variant
 ranked against the baseline, the radius of the gallery's LFC/HFC panels and where it came from,
 which variant's detections go on each panel, the gallery's images with their gained and lost
-objects, the drawing threshold and how it was chosen, and the bootstrap intervals. The gallery
+objects, the drawing threshold and how it was chosen, the bootstrap intervals, and the variant
+spectrum where the folder holds ``variant_spectrum.csv`` (``hfc-detect spectrum``). The gallery
 (:mod:`~hfc_detect.reports.gallery`) and the page (:mod:`~hfc_detect.reports.html`) only carry
 it out.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hfc_detect.analysis.spectrum import SPECTRUM_CSV, VariantSpectrum, read_variant_spectrum
 from hfc_detect.frequency import check_radius
 from hfc_detect.frequency.variant import BAND, COMPONENTS
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
@@ -37,7 +39,8 @@ class ReportPlan:
     whose detections it shows (None: none); ``wins``: the gallery's images, best first, with
     gained/lost objects at ``score_threshold`` (``threshold_note`` says how it was chosen);
     ``cis``: the paired bootstrap CI of every non-baseline variant's mean per-image AP
-    difference."""
+    difference; ``spectrum``: the folder's variant spectrum (None: none, or unreadable as
+    ``spectrum_warning`` says)."""
 
     comparison: ComparisonFolder
     variant: str
@@ -50,6 +53,8 @@ class ReportPlan:
     threshold_note: str
     cis: dict[str, BootstrapCI]
     images_dir: Path | None
+    spectrum: VariantSpectrum | None = None
+    spectrum_warning: str | None = None
 
     @property
     def pixel_mode(self) -> str | None:
@@ -87,8 +92,20 @@ def plan_report(
     )
     wins = attach_objects(ranked, sources, comparison.baseline, name, score_threshold=threshold)
     cis = bootstrap_all(comparison, resamples=resamples, seed=seed)
+    spectrum, spectrum_warning = load_spectrum(comparison)
     return ReportPlan(comparison, name, r, r_source, panels, sources, wins, threshold, note, cis,
-                      images_dir)  # fmt: skip
+                      images_dir, spectrum, spectrum_warning)  # fmt: skip
+
+
+def load_spectrum(comparison: ComparisonFolder) -> tuple[VariantSpectrum | None, str | None]:
+    """The folder's variant spectrum (``variant_spectrum.csv``) and, where it is present but
+    unreadable, a warning instead; (None, None) where it is absent."""
+    if not (comparison.root / SPECTRUM_CSV).is_file():
+        return None, None
+    try:
+        return read_variant_spectrum(comparison.root), None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, f"{comparison.root / SPECTRUM_CSV}: unreadable ({exc}); no spectrum section"
 
 
 def resolve_radius(

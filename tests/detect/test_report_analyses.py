@@ -137,11 +137,13 @@ def test_section_reads_curve_csv_and_does_not_recompute(run: Path, tmp_path: Pat
 
 def test_no_analysis_files_no_section(run: Path, tmp_path: Path) -> None:
     folder = tmp_path / "run"
-    shutil.copytree(run, folder, ignore=shutil.ignore_patterns("heatmap", "report", "curve*"))
+    ignored = shutil.ignore_patterns("heatmap", "report", "curve*", "variant_spectrum*")
+    shutil.copytree(run, folder, ignore=ignored)
     report = tmp_path / "report"
     output = _export(folder, report)
     page = (report / "index.html").read_text(encoding="utf-8")
     assert "frequency-response" not in page and "Frequency response" not in page
+    assert "variant-spectrum" not in page
     assert sorted(p.name for p in report.iterdir()) == ["histogram.png", "images", "index.html"]
     assert "warning" not in output
 

@@ -35,6 +35,22 @@ def eval_command(
         help="R1:R2: also run the frequency band R1 <= d < R2 (LFC(R2) - LFC(R1), same FFT) as "
         "the variant band_r<R1>-<R2>; repeat for more.",
     ),
+    corruption: list[str] = typer.Option(
+        None,
+        "--corruption",
+        metavar="TEXT",
+        help="NAME:SEVERITY: also run one of ImageNet-C's 15 corruptions (e.g. gaussian_noise:3; "
+        "severity 1-5) as the variant <name>_s<severity>, seeded per image; needs "
+        "hfc-toolkit[corruptions]; repeat for more.",
+    ),
+    transform: list[str] = typer.Option(
+        None,
+        "--transform",
+        metavar="TEXT",
+        help="NAME=package.module:function: also run the images through function as the variant "
+        "NAME; it takes and returns one (H, W, 3) float32 RGB array on 0..255 at the image's "
+        "resolution; repeat for more.",
+    ),
     dataset: str = typer.Option(
         None,
         "--dataset",
@@ -133,6 +149,8 @@ def eval_command(
         output=output,
         variants=variants,
         bands=tuple(band or ()),
+        corruptions=tuple(corruption or ()),
+        transforms=tuple(transform or ()),
         dataset=dataset,
         annotations=annotations,
         images=images,

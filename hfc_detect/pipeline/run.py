@@ -179,7 +179,8 @@ def _plan(config: EvalConfig, detector: Detector | None) -> _Run:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     records = dataset.images[: config.limit] if config.limit is not None else dataset.images
-    plan = name_variants(plan_variants(config.radii, config.variants, config.bands))
+    plan = name_variants(plan_variants(config.radii, config.variants, config.bands,
+                                       config.corruptions, config.transforms))  # fmt: skip
     return _Run(config, dataset, records, plan, RunFolder(config.output), sha, demo_fallback)
 
 
@@ -276,7 +277,7 @@ class _Runner:
         self.iou_type = iou_type
         self.device = torch.device(detector.device)
         self.plan = plan
-        self.maker = VariantMaker(plan, pixel_mode)
+        self.maker = VariantMaker(plan, pixel_mode, detector.channel_order)
         self.timings = {"decode": 0.0, "split": 0.0, "inference": 0.0}
 
     def __call__(self, batch, records) -> list[dict[str, Any]]:
@@ -296,7 +297,7 @@ class _Runner:
         pixels = [it.pixels.to(self.device, non_blocking=True).to(torch.float32) for it in ok]
         for it in ok:
             it.pixels = None  # the decoded copy is not needed again: free it (large images)
-        variants = self.maker(pixels)
+        variants = self.maker(pixels, [records[it.index].image_id for it in ok])
         _sync(self.device)
         self.timings["split"] += time.perf_counter() - start
         start = time.perf_counter()

@@ -300,15 +300,20 @@ class _Runner:
         variants = self.maker(pixels, [records[it.index].image_id for it in ok])
         _sync(self.device)
         self.timings["split"] += time.perf_counter() - start
-        start = time.perf_counter()
         rows: list[dict[str, Any]] = [{} for _ in ok]
         for name in self.plan:
-            dets = self.detector.detect([per_image[name] for per_image in variants])
+            start = time.perf_counter()
+            inputs = [per_image[name] for per_image in variants]  # made when read: split time
+            _sync(self.device)
+            made = time.perf_counter()
+            dets = self.detector.detect(inputs)
             if len(dets) != len(ok):
                 raise RuntimeError(f"detector returned {len(dets)} results for {len(ok)} images")
             for i, d in enumerate(dets):
                 rows[i][name] = detections_to_rows(d, self.iou_type)
-        self.timings["inference"] += time.perf_counter() - start
+            del inputs
+            self.timings["split"] += made - start
+            self.timings["inference"] += time.perf_counter() - made
         for item, dets_by_variant in zip(ok, rows, strict=True):
             entries.append(
                 {"image_id": records[item.index].image_id, "ok": True, "dets": dets_by_variant}

@@ -17,9 +17,10 @@ own business.
 Corruptions come from ``imagecorruptions`` (the maintained fork ``imagecorruptions-imaug``,
 imported lazily; the extra ``hfc-toolkit[corruptions]``); its ``corrupt`` takes uint8, so the
 decoded image (whole numbers on 0..255) passes exactly, and its uint8 result is what the
-detector sees. Where we differ from ImageNet-C / COCO-C: they corrupted each image once with
-unseeded randomness and stored JPEGs of the result; here the corrupted image goes to the
-detector as it is, re-made per run from the seed.
+detector sees. Where we differ: ImageNet-C was released as JPEG files of images corrupted once,
+and MMDetection's robustness benchmark (COCO-C) corrupts on the fly without a seed, so its
+numbers vary from run to run; here the corrupted image goes to the detector unencoded and is
+made again, identically, on every run from its seed.
 """
 
 from __future__ import annotations

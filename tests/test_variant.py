@@ -20,11 +20,15 @@ from hfc_classify.engine.tracking import column
 from hfc_classify.plots import RunResult
 from hfc_detect.decompose import decompose_image
 from hfc_detect.frequency.variant import (
+    CORRUPTIONS,
     KINDS,
+    SEVERITIES,
     Variant,
     name_variants,
     parse_band,
+    parse_corruption,
     parse_kinds,
+    parse_transform,
     plan_variants,
     radius_tag,
 )
@@ -33,8 +37,8 @@ from hfc_detect.utils.errors import InputError
 ROOT = Path(__file__).resolve().parents[1]
 RADII = [4, 8.5, 16, 128, 0.25, 1e-3, 1e21, 0.1 + 0.2]
 # "{}_r{}" (an f-string gluing a radius), "_r(\d" / "_r\d" (a regex reading one), "(lfc|hfc)",
-# and "lfc_r" / "{}_r" prefixes for startswith
-NAME_MAKING = re.compile(r"\{\}_r(\{\}|$)|_r\(?\\d|\(lfc\|hfc\)|^(lfc|hfc)_r?$")
+# and "lfc_r" / "{}_r" prefixes for startswith; "{}_s{}" / "_s(\d" the same for a severity
+NAME_MAKING = re.compile(r"\{\}_r(\{\}|$)|_r\(?\\d|\(lfc\|hfc\)|^(lfc|hfc)_r?$|\{\}_s\{\}|_s\(?\\d")
 
 
 @pytest.mark.parametrize("radii", [[128], [4, 8.5], RADII])
@@ -48,6 +52,29 @@ def test_eval_names_parse_back_to_their_spec(radii):
     for name, spec in named.items():
         assert Variant.parse(name, radius=radii[0] if one else None) == spec
         assert Variant.from_json(spec.to_json()) == spec
+
+
+def test_transform_and_corruption_names_parse_back_to_their_spec():
+    corruptions = [(name, level) for name in CORRUPTIONS for level in SEVERITIES]
+    transforms = [("blur", "my_pkg.ops:blur"), ("JPEG-q10", "a:b")]
+    named = name_variants(plan_variants([128], ["lfc"], [(16, 64)], corruptions, transforms))
+    assert list(named)[:4] == ["lfc", "band_r16-64", "gaussian_noise_s1", "gaussian_noise_s2"]
+    assert list(named)[-2:] == ["blur", "JPEG-q10"]
+    assert len(named) == 2 + 15 * 5 + 2
+    functions = dict(transforms)
+    for name, spec in named.items():
+        assert Variant.parse(name, radius=128, transforms=functions) == spec
+        assert Variant.from_json(spec.to_json()) == spec
+    assert Variant.parse("jpeg_compression_s3") == Variant(
+        "corruption", label="jpeg_compression", severity=3
+    )
+    assert Variant.parse_or_none("blur") is None  # a transform's name needs the run's functions
+    assert parse_corruption("motion_blur:5") == ("motion_blur", 5)
+    assert parse_transform("blur=my_pkg.ops:blur") == ("blur", "my_pkg.ops:blur")
+    spec = named["gaussian_noise_s3"]
+    assert not spec.is_component and spec.is_transform and spec.tag == "" and spec.radii == ()
+    assert named["blur"].to_json() == {"kind": "transform", "label": "blur",
+                                       "function": "my_pkg.ops:blur"}  # fmt: skip
 
 
 def test_names_users_see_are_unchanged():
@@ -100,6 +127,11 @@ def test_sort_key_orders_as_eval_plans():
         Variant("original"), Variant("lfc", 4), Variant("hfc", 4), Variant("lfc", 16),
         Variant("hfc", 16),
     ]  # fmt: skip
+    others = plan_variants([4], ["original"], [(2, 4)], [("fog", 2), ("gaussian_noise", 3),
+                           ("fog", 1)], [("b", "m:f"), ("a", "m:f")])  # fmt: skip
+    assert [v.name() for v in sorted(reversed(others), key=Variant.sort_key)] == [
+        "original", "band_r2-4", "gaussian_noise_s3", "fog_s1", "fog_s2", "a", "b",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -122,6 +154,21 @@ def test_sort_key_orders_as_eval_plans():
         (lambda: parse_band("a:16"), "radius must be a number"),
         (lambda: Variant.from_json({"kind": "lfc", "radius": 4, "band": 1}), "not a variant"),
         (lambda: parse_kinds("lfc,mfc"), "mfc"),
+        (lambda: parse_corruption("fogg:3"), "unknown corruption 'fogg'; choose from gaussian"),
+        (lambda: parse_corruption("fog:0"), "severity is 1-5"),
+        (lambda: parse_corruption("fog"), "NAME:SEVERITY"),
+        (lambda: Variant("corruption", 4, label="fog", severity=1), "takes no radius"),
+        (lambda: Variant("corruption", label="fog", severity=True), "severity is 1-5"),
+        (lambda: Variant("lfc", 4, label="fog"), "takes no label"),
+        (lambda: parse_transform("blur"), "NAME=package.module:function"),
+        (lambda: parse_transform("hfc=a:b"), "built-in"),
+        (lambda: parse_transform("band_r1-2=a:b"), "built-in"),
+        (lambda: parse_transform("snow_s5=a:b"), "built-in"),
+        (lambda: parse_transform("9x=a:b"), "a letter"),
+        (lambda: parse_transform("x=a.b"), "package.module:function"),
+        (lambda: Variant("transform", label="x", function="a:b", severity=2), "no severity"),
+        (lambda: Variant.parse("fog_s9"), "severity is 1-5"),
+        (lambda: Variant.from_json({"kind": "corruption", "label": "fog"}), "severity"),
         (lambda: name_variants([Variant("lfc", 4), Variant("lfc", 4)]), "twice"),
     ],
 )

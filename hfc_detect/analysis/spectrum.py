@@ -150,14 +150,15 @@ def variant_spectrum(
 
     folder = load_comparison(directory)
     config = _eval_settings(folder)
-    maker = variant_maker(config)
+    channel_order = folder.summary.get("channel_order") or "RGB"
+    maker = variant_maker(config, channel_order)
     images_dir = Path(config.images or "")
     if not images_dir.is_dir():
         raise InputError(f"{folder.root}: its images folder {images_dir} is not found")
     by_id = {int(r["image_id"]): r["file_name"] for r in folder.rows}
     ids = sample_images(list(by_id), sample, seed)
     records = [ImageRecord(i, by_id[i], images_dir / by_id[i]) for i in ids]
-    decoded = DecodedImages(records, folder.summary.get("channel_order") or "RGB")
+    decoded = DecodedImages(records, channel_order)
     totals: dict[str, np.ndarray] = {name: np.zeros(0) for name in maker.variants}
     counts = np.zeros(0)
     for index in range(len(records)):
@@ -168,7 +169,7 @@ def variant_spectrum(
         original = radial_energy(pixels.numpy())
         kept = original > 0
         counts = _add(counts, kept.astype(np.float64))
-        variants = maker([pixels])[0]
+        variants = maker([pixels], [ids[index]])[0]
         for name in maker.variants:
             energy = radial_energy(variants[name].numpy())
             totals[name] = _add(

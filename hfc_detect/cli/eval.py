@@ -42,6 +42,22 @@ def eval_command(
         "(for hfc-detect curve).",
         show_default=False,
     ),
+    corruption: list[str] = typer.Option(
+        None,
+        "--corruption",
+        metavar="TEXT",
+        help="NAME:SEVERITY: also run one of ImageNet-C's 15 corruptions (e.g. gaussian_noise:3; "
+        "severity 1-5) as the variant <name>_s<severity>, seeded per image; needs "
+        "hfc-toolkit[corruptions]; repeat for more.",
+    ),
+    transform: list[str] = typer.Option(
+        None,
+        "--transform",
+        metavar="TEXT",
+        help="NAME=package.module:function: also run the images through function as the variant "
+        "NAME; it takes and returns one (H, W, 3) float32 RGB array on 0..255 at the image's "
+        "resolution; repeat for more.",
+    ),
     dataset: str = typer.Option(
         None,
         "--dataset",
@@ -141,6 +157,8 @@ def eval_command(
         output=output,
         variants=variants,
         bands=tuple(band),
+        corruptions=tuple(corruption or ()),
+        transforms=tuple(transform or ()),
         dataset=dataset,
         annotations=annotations,
         images=images,

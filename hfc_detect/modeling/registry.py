@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hfc_detect.modeling.base import Detector
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.optional import load_object
 
 BackendBuilder = Callable[..., Detector]
 _BACKENDS: dict[str, tuple[str, str]] = {}  # name -> (module, builder function); loaded lazily
@@ -31,15 +31,7 @@ def list_backends() -> list[str]:
 
 
 def _load(spec: str) -> Callable[..., Any]:
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"backend {spec!r}: cannot import {module_name!r} ({exc})") from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise InputError(f"backend {spec!r}: {module_name!r} has no attribute {attr!r}") from None
+    return load_object(spec, what=f"backend {spec!r}")
 
 
 def build_detector(

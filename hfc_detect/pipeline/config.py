@@ -18,11 +18,20 @@ from typing import Any
 
 from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency import check_pixel_mode
-from hfc_detect.frequency.variant import KINDS, check_radii, parse_band, parse_kinds
+from hfc_detect.frequency.variant import (
+    KINDS,
+    check_radii,
+    parse_band,
+    parse_corruption,
+    parse_kinds,
+    parse_transform,
+)
 from hfc_detect.utils.errors import InputError
 
-RESULT_FIELDS = ("radii", "variants", "bands", "annotations", "images", "backend", "config_file",
-                 "weights", "overrides", "pixel_mode", "limit", "iou_type")  # fmt: skip
+RESULT_FIELDS = ("radii", "variants", "bands", "corruptions", "transforms", "annotations",
+                 "images", "backend", "config_file", "weights", "overrides", "pixel_mode",
+                 "limit", "iou_type")  # fmt: skip
+OPTIONAL_FIELDS = ("bands", "corruptions", "transforms")  # in results_key only when given
 
 
 @dataclass(frozen=True)
@@ -34,14 +43,19 @@ class EvalConfig:
     Detectron2 looks, else the bundled demo). ``backend`` (or a ready detector passed to
     ``run_eval``) is built with ``config_file``, ``weights``, ``overrides`` and ``device``.
     ``output`` None: a folder under ``runs/`` named after the settings, so the same command
-    resumes. ``iou_type`` (bbox, segm, keypoints): what the detections carry besides boxes and
-    what is scored; one per run. ``num_workers`` / ``threads`` None: CPU defaults that do not
-    oversubscribe the cores (:func:`hfc_detect.pipeline.environment.cpu_defaults`).
+    resumes. ``corruptions``: (name, severity) pairs (``--corruption NAME:SEVERITY``);
+    ``transforms``: (NAME, package.module:function) pairs (``--transform``): the function's
+    identity is a result setting, its code is not checked. ``iou_type`` (bbox, segm,
+    keypoints): what the detections carry besides boxes and what is scored; one per run.
+    ``num_workers`` / ``threads`` None: CPU defaults that do not oversubscribe the cores
+    (:func:`hfc_detect.pipeline.environment.cpu_defaults`).
     """
 
     radii: tuple[float, ...]
     variants: tuple[str, ...] = KINDS
     bands: tuple[tuple[float, float], ...] = ()
+    corruptions: tuple[tuple[str, int], ...] = ()
+    transforms: tuple[tuple[str, str], ...] = ()
     dataset: str | None = None
     annotations: str | None = None
     images: str | None = None
@@ -70,6 +84,16 @@ class EvalConfig:
         if len(set(bands)) != len(bands):
             raise InputError("a --band is given twice")
         put("bands", bands)
+        corruptions = tuple(parse_corruption(c if isinstance(c, str) else f"{c[0]}:{c[1]}")
+                            for c in self.corruptions)  # fmt: skip
+        if len(set(corruptions)) != len(corruptions):
+            raise InputError("a --corruption is given twice")
+        put("corruptions", corruptions)
+        transforms = tuple(parse_transform(t if isinstance(t, str) else f"{t[0]}={t[1]}")
+                           for t in self.transforms)  # fmt: skip
+        if len({name for name, _ in transforms}) != len(transforms):
+            raise InputError("a --transform NAME is given twice")
+        put("transforms", transforms)
         put("overrides", tuple(self.overrides))
         for name in ("annotations", "images", "output"):
             if getattr(self, name) is not None:
@@ -85,7 +109,8 @@ class EvalConfig:
     def to_json(self) -> dict[str, Any]:
         """This config as a JSON object (lists for tuples)."""
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        out["bands"] = [list(b) for b in self.bands]
+        for name in OPTIONAL_FIELDS:
+            out[name] = [list(item) for item in getattr(self, name)]
         return out
 
     @classmethod
@@ -97,10 +122,11 @@ class EvalConfig:
         return cls(**data)
 
     def results_key(self) -> dict[str, Any]:
-        """The settings that determine the results, as JSON (no ``bands`` entry without bands,
-        so the default folder of a run without them is the one earlier releases chose)."""
-        key = {k: v for k, v in self.to_json().items() if k in RESULT_FIELDS}
-        return key if self.bands else {k: v for k, v in key.items() if k != "bands"}
+        """The settings that determine the results, as JSON (no ``bands``, ``corruptions`` or
+        ``transforms`` entry where none is given, so the default folder of a run without them is
+        the one earlier releases chose)."""
+        return {k: v for k, v in self.to_json().items()
+                if k in RESULT_FIELDS and (v or k not in OPTIONAL_FIELDS)}  # fmt: skip
 
 
 def default_output(config: EvalConfig, annotations_sha256: str) -> Path:

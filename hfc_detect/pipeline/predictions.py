@@ -174,7 +174,8 @@ class RunFolder:
             stored = json.loads(self.run_file.read_text(encoding="utf-8"))
             if not isinstance(stored["config"], dict):
                 raise TypeError("config is not an object")
-            config = {"iou_type": "bbox", "bands": [], **stored["config"]}  # older runs
+            older = {"iou_type": "bbox", "bands": [], "corruptions": [], "transforms": []}
+            config = {**older, **stored["config"]}  # runs of earlier releases
             return {**config, "annotations_sha256": stored["annotations_sha256"]}
         except (OSError, ValueError, KeyError, TypeError):
             raise InputError(f"{self.run_file} is unreadable; use another --output") from None

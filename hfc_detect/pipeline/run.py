@@ -299,18 +299,23 @@ class _Runner:
         pixels = [it.pixels.to(self.device, non_blocking=True) for it in ok]  # as decoded
         for it in ok:
             it.pixels = None  # the maker holds it (on a GPU, the host copy is freed)
-        variants = self.maker(pixels)
+        variants = self.maker(pixels, [records[it.index].image_id for it in ok])
         _sync(self.device)
         self.timings["split"] += time.perf_counter() - start
-        start = time.perf_counter()
         rows: list[dict[str, Any]] = [{} for _ in ok]
         for name in self.plan:
-            dets = self.detector.detect([per_image[name] for per_image in variants])
+            start = time.perf_counter()
+            inputs = [per_image[name] for per_image in variants]  # made when read: split time
+            _sync(self.device)
+            made = time.perf_counter()
+            dets = self.detector.detect(inputs)
             if len(dets) != len(ok):
                 raise RuntimeError(f"detector returned {len(dets)} results for {len(ok)} images")
             for i, d in enumerate(dets):
                 rows[i][name] = detections_to_rows(d, self.iou_type)
-        self.timings["inference"] += time.perf_counter() - start
+            del inputs
+            self.timings["split"] += made - start
+            self.timings["inference"] += time.perf_counter() - made
         for item, dets_by_variant in zip(ok, rows, strict=True):
             entries.append(
                 {"image_id": records[item.index].image_id, "ok": True, "dets": dets_by_variant}
@@ -329,7 +334,8 @@ def _infer(run: _Run, detector: Detector, report: ProgressCallback) -> None:
     if is_main:
         report(EvalEvent("start", output, done_count, len(records),
                          demo_fallback=run.demo_fallback))  # fmt: skip
-    runner = _Runner(detector, variant_maker(run.config), run.config.iou_type)
+    maker = variant_maker(run.config, detector.channel_order)
+    runner = _Runner(detector, maker, run.config.iou_type)
     decoded = DecodedImages(records, detector.channel_order)
     loader = make_loader(decoded, shard, run.config.batch_size, run.config.num_workers)
     loop_start = time.perf_counter()

@@ -1,9 +1,11 @@
-"""Import optional dependencies lazily, failing with a one-line hint on how to install them."""
+"""Import optional dependencies lazily, failing with a one-line hint on how to install them;
+and load a user's ``package.module:attribute``."""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from hfc_detect.utils.errors import InputError
 
@@ -23,3 +25,17 @@ def require(module: str, *, purpose: str, install: str) -> ModuleType:
         else:
             message = f"{purpose} cannot import {module!r} ({exc}); {install}"
         raise InputError(" ".join(message.split())) from None
+
+
+def load_object(spec: str, *, what: str) -> Any:
+    """The attribute ``spec`` (``package.module:attribute``) names; InputError starting with
+    ``what`` (e.g. ``"backend 'pkg.mod:Cls'"``) when its module cannot be imported or lacks it."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"{what}: cannot import {module_name!r} ({exc})") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise InputError(f"{what}: {module_name!r} has no attribute {attr!r}") from None

@@ -124,41 +124,29 @@ def test_eval_writes_the_spectrum_of_every_variant_as_numpy_computes_it(run: Pat
     assert (run / "variant_spectrum.png").stat().st_size > 0
 
 
-class _BlurMaker:
-    """The run's own maker plus a variant of another kind, "blur": a 3 x 3 box filter made
-    by numpy (wrap-around), as a transform added to the maker would be."""
-
-    def __init__(self, maker) -> None:
-        self.maker = maker
-        self.variants = {**maker.variants, "blur": None}
-
-    def __call__(self, images):
-        import torch
-
-        out = []
-        for image, made in zip(images, self.maker(images), strict=True):
-            out.append({**made, "blur": torch.from_numpy(box_blur(image.numpy(), axes=(1, 2)))})
-        return out
-
-
 def box_blur(x: np.ndarray, axes: tuple[int, int]) -> np.ndarray:
     shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     return sum(np.roll(x, s, axis=axes) for s in shifts) / 9.0
 
 
-def test_a_variant_of_any_kind_is_measured_as_the_maker_makes_it(run, tmp_path, monkeypatch):
-    import hfc_detect.pipeline.variants as variants
+def blur(image: np.ndarray) -> np.ndarray:
+    """A transform for ``eval --transform``: a 3 x 3 box filter (wrap-around) by numpy."""
+    return box_blur(image, axes=(0, 1)).astype(np.float32)
 
-    made = variants.variant_maker
-    monkeypatch.setattr(variants, "variant_maker", lambda config: _BlurMaker(made(config)))
-    folder = Path(shutil.copytree(run, tmp_path / "run"))
+
+def test_a_transform_is_measured_as_eval_makes_it(tmp_path: Path) -> None:
+    ann, img = make_coco(tmp_path / "data", sizes=SIZES)
+    folder = tmp_path / "run"
+    _invoke(["eval", "--annotations", ann, "--images", img, "--backend", BACKEND,
+             "--radius", RADIUS, "--transform", "blur=tests.detect.test_spectrum:blur",
+             "--num-workers", "0", "--no-progress", "-o", folder])  # fmt: skip
     _invoke(["spectrum", folder, "--sample", 3, "--seed", 7])
     table = _read_csv(folder)
-    assert list(table) == ["original", "lfc", "hfc", "band_r3-10", "blur"]
+    assert list(table) == ["original", "lfc", "hfc", "blur"]
     info = json.loads((folder / "variant_spectrum.json").read_text())
-    ids = sample_images(_ids(run), 3, 7)
+    ids = sample_images(_ids(folder), 3, 7)
     assert info == {"sample": 3, "seed": 7, "image_ids": ids}
-    all_ids, images = _ids(run), _images(run)
+    all_ids, images = _ids(folder), _images(folder)
     picked = [images[all_ids.index(i)] for i in ids]
     want, count = reference_shares(picked, lambda x: box_blur(x, axes=(0, 1)))
     got = np.array([table["blur"][k][0] for k in range(len(want))])

@@ -40,7 +40,8 @@ def spectrum_command(
     marks = [r for r in (4, 8, 16, 32, 64, 128, 256) if r < result.num_bins]
     typer.echo(f"share of the original's energy at radius ({len(result.image_ids)} images, "
                f"seed {seed})")  # fmt: skip
-    typer.echo(f"{'variant':<16}" + "".join(f"{f'r={r}':>9}" for r in marks))
+    width = max(len("variant"), *map(len, result.shares)) + 2
+    typer.echo(f"{'variant':<{width}}" + "".join(f"{f'r={r}':>9}" for r in marks))
     for name, share in result.shares.items():
-        typer.echo(f"{name:<16}" + "".join(f"{share[r]:>9.3g}" for r in marks))
+        typer.echo(f"{name:<{width}}" + "".join(f"{share[r]:>9.3g}" for r in marks))
     typer.echo(f"wrote {', '.join(str(p) for p in reversed(paths))}")

@@ -23,6 +23,7 @@ from tests.detect.test_eval_pipeline import BACKEND, make_coco
 runner = CliRunner()
 SIZES = [(40, 48), (33, 47), (36, 52), (40, 48)]  # an odd height and width among them
 RADIUS, BAND = 6, (3, 10)
+BLUR = "box_blur_3x3_wraparound"  # a transform's name, longer than the built-in ones
 
 
 def _invoke(args: list) -> str:
@@ -138,20 +139,23 @@ def test_a_transform_is_measured_as_eval_makes_it(tmp_path: Path) -> None:
     ann, img = make_coco(tmp_path / "data", sizes=SIZES)
     folder = tmp_path / "run"
     _invoke(["eval", "--annotations", ann, "--images", img, "--backend", BACKEND,
-             "--radius", RADIUS, "--transform", "blur=tests.detect.test_spectrum:blur",
+             "--radius", RADIUS, "--transform", f"{BLUR}=tests.detect.test_spectrum:blur",
              "--num-workers", "0", "--no-progress", "-o", folder])  # fmt: skip
-    _invoke(["spectrum", folder, "--sample", 3, "--seed", 7])
+    output = _invoke(["spectrum", folder, "--sample", 3, "--seed", 7])
+    lines = output.splitlines()[1:6]  # the header and one line per variant, in columns
+    assert lines[0].startswith("variant") and lines[-1].startswith(BLUR)
+    assert len({len(line) for line in lines}) == 1, output
     table = _read_csv(folder)
-    assert list(table) == ["original", "lfc", "hfc", "blur"]
+    assert list(table) == ["original", "lfc", "hfc", BLUR]
     info = json.loads((folder / "variant_spectrum.json").read_text())
     ids = sample_images(_ids(folder), 3, 7)
     assert info == {"sample": 3, "seed": 7, "image_ids": ids}
     all_ids, images = _ids(folder), _images(folder)
     picked = [images[all_ids.index(i)] for i in ids]
     want, count = reference_shares(picked, lambda x: box_blur(x, axes=(0, 1)))
-    got = np.array([table["blur"][k][0] for k in range(len(want))])
+    got = np.array([table[BLUR][k][0] for k in range(len(want))])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-12)
-    assert [table["blur"][k][1] for k in range(len(want))] == count.astype(int).tolist()
+    assert [table[BLUR][k][1] for k in range(len(want))] == count.astype(int).tolist()
     assert want[0] == pytest.approx(1) and want[-1] < 0.2  # it keeps the mean, damps the rest
 
 

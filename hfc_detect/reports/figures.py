@@ -66,7 +66,8 @@ def spectrum_figure(
 ) -> Any:
     """Each variant's share of the original's energy against radius (log-log; the x axis as
     ``curve.png``'s, so a variant can be read against the AP-against-radius curve): LFCs blue,
-    HFCs red, bands green, other kinds in matplotlib's cycle, the original the dashed line at 1.
+    HFCs red, bands green, other kinds (corruptions, transforms) in other colours (dash-dotted
+    after the fifth), the original the dashed line at 1.
     Shares below :data:`SPECTRUM_FLOOR` are drawn on it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -81,14 +82,22 @@ def spectrum_figure(
         spec = kinds.get(name)
         by_kind.setdefault(spec.kind if spec is not None else None, []).append(name)
     ax.axhline(1.0, color="k", linestyle="--", lw=1, label="original")
+    others = 0  # variants of other kinds, told apart from the frequency ones and each other
     for kind, names in by_kind.items():
         if kind == "original":
             continue
         cmap = _colour_map(colours.get(kind or ""))
         for i, name in enumerate(names):
-            colour = cmap(0.85 - 0.5 * i / max(1, len(names) - 1)) if cmap else None
+            style = "-"
+            if cmap is not None:
+                colour = cmap(0.85 - 0.5 * i / max(1, len(names) - 1))
+            else:
+                colour = _OTHER_COLOURS[others % len(_OTHER_COLOURS)]
+                style = "-" if others < len(_OTHER_COLOURS) else "-."
+                others += 1
             share = np.clip(spectrum.shares[name], SPECTRUM_FLOOR, None)
-            ax.plot(centres, share, lw=1.4, color=colour, label=name, drawstyle="steps-mid")
+            ax.plot(centres, share, lw=1.4, color=colour, linestyle=style, label=name,
+                    drawstyle="steps-mid")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("radius r (frequency bins; bin [k, k+1) drawn from k to k + 1)")
@@ -99,6 +108,11 @@ def spectrum_figure(
     ax.set_title(f"{title} ({images} images; below {SPECTRUM_FLOOR:g} drawn at it)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# matplotlib's tab10 without the blue, red and green of the LFC, HFC and bands, nor the cyan
+# and brown, whose hues lie near the blue's and the red's
+_OTHER_COLOURS = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:gray")
 
 
 def _colour_map(name: str | None) -> Any:

@@ -50,6 +50,7 @@ from hfc_detect.pipeline.inputs import (
     write_subset_annotations,
 )
 from hfc_detect.pipeline.predictions import RunFolder, collect_results, detections_to_rows
+from hfc_detect.pipeline.transforms import load_transforms
 from hfc_detect.pipeline.variants import VariantMaker, run_variants, variant_maker
 from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
 from hfc_detect.utils import distributed as dist
@@ -146,6 +147,7 @@ def run_eval(
                     report(EvalEvent("finished", run.folder.root, total, total,
                                      demo_fallback=run.demo_fallback))  # fmt: skip
                 return _reused(run)
+            load_transforms(run.plan)  # a transform that cannot load fails before the model
             detector = detector if detector is not None else _build_detector(run)
             if is_main:
                 run.folder.start(run.config.to_json(), run.annotations_sha256)

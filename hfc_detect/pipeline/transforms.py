@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +119,12 @@ def load_transform(variant: Variant) -> ImageTransform:
     if not callable(function):
         raise InputError(f"{label}: {variant.function!r} is not a function")
     return ImageTransform(variant, lambda image, _seed: function(image), label)
+
+
+def load_transforms(variants: Mapping[str, Variant]) -> dict[str, ImageTransform]:
+    """:func:`load_transform` of every corruption and transform among ``variants`` (name ->
+    spec), by name."""
+    return {name: load_transform(v) for name, v in variants.items() if v.is_transform}
 
 
 def _corruption(variant: Variant, label: str) -> Callable[[np.ndarray, int], np.ndarray]:

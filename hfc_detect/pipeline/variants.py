@@ -18,7 +18,7 @@ from hfc_detect.frequency import check_pixel_mode, to_pixels
 from hfc_detect.frequency.fourier import HalfSpectrum
 from hfc_detect.frequency.variant import BAND, Variant, name_variants, plan_variants
 from hfc_detect.pipeline.config import EvalConfig
-from hfc_detect.pipeline.transforms import load_transform
+from hfc_detect.pipeline.transforms import load_transforms
 
 
 def run_variants(config: EvalConfig) -> dict[str, Variant]:
@@ -60,7 +60,7 @@ class VariantMaker:
         self.variants = dict(variants)
         self.pixel_mode = check_pixel_mode(pixel_mode)
         self.channel_order = channel_order
-        self.transforms = {n: load_transform(v) for n, v in self.variants.items() if v.is_transform}
+        self.transforms = load_transforms(self.variants)
         components = [v for v in self.variants.values() if v.is_component]
         if len({v.inclusive for v in components}) > 1:
             raise ValueError("one run splits with one disk convention (inclusive or not)")

@@ -12,6 +12,7 @@ import torch
 
 from hfc_detect.data.images import read_image
 from hfc_detect.frequency.variant import CORRUPTION, CORRUPTIONS, Variant
+from hfc_detect.pipeline import run as run_module
 from hfc_detect.pipeline.transforms import image_seed, load_transform
 from hfc_detect.utils.errors import InputError
 from tests.detect.test_eval_pipeline import BACKEND, TinyDetector, _cli, _eval, _files, make_coco
@@ -141,7 +142,10 @@ def test_a_transform_breaking_its_contract_is_one_error_line(coco, tmp_path, fun
         (["--transform", "blur=numpy:pi"], "is not a function"),
     ],
 )
-def test_bad_transform_specs_exit_2_with_one_line(coco, tmp_path, args, message):
+def test_bad_transform_specs_exit_2_with_one_line(coco, tmp_path, monkeypatch, args, message):
+    """Refused before the detector is built (a real model can take minutes to load)."""
+    built = []
+    monkeypatch.setattr(run_module, "_build_detector", lambda run: built.append(run))
     out = tmp_path / "out"
     base = ["--radius", "8", "--annotations", str(coco[0]), "--images", str(coco[1]),
             "--backend", BACKEND, "--num-workers", "0", "--output", str(out),
@@ -150,7 +154,7 @@ def test_bad_transform_specs_exit_2_with_one_line(coco, tmp_path, args, message)
     assert result.exit_code == 2, result.output
     line = result.output.strip()
     assert "\n" not in line and line.startswith("error:") and message in line, line
-    assert not out.exists()
+    assert not out.exists() and not built
 
 
 def test_changing_a_transforms_identity_is_refused_on_resume(coco, tmp_path):

@@ -37,6 +37,7 @@ import numpy as np
 from hfc_detect.analysis.tide import MAIN_ERRORS, SPECIAL_ERRORS, tide_errors
 from hfc_detect.evaluation import load_annotations, load_predictions
 from hfc_detect.evaluation.json_io import read_json
+from hfc_detect.frequency.variant import Variant
 from hfc_detect.results import (
     PREDICTIONS_DIR,
     SUMMARY_FILE,
@@ -55,13 +56,15 @@ PER_IMAGE_ERRORS_CSV = "errors_per_image.csv"
 @dataclass(frozen=True)
 class VariantErrors:
     """TIDE's numbers for one variant: AP50 and the main and special errors (delta AP50 in
-    points), and the count of each main error per image id (images without errors absent)."""
+    points), and the count of each main error per image id (images without errors absent);
+    ``spec``: what the variant is, as its folder records it (None: not recorded)."""
 
     variant: str
     ap50: float
     main: dict[str, float]
     special: dict[str, float]
     per_image: dict[int, dict[str, int]]
+    spec: Variant | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -114,7 +117,8 @@ def folder_errors(
     results = []
     for name, path in paths.items():
         found = tide_errors(gt, load_predictions(path, gt, name=name), order)
-        results.append(VariantErrors(name, found.ap50, found.main, found.special, found.per_image))
+        results.append(VariantErrors(name, found.ap50, found.main, found.special, found.per_image,
+                                     folder.spec(name)))  # fmt: skip
         if advance is not None:
             advance(1)
     return FolderErrors(
@@ -201,8 +205,15 @@ def change_text(change: dict[str, int]) -> str:
 
 def plot_errors(path: str | Path, result: FolderErrors, title: str) -> Path:
     """Grouped bars per variant: the main errors (left) and the special errors (right), delta
-    AP50 in points."""
-    rows = [{"variant": v.variant, **v.main, **v.special} for v in result.variants]
+    AP50 in points; each variant in its colour of every figure
+    (:mod:`hfc_detect.reports.colours`)."""
+    from hfc_detect.reports.colours import variant_styles
+
+    styles = variant_styles({v.variant: v.spec for v in result.variants})
+    rows = [
+        {"variant": v.variant, "colour": styles[v.variant][0], **v.main, **v.special}
+        for v in result.variants
+    ]
     plt = pyplot()
     with plt.style.context("default"):  # the same bars whatever style a caller has set
         fig, axes = plt.subplots(
@@ -221,7 +232,11 @@ def _draw_bars(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
         for i, row in enumerate(rows):
             values = [row[k] for k in kinds]
             bars = ax.bar(
-                x + (i - (len(rows) - 1) / 2) * width, values, width, label=row["variant"]
+                x + (i - (len(rows) - 1) / 2) * width,
+                values,
+                width,
+                label=row["variant"],
+                color=row["colour"],
             )
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
         ax.set_xticks(x, kinds)

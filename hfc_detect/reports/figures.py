@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hfc_detect.reports.colours import variant_styles
 from hfc_detect.results import ComparisonFolder
 from hfc_detect.utils.files import atomic_path
 
@@ -36,13 +37,12 @@ def histogram_figure(comparison: ComparisonFolder) -> Any:
     base = comparison.column(f"ap_{comparison.baseline}")
     width = 0.025
     bins = (np.arange(-40, 42) - 0.5) * width  # a bin centred on 0: "no change" stays apart
+    styles = variant_styles({name: comparison.spec(name) for name in names})
     for ax, name in zip(axes, names, strict=False):
         diff = comparison.column(f"ap_{name}") - base
         diff = diff[np.isfinite(diff)]
         same = int((diff == 0).sum())
-        spec = comparison.spec(name)
-        colour = "tab:red" if spec is not None and spec.kind == "hfc" else "tab:blue"
-        ax.hist(diff, bins=bins, color=colour, alpha=0.8)
+        ax.hist(diff, bins=bins, color=styles[name][0], alpha=0.8)
         ax.axvline(0, color="k", lw=0.8)
         ax.set_title(f"{name}: {diff.size} images, {(diff > 0).sum()} up, {same} equal",
                      fontsize=9)  # fmt: skip
@@ -65,9 +65,8 @@ def spectrum_figure(
     spectrum: VariantSpectrum, kinds: Mapping[str, Variant | None], title: str
 ) -> Any:
     """Each variant's share of the original's energy against radius (log-log; the x axis as
-    ``curve.png``'s, so a variant can be read against the AP-against-radius curve): LFCs blue,
-    HFCs red, bands green, other kinds (corruptions, transforms) in other colours (dash-dotted
-    after the fifth), the original the dashed line at 1.
+    ``curve.png``'s, so a variant can be read against the AP-against-radius curve), in
+    :func:`~hfc_detect.reports.colours.variant_styles`; the original is the dashed line at 1.
     Shares below :data:`SPECTRUM_FLOOR` are drawn on it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -76,28 +75,15 @@ def spectrum_figure(
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     centres = np.arange(spectrum.num_bins) + 0.5
-    colours = {"lfc": "Blues", "hfc": "Reds", "band": "Greens"}
-    by_kind: dict[str | None, list[str]] = {}
-    for name in spectrum.shares:
-        spec = kinds.get(name)
-        by_kind.setdefault(spec.kind if spec is not None else None, []).append(name)
+    styles = variant_styles({name: kinds.get(name) for name in spectrum.shares})
     ax.axhline(1.0, color="k", linestyle="--", lw=1, label="original")
-    others = 0  # variants of other kinds, told apart from the frequency ones and each other
-    for kind, names in by_kind.items():
-        if kind == "original":
+    for name, (colour, style) in styles.items():
+        spec = kinds.get(name)
+        if spec is not None and spec.kind == "original":
             continue
-        cmap = _colour_map(colours.get(kind or ""))
-        for i, name in enumerate(names):
-            style = "-"
-            if cmap is not None:
-                colour = cmap(0.85 - 0.5 * i / max(1, len(names) - 1))
-            else:
-                colour = _OTHER_COLOURS[others % len(_OTHER_COLOURS)]
-                style = "-" if others < len(_OTHER_COLOURS) else "-."
-                others += 1
-            share = np.clip(spectrum.shares[name], SPECTRUM_FLOOR, None)
-            ax.plot(centres, share, lw=1.4, color=colour, linestyle=style, label=name,
-                    drawstyle="steps-mid")  # fmt: skip
+        share = np.clip(spectrum.shares[name], SPECTRUM_FLOOR, None)
+        ax.plot(centres, share, lw=1.4, color=colour, linestyle=style, label=name,
+                drawstyle="steps-mid")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("radius r (frequency bins; bin [k, k+1) drawn from k to k + 1)")
@@ -108,19 +94,6 @@ def spectrum_figure(
     ax.set_title(f"{title} ({images} images; below {SPECTRUM_FLOOR:g} drawn at it)", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-# matplotlib's tab10 without the blue, red and green of the LFC, HFC and bands, nor the cyan
-# and brown, whose hues lie near the blue's and the red's
-_OTHER_COLOURS = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:gray")
-
-
-def _colour_map(name: str | None) -> Any:
-    if name is None:
-        return None
-    from matplotlib import colormaps
-
-    return colormaps[name]
 
 
 def spectrum_png(

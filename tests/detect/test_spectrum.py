@@ -269,27 +269,3 @@ def test_a_kind_this_version_does_not_know_is_drawn_without_its_colour(run, tmp_
     (folder / "summary.json").write_text(json.dumps(summary))
     kinds = spectrum_kinds(load_comparison(folder), read_variant_spectrum(folder))
     assert kinds["hfc"] is None and kinds["lfc"].kind == "lfc"
-
-
-def test_figure_tells_every_variant_apart_by_colour() -> None:
-    """Corruptions and transforms get colours of their own, none of the LFC's, HFC's or bands'
-    families (the first corruption once came out in the LFC's blue)."""
-    from matplotlib.colors import rgb_to_hsv, to_hex, to_rgb
-
-    from hfc_detect.analysis.spectrum import VariantSpectrum
-    from hfc_detect.frequency.variant import Variant
-    from hfc_detect.reports.figures import spectrum_figure
-
-    names = ["original", "lfc_r8", "hfc_r8", "band_r4-8", "gaussian_noise_s3", "defocus_blur_s3"]
-    kinds = {n: Variant.parse(n) for n in names} | {"mine": None}
-    shares = {n: np.linspace(1, 2, 10) for n in kinds}
-    figure = spectrum_figure(VariantSpectrum(shares, np.ones(10), [1], 1, 0), kinds, "t")
-    colours = {line.get_label(): to_hex(line.get_color()) for line in figure.axes[0].lines}
-    assert set(colours) == set(kinds)  # the original is the dashed line at 1
-    assert len(set(colours.values())) == len(colours), colours
-    hsv = {name: rgb_to_hsv(to_rgb(c)) for name, c in colours.items()}
-    family_hues = [hsv[n][0] for n in ("lfc_r8", "hfc_r8", "band_r4-8")]
-    for name in ("gaussian_noise_s3", "defocus_blur_s3", "mine"):
-        hue, saturation, _ = hsv[name]
-        distance = min(min(abs(hue - h), 1 - abs(hue - h)) for h in family_hues)
-        assert saturation < 0.1 or distance > 0.05, (name, colours[name])

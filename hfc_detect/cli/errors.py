@@ -26,6 +26,7 @@ def errors_command(
         write_errors,
     )
     from hfc_detect.results import load_comparison
+    from hfc_detect.utils.cli import name_column
     from hfc_detect.utils.progress import progress_bar
 
     variants = load_comparison(directory).variant_names
@@ -33,9 +34,11 @@ def errors_command(
         result = folder_errors(directory, advance=advance)
     paths = write_errors(directory, result)
     kinds = (*MAIN_ERRORS, *SPECIAL_ERRORS)
-    typer.echo(f"{'variant':<12} {'AP50':>6} " + " ".join(f"{k:>8}" for k in kinds))
+    width = name_column([v.variant for v in result.variants])
+    typer.echo(f"{'variant':<{width}} {'AP50':>6} " + " ".join(f"{k:>8}" for k in kinds))
     for v in result.variants:
         values = [*v.main.values(), *v.special.values()]
-        typer.echo(f"{v.variant:<12} {v.ap50:>6.2f} " + " ".join(f"{x:>8.2f}" for x in values))
+        line = f"{v.variant:<{width}} {v.ap50:>6.2f} " + " ".join(f"{x:>8.2f}" for x in values)
+        typer.echo(line)
     typer.echo("delta AP50 in points if that error were fixed (TIDE, IoU 0.5, background 0.1)")
     typer.echo(f"wrote {', '.join(str(p) for p in reversed(paths))}")

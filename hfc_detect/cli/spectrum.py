@@ -31,6 +31,7 @@ def spectrum_command(
     check_output(check_comparison_folder(directory))  # before any heavy work
     from hfc_detect.analysis.spectrum import folder_spectrum, sample_images
     from hfc_detect.results import load_comparison
+    from hfc_detect.utils.cli import name_column
     from hfc_detect.utils.progress import progress_bar
 
     total = len(sample_images([r["image_id"] for r in load_comparison(directory).rows],
@@ -40,7 +41,7 @@ def spectrum_command(
     marks = [r for r in (4, 8, 16, 32, 64, 128, 256) if r < result.num_bins]
     typer.echo(f"share of the original's energy at radius ({len(result.image_ids)} images, "
                f"seed {seed})")  # fmt: skip
-    width = max(len("variant"), *map(len, result.shares)) + 2
+    width = name_column(list(result.shares)) + 1
     typer.echo(f"{'variant':<{width}}" + "".join(f"{f'r={r}':>9}" for r in marks))
     for name, share in result.shares.items():
         typer.echo(f"{name:<{width}}" + "".join(f"{share[r]:>9.3g}" for r in marks))

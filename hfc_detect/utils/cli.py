@@ -199,6 +199,12 @@ def parse_number_list(values: Sequence[str], option: str) -> list[float]:
     return numbers
 
 
+def name_column(names: Sequence[str], header: str = "variant") -> int:
+    """The width of a plain-text table's first column: its longest name or header, plus a
+    space (a transform's name or ``jpeg_compression_s3`` is longer than ``hfc_r128``)."""
+    return max(len(header), *map(len, names)) + 1
+
+
 def print_failed_images(console: Any, failed: Sequence[str]) -> None:
     """Say, last and in bold red, that the run is partial: each failed image on one line."""
     from rich.markup import escape

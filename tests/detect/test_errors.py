@@ -131,9 +131,11 @@ def synthetic_set(root: Path, seed: int) -> tuple[Path, Path]:
 def test_synthetic_corner_cases_equal_tidecv(tmp_path, seed) -> None:
     annotations, detections = synthetic_set(tmp_path, seed)
     out = tmp_path / "cmp"
-    _invoke(["compare", "--annotations", annotations, "--predictions", f"det={detections}",
+    name = "detections_of_a_long_name"  # wider than the table's names used to be
+    _invoke(["compare", "--annotations", annotations, "--predictions", f"{name}={detections}",
              "--output", out])  # fmt: skip
-    _invoke(["errors", out])
+    table = _invoke(["errors", out]).splitlines()[:2]  # the header and the variant's row
+    assert table[1].startswith(name) and len(table[0]) == len(table[1]), table
     check_folder(out, annotations)
 
 

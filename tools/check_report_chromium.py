@@ -8,10 +8,10 @@ statistics, per-category table, histogram and gallery; no <img> fails to load (a
 page, in a temporary copy of the folder, counts images whose naturalWidth is 0 after load); a
 list of failed images, where the run had some, is drawn above the summary; gallery panels are
 shown at no less than 90% of the size their labels were drawn for (``PANEL_MAX_WIDTH`` x
-``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``); where the page has a "Frequency response"
-section (``curve.png``, ``heatmap.png``), a "Where the AP goes" section (``errors.png`` and
-its table) or a variant spectrum section (``spectrum.png`` and its table), each is rendered with
-its figures (counted in the images above).
+``PANEL_MAX_HEIGHT`` of ``hfc_detect.reports.draw``) and none wider than a third of its row;
+where the page has a "Frequency response" section (``curve.png``, ``heatmap.png``), a "Where the
+AP goes" section (``errors.png`` and its table) or a variant spectrum section (``spectrum.png``
+and its table), each is rendered with its figures (counted in the images above).
 One Chromium run dumps the DOM and writes a screenshot of the whole page (default
 REPORT_DIR/../<name>_screenshot.png). Exit 0 if all checks pass, 1 otherwise (each failure on
 one line), 2 on bad arguments.
@@ -20,6 +20,7 @@ one line), 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shutil
 import subprocess
@@ -54,6 +55,10 @@ _PROBE = (
     " var failed = document.getElementById('failed'), summary = document.getElementById('summary');"
     " document.body.setAttribute('data-failed-above', failed ?"
     "  String(failed.getBoundingClientRect().top < summary.getBoundingClientRect().top) : 'none');"
+    " var widest = 0, cells = document.querySelectorAll('.panels > div');"
+    " for (var k = 0; k < cells.length; k++) widest = Math.max(widest,"
+    "  cells[k].getBoundingClientRect().width / cells[k].parentNode.getBoundingClientRect().width);"
+    " document.body.setAttribute('data-panel-widest', widest.toFixed(3));"
     " document.body.setAttribute('data-panel-scale', panels.length ? shrink.toFixed(3) : 'none');"
     " document.body.setAttribute('data-images', imgs.length);"
     " document.body.setAttribute('data-broken', bad); });</script>"
@@ -122,7 +127,9 @@ def render_problems(
         text = page.read_text(encoding="utf-8")
         probe = _PROBE % {"w": PANEL_MAX_WIDTH, "h": PANEL_MAX_HEIGHT}
         page.write_text(text.replace("</body>", probe + "</body>"), encoding="utf-8")
-        height = 1400 + 500 * text.count('class="win"') + 1200 * len(_section_figures(text))
+        wins, panels = text.count('class="win"'), text.count('class="panel-caption"')
+        rows = wins * math.ceil(panels / max(1, wins) / 3)  # three panels a row (bands add more)
+        height = 1400 + 500 * rows + 1200 * len(_section_figures(text))
         dom = _chromium(
             binary,
             [
@@ -155,6 +162,12 @@ def render_problems(
         )
     elif scale:
         print(f"gallery panels shown at >= {float(scale.group(1)):.0%} of their design size")
+    widest = re.search(r'data-panel-widest="([\d.]+)"', dom)
+    if widest and float(widest.group(1)) > 0.34:
+        problems.append(
+            f"a gallery panel spans {float(widest.group(1)):.0%} of its row (three a row: a "
+            "panel alone in its row must keep its column, its caption under it)"
+        )
     if not screenshot.is_file() or screenshot.stat().st_size == 0:
         problems.append(f"no screenshot written to {screenshot}")
     return problems

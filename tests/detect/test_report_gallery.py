@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -18,6 +21,8 @@ from hfc_detect.reports.draw import STYLES, draw_objects
 from hfc_detect.reports.objects import object_diff
 from hfc_detect.results import compare
 from tests.detect.test_wins import make_comparison, make_dataset, make_predictions
+
+REPO = Path(__file__).resolve().parents[2]
 
 FAILED = {
     "image_id": 424242,
@@ -151,30 +156,39 @@ def test_hfc_panels_are_visible_and_say_how(report: tuple[Path, str]) -> None:
         assert abs(float(np.median(pixels)) - 128) < 12, panel.name
 
 
-def test_band_panels_are_shown_as_the_hfc(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def band_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path, Path]:
+    """A comparison with a band whose detections are the HFC's, its report written by export:
+    (comparison folder, page, annotations, images folder)."""
+    from hfc_detect.frequency.variant import Variant
+
+    root = tmp_path_factory.mktemp("band_report")
+    gt_path, images_dir = make_dataset(root / "data")
+    preds = make_predictions(gt_path, root / "data")
+    preds["band_r2-6"] = preds["hfc"]
+    specs = {"lfc": Variant("lfc", 8), "hfc": Variant("hfc", 8),
+             "band_r2-6": Variant("band", 6, inner=2)}  # fmt: skip
+    compare(gt_path, preds, root / "cmp", images_dir=images_dir, variants=specs)
+    return root / "cmp", _html(root / "cmp", "--top", "4"), gt_path, images_dir
+
+
+def test_band_panels_are_shown_as_the_hfc(band_report) -> None:
     """A run with a band gets a band panel per gallery image, after original | LFC | HFC, named
     and captioned like the others, its pixels 128 + the band of an independent numpy FFT
     (rounded, clipped). The band's detections are the HFC's here, so both panels have the same
     drawings: the pixels the HFC panel shows undrawn (equal to 128 + the numpy HFC) must be
     exact in the band panel too."""
     from hfc_detect.data.images import read_image
-    from hfc_detect.frequency.variant import Variant
     from tests.detect.test_frequency import reference_band, reference_split
 
-    gt_path, images_dir = make_dataset(tmp_path / "data")
-    preds = make_predictions(gt_path, tmp_path / "data")
-    preds["band_r2-6"] = preds["hfc"]
-    specs = {"lfc": Variant("lfc", 8), "hfc": Variant("hfc", 8),
-             "band_r2-6": Variant("band", 6, inner=2)}  # fmt: skip
-    compare(gt_path, preds, tmp_path / "cmp", images_dir=images_dir, variants=specs)
-    page = _html(tmp_path / "cmp", "--top", "4")
+    folder, page, gt_path, images_dir = band_report
     captions = _panel_captions(page)
     assert captions and all(len(c) == 4 for c in captions)
     assert all(
         c[3].startswith("<b>band r=2-6</b>: boxes of <b>band_r2-6</b>: AP") for c in captions
     )
     assert "a frequency band, where the run has one, as the HFC: 128 + band" in page
-    panels = sorted((tmp_path / "cmp" / "report" / "images").glob("*_band_r2-6.png"))
+    panels = sorted((folder / "report" / "images").glob("*_band_r2-6.png"))
     assert len(panels) == len(captions)
     gt = json.loads(gt_path.read_text())
     files = {im["id"]: im["file_name"] for im in gt["images"]}
@@ -190,6 +204,19 @@ def test_band_panels_are_shown_as_the_hfc(tmp_path: Path) -> None:
         assert undrawn.mean() > 0.2, panel.name
         want = np.clip(np.rint(128 + reference_band(image, 2, 6)), 0, 255)
         assert (np.abs(shown(panel) - want)[undrawn] <= 1).all(), panel.name
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
+def test_a_band_panel_keeps_its_column_in_chromium(band_report, tmp_path: Path) -> None:
+    """Four panels make a row of three and one alone: it stays a column wide, its caption
+    under it (it once stretched across the row, its caption at the far left)."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "check_report_chromium.py"),
+         str(band_report[0] / "report"), "--screenshot", str(tmp_path / "shot.png")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "gallery panels shown at >= " in proc.stdout
 
 
 def _panel_captions(page: str) -> list[list[str]]:

@@ -23,24 +23,73 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from hfc_classify.analysis.spectrum import SpectrumKey, power_spectrum
+from hfc_classify.analysis.spectrum import SpectrumKey, plot_spectra, power_spectrum, spectra_csv
 from hfc_classify.attacks import fgsm, fgsm_min_eps, foolbox_fgsm_grid, pgd, pgd_min_eps
-from hfc_classify.smoothing import Layers, smooth_model
+from hfc_classify.smoothing import LAYERS, Layers, smooth_model
 from hfc_detect.utils import distributed as dist
 from hfc_detect.utils.errors import InputError
+from hfc_detect.utils.files import write_text_atomic
 from hfc_detect.utils.torch_tools import eval_mode
 
 ATTACKS = ("fgsm", "pgd")
 MODES = ("fixed", "search")
 Mode = Literal["fixed", "search"]
+TABLE_CSV, TABLE_MD = "table2.csv", "table2.md"
+SPECTRUM_CSV, SPECTRUM_PNG = "perturbation_spectrum.csv", "perturbation_spectrum.png"
 #: PGD defaults per mode: steps, and the step size as a fraction of eps (None: 2.5 / steps).
 PGD_DEFAULTS: dict[str, tuple[int, float | None]] = {"fixed": (10, None), "search": (40, 1 / 30)}
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    """How Table 2 is measured: the smoothing strengths ``rhos`` (0: the model itself), the
+    attacks and their L-infinity budgets ``epsilons`` (images on [0, 1]), the ``mode`` (module
+    docstring), PGD's steps and absolute step size (None: the mode's defaults,
+    :data:`PGD_DEFAULTS`), which convolutions are smoothed and whether rescaled
+    (:func:`~hfc_classify.smoothing.smooth_model`), and the images per batch. Checked when
+    made: :class:`InputError` with a one-line reason, naming the CLI's option."""
+
+    rhos: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
+    attacks: tuple[str, ...] = ATTACKS
+    epsilons: tuple[float, ...] = (0.03, 0.06, 0.09)
+    mode: Mode = "fixed"
+    pgd_steps: int | None = None
+    pgd_alpha: float | None = None
+    layers: Layers = "first"
+    rescale: bool = False
+    batch_size: int = 250
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise once, here
+        set_(self, "rhos", tuple(_check(self.rhos, "rho", positive=False)))
+        set_(self, "epsilons", tuple(_check(self.epsilons, "eps", positive=True)))
+        attacks = tuple(dict.fromkeys(a.lower() for a in self.attacks))
+        unknown = [a for a in attacks if a not in ATTACKS]
+        if unknown or not attacks:
+            raise InputError(
+                f"unknown attack {unknown[0] if unknown else '(none)'!r}; "
+                f"choose from {', '.join(ATTACKS)}"
+            )
+        set_(self, "attacks", attacks)
+        if self.mode not in MODES:
+            raise InputError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.layers not in LAYERS:
+            raise InputError(f"--layers must be one of {', '.join(LAYERS)}, got {self.layers!r}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
+        pgd_settings(self.mode, self.pgd_steps, self.pgd_alpha)
+
+    @property
+    def columns(self) -> list[tuple[str, float]]:
+        """The table's (attack, eps) columns."""
+        return [(a, e) for a in self.attacks for e in self.epsilons]
 
 
 @dataclass(frozen=True)
@@ -133,55 +182,37 @@ def evaluate_robustness(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
+    config: RobustnessConfig = RobustnessConfig(),
     *,
-    rhos: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 1.0),
-    attacks: Sequence[str] = ATTACKS,
-    epsilons: Sequence[float] = (0.03, 0.06, 0.09),
-    mode: Mode = "fixed",
-    pgd_steps: int | None = None,
-    pgd_alpha: float | None = None,
-    layers: Layers = "first",
-    rescale: bool = False,
-    batch_size: int = 250,
     progress: Callable[[int], None] | None = None,
 ) -> RobustnessTable:
-    """Table 2 for ``model`` on ``images`` (N, C, H, W) in [0, 1]: for each rho a smoothed copy
-    (``rho = 0`` is the model itself), its clean accuracy and its accuracy under each attack
-    and eps (``layers``, ``rescale``: see :func:`smooth_model`). ``progress(k)`` is called
-    after each batch with the number of images done (``len(rhos) * N`` in all). The given
-    model is not changed. Under torch.distributed the ranks share the batches and every rank
-    returns the one-process table (counts summed, spectra added in batch order)."""
-    rhos = _check(rhos, "rho", positive=False)
-    epsilons = _check(epsilons, "eps", positive=True)
-    attacks = list(dict.fromkeys(attacks))
-    unknown = [a for a in attacks if a not in ATTACKS]
-    if unknown or not attacks:
-        raise InputError(
-            f"unknown attack {unknown[0] if unknown else '(none)'!r}; "
-            f"choose from {', '.join(ATTACKS)}"
-        )
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if batch_size < 1:
-        raise InputError(f"batch size must be >= 1, got {batch_size}")
+    """Table 2 for ``model`` on ``images`` (N, C, H, W) in [0, 1] as ``config`` says: for each
+    rho a smoothed copy (``rho = 0`` is the model itself), its clean accuracy and its accuracy
+    under each attack and eps. ``progress(k)`` is called after each batch with the number of
+    images done (``len(rhos) * N`` in all). The given model is not changed. Under
+    torch.distributed the ranks share the batches and every rank returns the one-process table
+    (counts summed, spectra added in batch order)."""
     if images.ndim != 4 or labels.shape != (images.shape[0],) or images.shape[0] == 0:
         raise InputError(
             f"need images (N, C, H, W) and labels (N,) with N > 0, got "
             f"{tuple(images.shape)} and {tuple(labels.shape)}"
         )
-    steps, alpha_text = pgd_settings(mode, pgd_steps, pgd_alpha)
-    columns = [(a, e) for a in attacks for e in epsilons]
+    n = images.shape[0]
+    steps, alpha_text = pgd_settings(config.mode, config.pgd_steps, config.pgd_alpha)
+    columns = config.columns
     rows = []
     spectra: dict[SpectrumKey, np.ndarray] = {}
-    for rho in rhos:
-        net = smooth_model(model, rho, layers=layers, rescale=rescale) if rho else model
+    for rho in config.rhos:
+        net = (
+            smooth_model(model, rho, layers=config.layers, rescale=config.rescale) if rho else model
+        )
         correct = {key: 0 for key in ["clean", *columns]}
         batch_power: dict[int, dict[tuple[str, float], torch.Tensor]] = {}
-        for start in dist.shard(range(0, images.shape[0], batch_size)):
-            x, y = images[start : start + batch_size], labels[start : start + batch_size]
+        size = config.batch_size
+        for start in dist.shard(range(0, n, size)):
+            x, y = images[start : start + size], labels[start : start + size]
             batch_power[start] = {}
-            hits = _batch_hits(net, x, y, attacks, epsilons, mode, steps, pgd_alpha,
-                               batch_power[start])  # fmt: skip
+            hits = _batch_hits(net, x, y, config, steps, batch_power[start])
             batch_power[start] = {k: p.cpu() for k, p in batch_power[start].items()}
             for key, count in hits:
                 correct[key] += count
@@ -190,15 +221,30 @@ def evaluate_robustness(
         correct = dict(zip(correct, dist.sum_over_ranks(np.array(list(correct.values()))),
                            strict=True))  # fmt: skip
         power = _sum_in_batch_order(dist.gather(batch_power))
-        n = images.shape[0]
         rows.append(RobustnessRow(rho, correct["clean"] / n, {c: correct[c] / n for c in columns}))
         spectra.update({(rho, a, e): p.numpy() for (a, e), p in power.items()})
-    settings: dict[str, object] = {"mode": mode, "layers": layers, "rescale": rescale}
-    if "pgd" in attacks:
+    settings: dict[str, object] = {
+        "mode": config.mode,
+        "layers": config.layers,
+        "rescale": config.rescale,
+    }
+    if "pgd" in config.attacks:
         settings.update(pgd_steps=steps, pgd_alpha=alpha_text)
-    if mode == "search" and "fgsm" in attacks:
+    if config.mode == "search" and "fgsm" in config.attacks:
         settings["fgsm_grid"] = "1/1000"
-    return RobustnessTable(rows, attacks, epsilons, images.shape[0], settings, spectra)
+    return RobustnessTable(rows, list(config.attacks), list(config.epsilons), n, settings, spectra)
+
+
+def write_robustness(output: str | Path, table: RobustnessTable, title: str) -> list[Path]:
+    """Write ``table2.csv``, ``table2.md``, ``perturbation_spectrum.csv`` and its figure
+    ``perturbation_spectrum.png`` into ``output``, each atomically; return their paths."""
+    output = Path(output)
+    paths = [output / name for name in (TABLE_CSV, TABLE_MD, SPECTRUM_CSV, SPECTRUM_PNG)]
+    write_text_atomic(paths[0], table.to_csv())
+    write_text_atomic(paths[1], table.to_markdown(title))
+    write_text_atomic(paths[2], spectra_csv(table.spectra))
+    plot_spectra(paths[3], table.spectra, f"perturbations: {title}")
+    return paths
 
 
 def _sum_in_batch_order(
@@ -217,15 +263,13 @@ def _batch_hits(
     net: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    attacks: list[str],
-    epsilons: list[float],
-    mode: Mode,
+    config: RobustnessConfig,
     steps: int,
-    alpha: float | None,
     power: dict[tuple[str, float], torch.Tensor],
 ) -> list[tuple[str | tuple[str, float], int]]:
     """Numbers of robust images in one batch: clean and per (attack, eps); adds the power
     spectra of the fixed-eps perturbations to ``power``."""
+    attacks, epsilons, mode, alpha = config.attacks, config.epsilons, config.mode, config.pgd_alpha
     device = next(iter(net.parameters())).device
     x, y = x.to(device), y.to(device)
     with eval_mode(net):

@@ -26,6 +26,7 @@ from torch import nn
 from hfc_detect.utils.errors import InputError
 
 Layers = Literal["first", "all"]
+LAYERS: tuple[Layers, ...] = ("first", "all")
 
 
 def smoothing_filter(rho: float) -> torch.Tensor:
@@ -73,8 +74,8 @@ def smooth_model(
     """A deep copy of ``model`` whose first convolution (``layers="first"``, the paper's and the
     released code's choice) or every convolution (``"all"``) has Eq. 3-smoothed kernels
     (``rescale``: divided by ``1 + 8 rho``). The given model is never changed."""
-    if layers not in ("first", "all"):
-        raise InputError(f"layers must be 'first' or 'all', got {layers!r}")
+    if layers not in LAYERS:
+        raise InputError(f"layers must be one of {', '.join(LAYERS)}, got {layers!r}")
     first_conv(model)  # fail early, before copying, on models without convolutions
     smoothed = copy.deepcopy(model)
     convs = [m for _, m in _convolutions(smoothed)]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hfc_classify.cli import options
 from hfc_detect.utils.cli import parse_number_list, split_option_list
+
+if TYPE_CHECKING:
+    from hfc_classify.robustness import RobustnessTable
 
 
 def robustness_command(
@@ -52,80 +56,50 @@ def robustness_command(
     as the paper's foolbox v1 searches do (FGSM grid 1/1000; PGD 40 steps of eps/30, success at
     any step). An image is robust only if classified correctly both clean and attacked. Exit
     code 2 on bad arguments."""
-    from hfc_detect.utils.errors import InputError
     from hfc_detect.utils.files import check_output
 
-    check_output(output)
-    from hfc_detect.utils.distributed import is_main_rank
-
-    if limit is not None and limit < 1:
-        raise InputError(f"--limit must be >= 1, got {limit}")
-    if mode not in ("fixed", "search"):
-        raise InputError(f"--mode must be fixed or search, got {mode!r}")
-    if layers not in ("first", "all"):
-        raise InputError(f"--layers must be first or all, got {layers!r}")
-    if batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
-    rhos, epsilons = parse_number_list(rho, "--rho"), parse_number_list(eps, "--eps")
-    attacks = [name.lower() for name in split_option_list(attack)]
-
-    import numpy as np
+    check_output(output)  # before any heavy work
     import torch
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-    from rich.table import Table
 
-    from hfc_classify.analysis.spectrum import plot_spectra, spectra_csv
-    from hfc_classify.data import load_split
-    from hfc_classify.engine.evaluation import resolve_device
-    from hfc_classify.engine.loading import load_classifier
-    from hfc_classify.robustness import evaluate_robustness, pgd_settings
+    from hfc_classify.analysis.inputs import load_inputs
+    from hfc_classify.robustness import RobustnessConfig, evaluate_robustness, write_robustness
     from hfc_detect.utils.cli import interruptible, start_over
-    from hfc_detect.utils.files import write_text_atomic
+    from hfc_detect.utils.distributed import is_main_rank
+    from hfc_detect.utils.progress import progress_bar
 
-    pgd_settings(mode, pgd_steps, pgd_alpha)  # validate before the slow part
+    config = RobustnessConfig(
+        rhos=tuple(parse_number_list(rho, "--rho")),
+        attacks=tuple(split_option_list(attack)),
+        epsilons=tuple(parse_number_list(eps, "--eps")),
+        mode=mode,
+        pgd_steps=pgd_steps,
+        pgd_alpha=pgd_alpha,
+        layers=layers,
+        rescale=rescale,
+        batch_size=batch_size,
+    )  # checked before the slow part
     arch = options.resolve_arch(arch, checkpoint)
-    dev = resolve_device(device)
-    images = load_split(data, "test", option="--data")
-    if limit is not None:
-        images = images.subset(np.arange(min(limit, len(images))))
-    model = load_classifier(arch, checkpoint, images).to(dev)
+    model, images = load_inputs(arch, checkpoint, data, limit=limit, device=device)
     x, y = images.tensor(), torch.from_numpy(images.labels)
-
-    err = Console(stderr=True)
-    columns = [
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ]
     with (
         interruptible(start_over(output)),
-        Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar,
+        progress_bar(f"{arch} rho x images", len(config.rhos) * len(y)) as advance,
     ):
-        task = bar.add_task(f"{arch} rho x images", total=len(rhos) * len(y))
-        table = evaluate_robustness(
-            model,
-            x,
-            y,
-            rhos=rhos,
-            attacks=attacks,
-            epsilons=epsilons,
-            mode=mode,
-            pgd_steps=pgd_steps,
-            pgd_alpha=pgd_alpha,
-            layers=layers,
-            rescale=rescale,
-            batch_size=batch_size,
-            progress=lambda n: bar.advance(task, n),
-        )
+        table = evaluate_robustness(model, x, y, config, progress=advance)
     if not is_main_rank():  # ranks shared the work; rank 0 writes
         return
     title = f"{arch} ({checkpoint.name}) on {images.source}"
-    write_text_atomic(output / "table2.csv", table.to_csv())
-    write_text_atomic(output / "table2.md", table.to_markdown(title))
-    write_text_atomic(output / "perturbation_spectrum.csv", spectra_csv(table.spectra))
-    plot_spectra(output / "perturbation_spectrum.png", table.spectra, f"perturbations: {title}")
+    write_robustness(output, table, title)
+    _print_table(table, title)
+    typer.echo(
+        f"wrote {output}/table2.csv, table2.md, perturbation_spectrum.csv and .png "
+        f"({table.n_images} images)"
+    )
+
+
+def _print_table(table: RobustnessTable, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
 
     shown = Table(title=title, caption=", ".join(f"{k}={v}" for k, v in table.settings.items()))
     shown.add_column("rho", justify="right")
@@ -137,7 +111,3 @@ def robustness_command(
             f"{row.rho:g}", f"{row.clean:.3f}", *(f"{row.attacked[c]:.3f}" for c in table.columns)
         )
     Console().print(shown)
-    typer.echo(
-        f"wrote {output}/table2.csv, table2.md, perturbation_spectrum.csv and .png "
-        f"({table.n_images} images)"
-    )

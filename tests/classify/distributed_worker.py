@@ -10,7 +10,7 @@ import torch
 
 from hfc_classify.analysis.cue_conflict import cue_conflict
 from hfc_classify.analysis.heatmap import HeatmapConfig, fourier_heatmap
-from hfc_classify.robustness import evaluate_robustness
+from hfc_classify.robustness import RobustnessConfig, evaluate_robustness
 from hfc_detect.utils import distributed as dist
 from tests.classify.reference import tiny_model
 
@@ -23,7 +23,9 @@ def results() -> dict[str, np.ndarray]:
     heat = fourier_heatmap(model, x, y, HeatmapConfig(eps=2.0, batch_size=32))  # passes of 4
     pixels = (x.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
     cue = cue_conflict(model, pixels, y.numpy(), [2, 3], batch_size=5)
-    table = evaluate_robustness(model, x, y, rhos=[0, 0.5], epsilons=[0.03], batch_size=6)
+    table = evaluate_robustness(
+        model, x, y, RobustnessConfig(rhos=(0, 0.5), epsilons=(0.03,), batch_size=6)
+    )
     return {
         "heatmap": heat,
         "cue": np.array([[r.follows_low, r.follows_high] for r in cue]),

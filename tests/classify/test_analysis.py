@@ -22,7 +22,7 @@ from hfc_classify.analysis.heatmap import (
 from hfc_classify.analysis.spectrum import power_spectrum, radial_profile, share_outside
 from hfc_classify.attacks import fgsm
 from hfc_classify.cli.app import app
-from hfc_classify.robustness import evaluate_robustness
+from hfc_classify.robustness import RobustnessConfig, evaluate_robustness
 from hfc_detect.utils.errors import InputError
 from tests.classify.reference import numpy_split, tiny_model
 
@@ -172,9 +172,10 @@ def test_robustness_spectra_are_the_perturbations_power():
     with torch.no_grad():
         y = model(x).argmax(1)
     for mode in ("fixed", "search"):
-        table = evaluate_robustness(
-            model, x, y, rhos=[0], attacks=["fgsm"], epsilons=[0.05], mode=mode, batch_size=4
+        config = RobustnessConfig(
+            rhos=(0,), attacks=("fgsm",), epsilons=(0.05,), mode=mode, batch_size=4
         )
+        table = evaluate_robustness(model, x, y, config)
         delta = (fgsm(model, x, y, 0.05) - x).double().numpy()
         np.testing.assert_allclose(table.spectra[(0.0, "fgsm", 0.05)], numpy_power(delta))
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hfc_classify.attacks import fgsm, pgd
 from hfc_classify.cli.app import app
 from hfc_classify.models import build_model
-from hfc_classify.robustness import evaluate_robustness
+from hfc_classify.robustness import RobustnessConfig, evaluate_robustness
 from hfc_classify.smoothing import smooth_model
 from hfc_detect.utils.errors import InputError
 from tests.classify.reference import tiny_model
@@ -42,16 +42,8 @@ def test_fixed_mode_equals_direct_computation(data):
     x, y = data
     model = tiny_model()
     done = []
-    table = evaluate_robustness(
-        model,
-        x,
-        y,
-        rhos=[0, 0.5],
-        epsilons=[0.01, 0.05],
-        pgd_steps=3,
-        batch_size=7,
-        progress=done.append,
-    )
+    config = RobustnessConfig(rhos=(0, 0.5), epsilons=(0.01, 0.05), pgd_steps=3, batch_size=7)
+    table = evaluate_robustness(model, x, y, config, progress=done.append)
     assert sum(done) == 2 * len(y)
     assert [r.rho for r in table.rows] == [0, 0.5]
     for row in table.rows:
@@ -70,9 +62,9 @@ def test_fixed_mode_equals_direct_computation(data):
 def test_search_is_never_weaker_than_fixed(data):
     x, y = data
     model = tiny_model()
-    common = dict(rhos=[0, 1.0], epsilons=[0.01, 0.03], pgd_steps=3, pgd_alpha=0.005)
-    fixed = evaluate_robustness(model, x, y, mode="fixed", **common)
-    search = evaluate_robustness(model, x, y, mode="search", **common)
+    common = dict(rhos=(0, 1.0), epsilons=(0.01, 0.03), pgd_steps=3, pgd_alpha=0.005)
+    fixed = evaluate_robustness(model, x, y, RobustnessConfig(mode="fixed", **common))
+    search = evaluate_robustness(model, x, y, RobustnessConfig(mode="search", **common))
     for a, b in zip(fixed.rows, search.rows, strict=True):
         assert a.clean == b.clean
         assert all(b.attacked[c] <= a.attacked[c] for c in fixed.columns)
@@ -81,9 +73,8 @@ def test_search_is_never_weaker_than_fixed(data):
 
 def test_csv_and_markdown(data):
     x, y = data
-    table = evaluate_robustness(
-        tiny_model(), x, y, rhos=[0, 0.25], attacks=["fgsm"], epsilons=[0.03]
-    )
+    config = RobustnessConfig(rhos=(0, 0.25), attacks=("fgsm",), epsilons=(0.03,))
+    table = evaluate_robustness(tiny_model(), x, y, config)
     rows = list(csv.reader(io.StringIO(table.to_csv())))
     assert rows[0] == ["rho", "clean", "fgsm@0.03"]
     assert [r[0] for r in rows[1:]] == ["0", "0.25"]
@@ -99,13 +90,23 @@ def test_csv_and_markdown(data):
         ({"attacks": ["cw"]}, "unknown attack"),
         ({"rhos": [-1]}, "rho"),
         ({"epsilons": [0]}, "eps"),
+        ({"attacks": []}, "unknown attack '\\(none\\)'"),
         ({"mode": "bisect"}, "mode"),
+        ({"layers": "last"}, "--layers must be one of first, all"),
+        ({"batch_size": 0}, "--batch-size must be >= 1"),
         ({"pgd_steps": 0}, "pgd-steps"),
+        ({"pgd_alpha": -1.0}, "pgd-alpha"),
     ],
 )
-def test_bad_arguments(data, kwargs, match):
+def test_bad_settings_are_refused_when_made(kwargs, match):
     with pytest.raises(InputError, match=match):
-        evaluate_robustness(tiny_model(), *data, **kwargs)
+        RobustnessConfig(**kwargs)
+
+
+def test_bad_images_are_refused(data):
+    x, y = data
+    with pytest.raises(InputError, match=r"need images \(N, C, H, W\) and labels"):
+        evaluate_robustness(tiny_model(), x, y[:-1])
 
 
 def test_robustness_cli_writes_table(shared_dir, tmp_path):
@@ -147,6 +148,8 @@ def test_robustness_cli_writes_table(shared_dir, tmp_path):
         ({"--eps": "0.03,x"}, "not a number"),
         ({"--attack": "cw"}, "unknown attack"),
         ({"--mode": "bisect"}, "--mode"),
+        ({"--layers": "last"}, "--layers"),
+        ({"--rho": "-1"}, "rho must be >= 0"),
     ],
 )
 def test_robustness_cli_bad_input_exits_2_one_line(shared_dir, tmp_path, change, match):

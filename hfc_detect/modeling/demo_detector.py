@@ -183,14 +183,11 @@ def build_demo_detector(
     weights: str | Path | None = None,
     device: str | torch.device = "cpu",
     *,
-    config_file: str | None = None,
     overrides: Sequence[str] = (),
 ) -> DemoDetector:
     """Backend ``demo``: the shipped weights by default, or a checkpoint that
-    ``tools/train_demo_detector.py`` wrote. It has no config and no settings: ``config_file``
-    or ``overrides`` are refused rather than silently ignored."""
-    if config_file is not None:
-        raise InputError("--config-file applies to the detectron2 backend only")
+    ``tools/train_demo_detector.py`` wrote. It has no settings: ``overrides`` are refused
+    rather than silently ignored (and ``--config-file`` by the registry)."""
     if overrides:
         raise InputError(f"--set {overrides[0]!r}: the demo backend has no settings")
     path = Path(weights) if weights is not None else _asset(WEIGHTS_FILE)

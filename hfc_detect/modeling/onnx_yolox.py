@@ -169,13 +169,12 @@ class OnnxYoloxDetector:
 
 def build_onnx_yolox(
     *,
-    weights: str | Path | None = None,
+    weights: str | Path,
     device: str | torch.device | None = None,
     score_threshold: float = 0.001,
     nms_threshold: float = 0.65,
     max_detections: int = 100,
     threads: int | None = None,
-    config_file: str | None = None,
     overrides: tuple[str, ...] | list[str] = (),
 ) -> OnnxYoloxDetector:
     """Build the onnx-yolox backend; ``weights`` (the ``.onnx`` file) is required.
@@ -185,10 +184,6 @@ def build_onnx_yolox(
     count, which ``eval`` sets not to oversubscribe the cores; 0: onnxruntime's own default), e.g.
     ``--set score_threshold=0.01``.
     """
-    if weights is None:
-        raise InputError("the onnx-yolox backend needs --weights PATH.onnx (no default download)")
-    if config_file is not None:
-        raise InputError("--config-file applies to the detectron2 backend only")
     options = {
         "score_threshold": score_threshold,
         "nms_threshold": nms_threshold,

@@ -135,12 +135,9 @@ def _build(
     weights: str | Path | None = None,
     device: str | torch.device | None = None,
     overrides: Sequence[str] = (),
-    config_file: str | None = None,
 ) -> TorchvisionDetector:
     from torchvision.models import detection
 
-    if config_file is not None:
-        raise InputError("--config-file applies to the detectron2 backend only")
     kwargs = {key: _literal(value) for key, value in parse_overrides(overrides)}
     for fixed in ("weights", "weights_backbone", "num_classes"):
         if fixed in kwargs:

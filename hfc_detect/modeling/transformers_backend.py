@@ -153,20 +153,15 @@ def load_pretrained(weights: str | Path) -> tuple[Any, Any]:
 
 def build_transformers(
     *,
-    weights: str | Path | None = None,
+    weights: str | Path,
     categories: Mapping[int, str] | None = None,
     device: str | torch.device | None = None,
     overrides: Sequence[str] = (),
-    config_file: str | None = None,
 ) -> TransformersDetector:
     """Build the transformers backend from ``--weights DIR_OR_MODEL_ID`` (required).
 
     ``overrides``: ``threshold`` (default 0: every query) and ``max_detections`` (default 100).
     """
-    if weights is None:
-        raise InputError("the transformers backend needs --weights DIR or a Hub model id")
-    if config_file is not None:
-        raise InputError("--config-file applies to the detectron2 backend only")
     settings = PostprocessSettings.from_overrides(overrides)
     model, processor = load_pretrained(weights)
     return TransformersDetector(model, processor, categories, settings, device)

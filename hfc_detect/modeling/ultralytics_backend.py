@@ -171,20 +171,15 @@ def load_yolo(weights: str | Path) -> Any:
 
 def build_ultralytics(
     *,
-    weights: str | Path | None = None,
+    weights: str | Path,
     categories: Mapping[int, str] | None = None,
     device: str | torch.device | None = None,
     overrides: Sequence[str] = (),
-    config_file: str | None = None,
 ) -> UltralyticsDetector:
     """Build the ultralytics backend from ``--weights MODEL.pt`` (required).
 
     ``overrides``: ``conf``, ``iou``, ``max_det`` (defaults 0.001, 0.7, 300: Ultralytics'
     validation settings) and ``imgsz`` (default: the checkpoint's), e.g. ``--set imgsz=1280``.
     """
-    if weights is None:
-        raise InputError("the ultralytics backend needs --weights MODEL.pt")
-    if config_file is not None:
-        raise InputError("--config-file applies to the detectron2 backend only")
     settings = PredictSettings().with_overrides(overrides)
     return UltralyticsDetector(load_yolo(weights), categories, settings, device)

@@ -78,6 +78,25 @@ def test_class_names_map_to_categories_by_name():
         class_to_category({0: "a"}, None, backend="x")
 
 
+def test_the_registry_refuses_what_a_backend_does_not_take_before_loading_it(monkeypatch):
+    """Missing weights and a config file a backend does not read are one error line each,
+    decided from the registry before the backend's module is imported."""
+    from hfc_detect.modeling import registry
+
+    def fail(spec):
+        raise AssertionError(f"{spec} was loaded")
+
+    monkeypatch.setattr(registry, "_load", fail)
+    for backend, what in [("onnx-yolox", "PATH.onnx"), ("ultralytics", "MODEL.pt"),
+                          ("transformers", "DIR or a Hub model id")]:  # fmt: skip
+        with pytest.raises(InputError, match=f"the {backend} backend needs --weights {what}"):
+            build_detector(backend, categories={1: "person"})
+    for backend in ("torchvision", "onnx-yolox", "ultralytics", "transformers", "demo"):
+        message = f"--config-file applies to the detectron2 backend only, not {backend}"
+        with pytest.raises(InputError, match=message):
+            build_detector(backend, weights="w", config_file="c.yaml", categories={})
+
+
 @pytest.mark.parametrize(
     ("backend", "package"), [("ultralytics", "ultralytics"), ("transformers", "transformers")]
 )
@@ -187,8 +206,8 @@ def test_torchvision_builder_errors(tmp_path, monkeypatch):
         build_torchvision(weights=bad)
     with pytest.raises(InputError, match="KEY=VALUE"):
         build_torchvision(weights=bad, overrides=["min_size"])
-    with pytest.raises(InputError, match="detectron2 backend only"):
-        build_torchvision(config_file="x.yaml")
+    with pytest.raises(InputError, match="applies to the detectron2 backend only, not torchvision"):
+        build_detector("torchvision", config_file="x.yaml")
 
     def offline(self, *args, **kwargs):
         raise urllib.error.URLError("Name or service not known")

@@ -98,10 +98,12 @@ class ImageTransform:
             got = f"shape {out.shape}"
         elif out.dtype.kind not in "fiu":
             got = f"dtype {out.dtype}"
-        elif not np.isfinite(out).all():
-            got = "non-finite values"
         else:
-            return out.astype(np.float32, copy=False)
+            with np.errstate(over="ignore"):  # beyond float32's range: inf, refused below
+                out = out.astype(np.float32, copy=False)
+            if np.isfinite(out).all():
+                return out
+            got = "non-finite values (as float32)"
         raise InputError(
             f"{self.label} returned {got} for image {image_id}; it must return {CONTRACT} of "
             f"the input's shape {shape}"

@@ -29,12 +29,16 @@ def require(module: str, *, purpose: str, install: str) -> ModuleType:
 
 def load_object(spec: str, *, what: str) -> Any:
     """The attribute ``spec`` (``package.module:attribute``) names; InputError starting with
-    ``what`` (e.g. ``"backend 'pkg.mod:Cls'"``) when its module cannot be imported or lacks it."""
+    ``what`` (e.g. ``"backend 'pkg.mod:Cls'"``) when its module cannot be imported (missing,
+    or failing as it loads: a syntax error, an exception at its top level) or lacks it."""
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(f"{what}: cannot import {module_name!r} ({exc})") from None
+    except Exception as exc:  # the user's module failed as it ran: one line, not a traceback
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise InputError(f"{what}: cannot import {module_name!r} ({reason})") from None
     try:
         return getattr(module, attr)
     except AttributeError:

@@ -42,6 +42,11 @@ def not_finite(image: np.ndarray) -> np.ndarray:
     return image * np.nan
 
 
+def beyond_float32(image: np.ndarray) -> np.ndarray:
+    """Finite as float64, infinite once the detector's float32."""
+    return image.astype(np.float64) * 1e300 + 1e300
+
+
 def a_list(image: np.ndarray) -> list:
     return image.tolist()
 
@@ -106,6 +111,7 @@ def test_a_transform_reaches_the_detector_exactly(coco, tmp_path, order):
     [
         ("wrong_shape", "returned shape (40, 48) for image 10"),
         ("not_finite", "returned non-finite values"),
+        ("beyond_float32", "returned non-finite values (as float32)"),
         ("a_list", "returned list"),
         ("raises", "failed on image 10: ValueError: no good"),
     ],
@@ -121,6 +127,21 @@ def test_a_transform_breaking_its_contract_is_one_error_line(coco, tmp_path, fun
     assert "\n" not in line and line.startswith(f"error: --transform bad={HERE}:{function}")
     assert message in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("body", ["raise RuntimeError('not configured')", "def f(:\n"])
+def test_a_transform_module_failing_to_import_is_one_error_line(coco, tmp_path, monkeypatch, body):
+    (tmp_path / "broken_transform.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    args = ["--radius", "8", "--annotations", str(coco[0]), "--images", str(coco[1]),
+            "--backend", BACKEND, "--num-workers", "0", "--output", str(out), "--no-progress",
+            "--transform", "t=broken_transform:f"]  # fmt: skip
+    result = _cli(args)
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert "\n" not in line and line.startswith("error: --transform t=broken_transform:f: ")
+    assert "cannot import 'broken_transform' (" in line and not out.exists()
 
 
 @pytest.mark.parametrize(

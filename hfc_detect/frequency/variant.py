@@ -127,10 +127,11 @@ class Variant:
             raise InputError(
                 f"a transform's NAME is a letter then letters, digits, _ or -, got {self.label!r}"
             )
-        corruption = _CORRUPTION_NAME.fullmatch(self.label)
+        name = self.label.lower()  # LFC.json and lfc.json are one file on some file systems
+        corruption = _CORRUPTION_NAME.fullmatch(name)
         if (
-            self.label in (*KINDS, BAND)
-            or _NAME.fullmatch(self.label)
+            name in (*KINDS, BAND)
+            or _NAME.fullmatch(name)
             or (corruption and corruption["corruption"] in CORRUPTIONS)
         ):
             raise InputError(f"{self.label!r} names a built-in variant; give the transform another")
@@ -353,4 +354,6 @@ def name_variants(variants: Iterable[Variant]) -> dict[str, Variant]:
     named = {v.name(short=len(tags) == 1): v for v in variants}
     if len(named) != len(variants):
         raise InputError("a variant is given twice")
+    if len({name.lower() for name in named}) != len(named):  # one file on some file systems
+        raise InputError(f"two variants' names differ only in case: {', '.join(named)}")
     return named

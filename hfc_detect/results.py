@@ -313,6 +313,14 @@ class ComparisonFolder:
             return Variant.from_json(legacy)
         return Variant.parse_or_none(name, radius=self.summary.get("radius"))
 
+    def spec_or_none(self, name: str) -> Variant | None:
+        """:meth:`spec`, or None where the recorded spec cannot be read (a kind of a later
+        release): for what only draws a variant (its colour), not for what computes with it."""
+        try:
+            return self.spec(name)
+        except InputError:
+            return None
+
     @property
     def radii(self) -> list[float]:
         """The radii of the folder's LFC/HFC variants, in the order they first appear."""

@@ -118,7 +118,7 @@ def folder_errors(
     for name, path in paths.items():
         found = tide_errors(gt, load_predictions(path, gt, name=name), order)
         results.append(VariantErrors(name, found.ap50, found.main, found.special, found.per_image,
-                                     folder.spec(name)))  # fmt: skip
+                                     folder.spec_or_none(name)))  # fmt: skip
         if advance is not None:
             advance(1)
     return FolderErrors(

@@ -255,14 +255,7 @@ def spectrum_kinds(
     """What each variant of ``spectrum`` is, as ``folder`` records it (None: not recorded, or a
     kind this version does not know; only the figure's colours depend on it)."""
     known = set(folder.variant_names)
-    return {name: _spec(folder, name) if name in known else None for name in spectrum.shares}
-
-
-def _spec(folder: ComparisonFolder, name: str) -> Variant | None:
-    try:
-        return folder.spec(name)
-    except InputError:
-        return None
+    return {name: folder.spec_or_none(name) if name in known else None for name in spectrum.shares}
 
 
 def octave_shares(spectrum: VariantSpectrum) -> tuple[list[tuple[int, int]], dict[str, list]]:

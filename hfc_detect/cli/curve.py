@@ -37,11 +37,12 @@ def curve_command(
 
     curve = load_curve(directory, resamples=resamples, seed=seed)
     write_curve(output, curve, f"AP against radius: {directory.resolve().name}")
-    width = 11 if curve.has_bands else 8
+    radii = [f"{p.radius:g}" if p.inner is None else f"{p.inner:g}-{p.radius:g}"
+             for p in curve.points]  # fmt: skip
+    width = max(8, *map(len, radii))  # a band on a 4K image: 1101.5-2202.9
     typer.echo(f"{'':>4} {'radius':>{width}} {'AP':>7} {'dAP mean':>9}  95% CI")
-    for p in curve.points:
+    for p, radius in zip(curve.points, radii, strict=True):
         d = p.delta
-        radius = f"{p.radius:g}" if p.inner is None else f"{p.inner:g}-{p.radius:g}"
         typer.echo(f"{p.kind:>4} {radius:>{width}} {p.stats['AP']:>7.4f} {d.mean:>9.4f}  "
                    f"[{d.low:.4f}, {d.high:.4f}]")  # fmt: skip
     typer.echo(f"original AP {curve.original['AP']:.4f}")

@@ -1,6 +1,8 @@
-"""One colour per variant, the same in every figure of a folder: LFCs in blues, HFCs in reds,
+"""One colour per variant, the same in the spectrum, errors and histogram figures of a folder
+(give :func:`variant_styles` all its variants, the baseline too): LFCs in blues, HFCs in reds,
 bands in greens (one shade per radius, darkest first), the original dark grey, and every other
-kind (corruptions, transforms, variants a folder does not describe) in colours of its own."""
+kind (corruptions, transforms, variants a folder does not describe) in colours of its own.
+``curve.png`` draws each family as one line of the same hue (blue, red, green)."""
 
 from __future__ import annotations
 

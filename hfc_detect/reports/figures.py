@@ -37,7 +37,7 @@ def histogram_figure(comparison: ComparisonFolder) -> Any:
     base = comparison.column(f"ap_{comparison.baseline}")
     width = 0.025
     bins = (np.arange(-40, 42) - 0.5) * width  # a bin centred on 0: "no change" stays apart
-    styles = variant_styles({name: comparison.spec(name) for name in names})
+    styles = variant_styles({n: comparison.spec_or_none(n) for n in comparison.variant_names})
     for ax, name in zip(axes, names, strict=False):
         diff = comparison.column(f"ap_{name}") - base
         diff = diff[np.isfinite(diff)]

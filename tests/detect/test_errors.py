@@ -139,6 +139,20 @@ def test_synthetic_corner_cases_equal_tidecv(tmp_path, seed) -> None:
     check_folder(out, annotations)
 
 
+def test_a_variant_kind_of_a_later_release_is_still_scored(tmp_path) -> None:
+    """errors reads a variant's spec only for its colour: a kind this version does not know
+    (a folder of a later release) is drawn in another colour, not refused."""
+    annotations, detections = synthetic_set(tmp_path, 0)
+    out = tmp_path / "cmp"
+    _invoke(["compare", "--annotations", annotations, "--predictions", f"a={detections}",
+             "--predictions", f"b={detections}", "--output", out])  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    summary["variants"][1]["spec"] = {"kind": "a_future_kind", "radius": None}
+    (out / "summary.json").write_text(json.dumps(summary))
+    _invoke(["errors", out])
+    check_folder(out, annotations)
+
+
 @pytest.fixture(scope="module")
 def fixture_run(shared_dir, tmp_path_factory) -> tuple[Path, Path]:
     """compare on the COCO API fixture: its fake results, and the same with every box shifted

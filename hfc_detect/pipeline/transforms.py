@@ -15,9 +15,9 @@ and any resume give the same images. A user's function that draws from another R
 own business.
 
 Corruptions come from ``imagecorruptions`` (the maintained fork ``imagecorruptions-imaug``,
-imported lazily; the extra ``hfc-toolkit[corruptions]``); its ``corrupt`` takes uint8, so the
-decoded image (whole numbers on 0..255) passes exactly, and its uint8 result is what the
-detector sees. Where we differ: ImageNet-C was released as JPEG files of images corrupted once,
+imported lazily; the extra ``hfc-toolkit[corruptions]``); its ``corrupt`` takes uint8, so an
+8-bit image (whole numbers on 0..255) passes exactly (a 16-bit one, rescaled to 0..255 when
+decoded, is rounded first), and its uint8 result is what the detector sees. Where we differ: ImageNet-C was released as JPEG files of images corrupted once,
 and MMDetection's robustness benchmark (COCO-C) corrupts on the fly without a seed, so its
 numbers vary from run to run; here the corrupted image goes to the detector unencoded and is
 made again, identically, on every run from its seed.

@@ -6,6 +6,7 @@ import importlib
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 
 from hfc_detect import __version__
@@ -40,14 +41,15 @@ def cpu_defaults(
     return num_workers, threads
 
 
-def versions() -> dict[str, str | None]:
-    """Versions of Python, this toolkit and the libraries a run depends on (None: absent).
+def versions(extra: Sequence[str] = ()) -> dict[str, str | None]:
+    """Versions of Python, this toolkit and the libraries a run depends on (None: absent), and
+    of the ``extra`` distributions (by their pip names) this run uses.
 
     Package metadata first; a module without it (Detectron2 built from source in place, on
     ``PYTHONPATH``) falls back to its ``__version__``, importing it only when it is installed.
     """
     out: dict[str, str | None] = {"hfc-toolkit": __version__, "python": platform.python_version()}
-    for name in VERSIONED:
+    for name in (*VERSIONED, *extra):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -50,7 +50,7 @@ from hfc_detect.pipeline.inputs import (
     write_subset_annotations,
 )
 from hfc_detect.pipeline.predictions import RunFolder, collect_results, detections_to_rows
-from hfc_detect.pipeline.transforms import load_transforms
+from hfc_detect.pipeline.transforms import CORRUPTION_PACKAGES, load_transforms
 from hfc_detect.pipeline.variants import VariantMaker, run_variants, variant_maker
 from hfc_detect.results import SCORED_ANNOTATIONS, SUMMARY_FILE, write_comparison
 from hfc_detect.utils import distributed as dist
@@ -479,7 +479,7 @@ def _summary_extra(
         "torch_threads": torch.get_num_threads(),
         "limit": config.limit,
         "images_evaluated_this_run": run.new_images,
-        "versions": versions(),
+        "versions": versions(CORRUPTION_PACKAGES if config.corruptions else ()),
         "failed_images": failed,
         "detections_outside_gt_categories": outside,
         "timings": {k: round(v, 4) for k, v in timings.items()},

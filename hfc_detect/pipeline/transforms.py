@@ -17,10 +17,12 @@ own business.
 Corruptions come from ``imagecorruptions`` (the maintained fork ``imagecorruptions-imaug``,
 imported lazily; the extra ``hfc-toolkit[corruptions]``); its ``corrupt`` takes uint8, so an
 8-bit image (whole numbers on 0..255) passes exactly (a 16-bit one, rescaled to 0..255 when
-decoded, is rounded first), and its uint8 result is what the detector sees. Where we differ: ImageNet-C was released as JPEG files of images corrupted once,
-and MMDetection's robustness benchmark (COCO-C) corrupts on the fly without a seed, so its
-numbers vary from run to run; here the corrupted image goes to the detector unencoded and is
-made again, identically, on every run from its seed.
+decoded, is rounded first), and its uint8 result is what the detector sees. Where we differ:
+ImageNet-C was released as JPEG files of images corrupted once, and MMDetection's robustness
+benchmark (COCO-C) corrupts on the fly without a seed, so its numbers vary from run to run; here
+the corrupted image goes to the detector unencoded and is made again, identically, on every run
+from its seed. The same seed gives the same image with the same versions of the packages in
+:data:`CORRUPTION_PACKAGES` (summary.json records them).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ from hfc_detect.utils.optional import load_object, require
 
 CONTRACT = "an (H, W, 3) array of finite real numbers"
 INSTALL = "pip install 'hfc-toolkit[corruptions]'"
+
+
+#: What a corrupted image depends on besides numpy (recorded in summary.json's versions): the
+#: same seed gives the same image with the same versions of these.
+CORRUPTION_PACKAGES = ("imagecorruptions-imaug", "scikit-image", "scipy", "opencv-python",
+                       "opencv-python-headless", "numba")  # fmt: skip
 
 
 def image_seed(image_id: int, variant: str) -> int:

@@ -247,3 +247,8 @@ def test_corruptions_are_deterministic_across_runs_and_resumes(coco, tmp_path):
     assert a == _files(tmp_path / "b") == _files(tmp_path / "c")
     predictions = {n: b for n, b in a.items() if n.endswith(".json")}
     assert len(set(predictions.values())) == len(predictions)  # each variant its own
+    from importlib import metadata
+
+    versions = json.loads((tmp_path / "a" / "summary.json").read_text())["versions"]
+    assert versions["imagecorruptions-imaug"] == metadata.version("imagecorruptions-imaug")
+    assert versions["scikit-image"] == metadata.version("scikit-image")

@@ -146,6 +146,7 @@ def run_eval(
                     total = len(run.records)
                     report(EvalEvent("finished", run.folder.root, total, total,
                                      demo_fallback=run.demo_fallback))  # fmt: skip
+                    _warn_without_spectrum(run, report)
                 return _reused(run)
             load_transforms(run.plan)  # a transform that cannot load fails before the model
             detector = detector if detector is not None else _build_detector(run)
@@ -445,6 +446,16 @@ def _spectrum(run: _Run, report: ProgressCallback) -> Path | None:
         message = f"variant spectrum not written ({exc}); hfc-detect spectrum DIR writes it"
         report(EvalEvent("warning", run.folder.root, message=message))
         return None
+
+
+def _warn_without_spectrum(run: _Run, report: ProgressCallback) -> None:
+    """A finished folder without its variant spectrum (interrupted while it was made, or written
+    by an earlier release) says how to make it; a reused run writes nothing."""
+    from hfc_detect.analysis.spectrum import SPECTRUM_CSV
+
+    if not (run.folder.root / SPECTRUM_CSV).is_file():
+        message = f"{SPECTRUM_CSV} is missing; hfc-detect spectrum {run.folder.root} writes it"
+        report(EvalEvent("warning", run.folder.root, message=message))
 
 
 def _summary_extra(

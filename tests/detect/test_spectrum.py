@@ -269,3 +269,18 @@ def test_a_kind_this_version_does_not_know_is_drawn_without_its_colour(run, tmp_
     (folder / "summary.json").write_text(json.dumps(summary))
     kinds = spectrum_kinds(load_comparison(folder), read_variant_spectrum(folder))
     assert kinds["hfc"] is None and kinds["lfc"].kind == "lfc"
+
+
+def test_a_finished_run_without_its_spectrum_says_how_to_make_it(tmp_path: Path) -> None:
+    """A run interrupted while its spectrum was made is finished; run again it computes and
+    writes nothing, and says which command writes the spectrum."""
+    ann, img = make_coco(tmp_path / "data", sizes=SIZES[:2])
+    out = tmp_path / "run"
+    args = ["eval", "--annotations", ann, "--images", img, "--backend", BACKEND,
+            "--radius", RADIUS, "--num-workers", "0", "--no-progress", "-o", out]  # fmt: skip
+    _invoke(args)
+    for path in out.glob("variant_spectrum.*"):
+        path.unlink()
+    output = " ".join(_invoke(args).split())  # the terminal wraps lines
+    assert f"variant_spectrum.csv is missing; hfc-detect spectrum {out} writes it" in output
+    assert not list(out.glob("variant_spectrum.*"))

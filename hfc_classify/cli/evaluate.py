@@ -76,7 +76,7 @@ def evaluate_command(
     console = Console(stderr=True)
     images = load_split(data, split, option="--data")
     height, width = images.images.shape[1:3]
-    for line in radius_warnings(radii, [(width, height)]):
+    for line in radius_warnings(radii, [(width, height)], bands):
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     model = load_classifier(arch, checkpoint, images, batch_norm=batch_norm)
     with Progress(console=console, transient=True) as bar:

@@ -137,7 +137,7 @@ def run_eval(
         is_main = dist.rank() == 0
         if is_main:
             sizes = [r.size for r in run.records]
-            for line in radius_warnings(run.config.radii, sizes):
+            for line in radius_warnings(run.config.radii, sizes, run.config.bands):
                 report(EvalEvent("warning", run.folder.root, message=line))
         with run.folder.lock() if is_main else nullcontext():
             _prepare(run, report)

@@ -298,6 +298,9 @@ def test_radius_warnings_say_what_the_split_then_is():
     assert np.abs(image - lfc(5.0)).max() < 0.05 * np.abs(image).max()
     assert radius_warnings([4.9, 1, 128], [(8, 6), (640, 480)]) == []
     assert radius_warnings([1e9], [(8, 6), None]) == []  # an unknown size: cannot say "every"
+    [empty] = radius_warnings([2], [(8, 6)], [(5, 9), (4.9, 9), (1, 2)])
+    assert empty.startswith("band 5-9 starts at or beyond the half-diagonal of every image")
+    assert radius_warnings([2], [(8, 6), None], [(5, 9)]) == []
 
 
 def test_eval_warns_in_one_line_about_a_trivial_radius(coco, tmp_path):

@@ -1,10 +1,12 @@
 """The report's gallery: each planned image split and drawn as original | LFC | HFC panels, then
-a panel per frequency band of the run.
+a panel per frequency band of the run, and one of the ranked variant where it is a corruption or
+a transform (made again from the decoded image with the run's seed).
 
-Display: the original and the LFC as the detector saw them (``pixel_mode``), rounded and clipped
-to 0..255; the HFC, which is mostly negative, as 128 + HFC clipped (zero is mid-grey), as
-``hfc-detect decompose`` writes it, and a band (zero-mean too) as the HFC: 128 + band, clipped,
-in every pixel mode. Detections are drawn at the plan's one score threshold.
+Display: the original, the LFC and a corruption or transform as the detector saw them
+(``pixel_mode`` for the LFC), rounded and clipped to 0..255; the HFC, which is mostly negative,
+as 128 + HFC clipped (zero is mid-grey), as ``hfc-detect decompose`` writes it, and a band
+(zero-mean too) as the HFC: 128 + band, clipped, in every pixel mode. Detections are drawn at
+the plan's one score threshold.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.decompose import display_hfc, display_lfc
-from hfc_detect.frequency.variant import Variant
+from hfc_detect.frequency.variant import BAND, Variant
 from hfc_detect.reports.draw import draw_objects, placeholder
 from hfc_detect.reports.markup import escape, number_cell
 from hfc_detect.reports.plan import ReportPlan
@@ -54,6 +56,7 @@ def render_gallery(
                 image,
                 sources=plan.sources,
                 panels=plan.panels,
+                specs=plan.panel_specs,
                 row=rows[win.image_id],
                 radius=plan.radius,
                 score_threshold=plan.score_threshold,
@@ -143,10 +146,15 @@ def _display(x: np.ndarray, pixel_mode: str | None) -> np.ndarray:
 
 
 def _pictures(
-    pixels: np.ndarray, panels: dict[str, str | None], radius: float, pixel_mode: str | None
+    pixels: np.ndarray,
+    specs: dict[str, Variant],
+    radius: float,
+    pixel_mode: str | None,
+    image_id: int,
 ) -> dict[str, np.ndarray]:
     """Every panel's picture of the decoded ``pixels`` (what the detector saw: 16-bit images
-    rescaled first): original, LFC and HFC at ``radius``, and each band (keyed by its name)."""
+    rescaled first): original, LFC and HFC at ``radius``, and each panel of ``specs`` (a band,
+    or a corruption or transform made with image ``image_id``'s seed) by its key."""
     from hfc_detect.frequency import split, split_bands
 
     low, high = split(pixels, radius)
@@ -155,24 +163,45 @@ def _pictures(
         "lfc": _display(low, pixel_mode),
         "hfc": display_hfc(high, np.dtype(np.uint8)),
     }
-    bands = [Variant.parse(k) for k in panels if k not in pictures]
-    for inclusive in {b.inclusive for b in bands}:  # one FFT per disk convention (one, in a run)
-        same = [b for b in bands if b.inclusive == inclusive]
-        parts = split_bands(pixels, [(b.inner, b.radius) for b in same], inclusive=inclusive)
-        pictures |= {
-            b.name(): display_hfc(part, np.dtype(np.uint8))
-            for b, part in zip(same, parts, strict=True)
-        }
+    bands = {key: spec for key, spec in specs.items() if spec.kind == BAND}
+    for inclusive in {b.inclusive for b in bands.values()}:  # one FFT per disk convention
+        same = [(key, b) for key, b in bands.items() if b.inclusive == inclusive]
+        parts = split_bands(pixels, [(b.inner, b.radius) for _, b in same], inclusive=inclusive)
+        pictures |= {key: display_hfc(part, np.dtype(np.uint8))
+                     for (key, _), part in zip(same, parts, strict=True)}  # fmt: skip
+    for key, spec in specs.items():
+        if spec.is_transform:
+            pictures[key] = _transformed(pixels, spec, image_id)
     return pictures
 
 
-def _title(kind: str, radius: float) -> str:
-    """``original``, ``LFC r=128``, ``HFC r=128``, ``band r=16-64`` (a band's key is its name)."""
+def _transformed(pixels: np.ndarray, spec: Variant, image_id: int) -> np.ndarray:
+    """The corruption or transform ``spec`` of the decoded RGB ``pixels``, as eval made it for
+    image ``image_id`` (same seed), rounded and clipped for display; a placeholder saying why
+    where it cannot be made here (its module is not installed)."""
+    import torch
+
+    from hfc_detect.pipeline.transforms import load_transform
+
+    try:
+        transform = load_transform(spec)
+        chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), np.float32))
+        made = transform(chw, image_id, "RGB").numpy().transpose(1, 2, 0)
+    except InputError as exc:
+        return placeholder(text=f"{spec.name()}: not made here ({exc})")
+    return display_lfc(made, np.dtype(np.uint8))
+
+
+def _title(kind: str, radius: float, spec: Variant | None) -> str:
+    """``original``, ``LFC r=128``, ``HFC r=128``, ``band r=16-64``, or a corruption's or
+    transform's name."""
     if kind == "original":
         return kind
     if kind in ("lfc", "hfc"):
         return f"{kind.upper()} r={radius:g}"
-    return f"band {Variant.parse(kind).tag.replace('r', 'r=', 1)}"
+    if spec is not None and spec.kind == BAND:
+        return f"band {spec.tag.replace('r', 'r=', 1)}"
+    return kind
 
 
 def render_gallery_entry(
@@ -181,21 +210,22 @@ def render_gallery_entry(
     *,
     sources: ObjectSources,
     panels: dict[str, str | None],
+    specs: dict[str, Variant],
     row: dict[str, Any],
     radius: float,
     score_threshold: float,
     out_dir: Path,
     pixel_mode: str | None = None,
 ) -> GalleryEntry:
-    """Compute the LFC/HFC split of ``image`` (decoded pixels) and the bands among ``panels``
-    (from one forward FFT), draw boxes, write the PNGs into ``out_dir/images``; ``row`` is the
-    image's per-image table row (for the captions)."""
+    """Compute the LFC/HFC split of ``image`` (decoded pixels), the bands among ``specs`` (from
+    one forward FFT) and a corruption or transform among them, draw boxes, write the PNGs into
+    ``out_dir/images``; ``row`` is the image's per-image table row (for the captions)."""
     gts = sources.image_gts(win.image_id)
     baseline = panels["original"]
     if image is None:
         pictures = {k: placeholder(text=f"{win.file_name}: not available") for k in panels}
     else:
-        pictures = _pictures(to_0_255(image), panels, radius, pixel_mode)
+        pictures = _pictures(to_0_255(image), specs, radius, pixel_mode, win.image_id)
     out = []
     for kind in panels:
         name = panels[kind]
@@ -218,7 +248,7 @@ def render_gallery_entry(
             )
         rel = f"images/{win.image_id}_{kind}.png"
         (out_dir / rel).write_bytes(encode_png(drawn, compression=6))
-        title = _title(kind, radius)
+        title = _title(kind, radius, specs.get(kind))
         shown = sum(d["score"] >= score_threshold for d in dets)
         count = DetectionCount(len(dets), shown, score_threshold)
         caption = _panel_caption(name, row, baseline, count, diff, sources.category_names)

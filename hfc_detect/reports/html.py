@@ -154,8 +154,9 @@ def _pixel_note(pixel_mode: str | None) -> str:
     )
     return (
         f"{lfc}, rounded and clipped to 0..255; the HFC shown as 128 + HFC, clipped to 0..255 "
-        "(zero is mid-grey, edges lighter or darker; as hfc-detect decompose writes it), and a "
-        "frequency band, where the run has one, as the HFC: 128 + band"
+        "(zero is mid-grey, edges lighter or darker; as hfc-detect decompose writes it), a "
+        "frequency band, where the run has one, as the HFC: 128 + band, and the ranked variant, "
+        "where it is a corruption or a transform, made again from the image with the run's seed"
     )
 
 

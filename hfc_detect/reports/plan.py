@@ -19,7 +19,7 @@ import numpy as np
 
 from hfc_detect.analysis.spectrum import SPECTRUM_CSV, VariantSpectrum, read_variant_spectrum
 from hfc_detect.frequency import check_radius
-from hfc_detect.frequency.variant import BAND, COMPONENTS
+from hfc_detect.frequency.variant import BAND, COMPONENTS, Variant
 from hfc_detect.reports.bootstrap import BootstrapCI, paired_bootstrap_ci
 from hfc_detect.reports.defaults import PAPER_RADIUS
 from hfc_detect.reports.objects import DEFAULT_SCORE_THRESHOLD
@@ -35,12 +35,12 @@ DEFAULT_GALLERY_SIZE = 12
 class ReportPlan:
     """Everything an HTML report shows, decided.
 
-    ``panels``: kind (original, lfc, hfc) or a band's own name (``band_r16-64``) -> the variant
-    whose detections it shows (None: none); ``wins``: the gallery's images, best first, with
-    gained/lost objects at ``score_threshold`` (``threshold_note`` says how it was chosen);
-    ``cis``: the paired bootstrap CI of every non-baseline variant's mean per-image AP
-    difference; ``spectrum``: the folder's variant spectrum (None: none, or unreadable as
-    ``spectrum_warning`` says)."""
+    ``panels``: kind (original, lfc, hfc), a band's own name (``band_r16-64``) or the ranked
+    corruption's or transform's name -> the variant whose detections it shows (None: none);
+    ``wins``: the gallery's images, best first, with gained/lost objects at ``score_threshold``
+    (``threshold_note`` says how it was chosen); ``cis``: the paired bootstrap CI of every
+    non-baseline variant's mean per-image AP difference; ``spectrum``: the folder's variant spectrum
+    (None: none, or unreadable as ``spectrum_warning`` says)."""
 
     comparison: ComparisonFolder
     variant: str
@@ -60,6 +60,13 @@ class ReportPlan:
     def pixel_mode(self) -> str | None:
         """How the run fed LFC/HFC to the detector (the gallery shows them that way)."""
         return self.comparison.summary.get("pixel_mode")
+
+    @property
+    def panel_specs(self) -> dict[str, Variant]:
+        """What each panel beyond original | LFC | HFC shows: a band or a corruption/transform,
+        by its panel key."""
+        return {key: self.comparison.spec(name) for key, name in self.panels.items()
+                if key not in ("original", *COMPONENTS) and name is not None}  # fmt: skip
 
 
 def plan_report(
@@ -83,7 +90,7 @@ def plan_report(
     if images_dir is None and comparison.summary.get("images_dir"):
         images_dir = Path(comparison.summary["images_dir"])
     r, r_source = resolve_radius(comparison, name, radius)
-    panels = panel_variants(comparison, r)
+    panels = panel_variants(comparison, r, name)
     needed = list(dict.fromkeys([comparison.baseline, name, *(v for v in panels.values() if v)]))
     sources = load_sources(comparison, needed)
     ranked = rank_wins(comparison, name)[0][: top or DEFAULT_GALLERY_SIZE]
@@ -136,11 +143,14 @@ def resolve_radius(
     return (own.radius if own is not None and own.radius in radii else nearest), "summary.json"
 
 
-def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str | None]:
+def panel_variants(
+    comparison: ComparisonFolder, radius: float, ranked: str | None = None
+) -> dict[str, str | None]:
     """Which variant's detections go on each gallery panel (None: no detections for it): the
     LFC and HFC variants at ``radius`` (a name ``lfc``/``hfc`` whose radius the folder does not
     record serves as well), then every band of the run, keyed by its spec's name (so the
-    gallery knows what to split), in the folder's order."""
+    gallery knows what to split), in the folder's order; last the ``ranked`` variant where it
+    is a corruption or a transform (made again for its panel), keyed by its name."""
     out: dict[str, str | None] = {"original": comparison.baseline}
     specs = {name: comparison.spec(name) for name in comparison.variant_names}
     for kind in COMPONENTS:
@@ -148,6 +158,9 @@ def panel_variants(comparison: ComparisonFolder, radius: float) -> dict[str, str
         unrecorded = [n for n, s in specs.items() if n == kind and s is None]
         out[kind] = (at_radius or unrecorded or [None])[0]
     out |= {s.name(): n for n, s in specs.items() if s is not None and s.kind == BAND}
+    ranked_spec = specs.get(ranked) if ranked is not None else None
+    if ranked_spec is not None and ranked_spec.is_transform:
+        out[ranked] = ranked
     return out
 
 

@@ -206,6 +206,45 @@ def test_band_panels_are_shown_as_the_hfc(band_report) -> None:
         assert (np.abs(shown(panel) - want)[undrawn] <= 1).all(), panel.name
 
 
+def test_a_ranked_transform_gets_its_own_panel_made_as_eval_made_it(tmp_path: Path) -> None:
+    """Ranked by a transform (``--variant mix``), each gallery image gets a fourth panel: the
+    function's output on the decoded image, its detections and caption. Its detections are the
+    LFC's here, so the pixels the LFC panel shows undrawn (equal to the numpy LFC) must equal
+    the function's output, rounded and clipped, in the transform's panel."""
+    from hfc_detect.data.images import read_image
+    from hfc_detect.frequency.variant import TRANSFORM, Variant
+    from tests.detect.test_eval_transforms import HERE, mix
+    from tests.detect.test_frequency import reference_split
+
+    gt_path, images_dir = make_dataset(tmp_path / "data")
+    preds = make_predictions(gt_path, tmp_path / "data")
+    preds["mix"] = preds["lfc"]
+    specs = {"lfc": Variant("lfc", 8), "hfc": Variant("hfc", 8),
+             "mix": Variant(TRANSFORM, label="mix", function=f"{HERE}:mix")}  # fmt: skip
+    compare(gt_path, preds, tmp_path / "cmp", images_dir=images_dir, variants=specs)
+    page = _html(tmp_path / "cmp", "--variant", "mix", "--top", "3")
+    captions = _panel_captions(page)
+    assert captions and all(len(c) == 4 for c in captions)
+    assert all(c[3].startswith("<b>mix</b>: boxes of <b>mix</b>: AP") for c in captions)
+    panels = sorted((tmp_path / "cmp" / "report" / "images").glob("*_mix.png"))
+    assert len(panels) == len(captions)
+    files = {im["id"]: im["file_name"] for im in json.loads(gt_path.read_text())["images"]}
+
+    def shown(path: Path) -> np.ndarray:
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1].astype(int)
+
+    for panel in panels:
+        image = read_image(images_dir / files[int(panel.name.split("_")[0])]).astype(np.float32)
+        low = np.clip(np.rint(reference_split(image, 8)[0]), 0, 255)
+        undrawn = (np.abs(shown(panel.with_name(panel.name.replace("mix", "lfc"))) - low)
+                   <= 1).all(axis=-1)  # fmt: skip
+        assert undrawn.mean() > 0.2, panel.name
+        want = np.clip(np.rint(mix(image)), 0, 255)
+        off = (np.abs(shown(panel) - want) > 1).any(axis=-1)[undrawn]
+        assert off.mean() < 0.005, panel.name  # anti-aliased label edges blend with another
+        # background than in the LFC panel (a pixel or two an image)
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
 def test_a_band_panel_keeps_its_column_in_chromium(band_report, tmp_path: Path) -> None:
     """Four panels make a row of three and one alone: it stays a column wide, its caption

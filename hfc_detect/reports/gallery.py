@@ -19,7 +19,7 @@ import numpy as np
 
 from hfc_detect.data.images import encode_png, to_0_255
 from hfc_detect.decompose import display_hfc, display_lfc
-from hfc_detect.frequency.variant import BAND, Variant
+from hfc_detect.frequency.variant import BAND, COMPONENTS, Variant
 from hfc_detect.reports.draw import draw_objects, placeholder
 from hfc_detect.reports.markup import escape, number_cell
 from hfc_detect.reports.plan import ReportPlan
@@ -157,7 +157,8 @@ def _pictures(
     or a corruption or transform made with image ``image_id``'s seed) by its key."""
     from hfc_detect.frequency import split, split_bands
 
-    low, high = split(pixels, radius)
+    inclusive = any(s.inclusive for k, s in specs.items() if k in COMPONENTS)  # the run's disk
+    low, high = split(pixels, radius, inclusive=inclusive)
     pictures = {
         "original": _display(pixels, None),
         "lfc": _display(low, pixel_mode),

@@ -63,10 +63,11 @@ class ReportPlan:
 
     @property
     def panel_specs(self) -> dict[str, Variant]:
-        """What each panel beyond original | LFC | HFC shows: a band or a corruption/transform,
-        by its panel key."""
-        return {key: self.comparison.spec(name) for key, name in self.panels.items()
-                if key not in ("original", *COMPONENTS) and name is not None}  # fmt: skip
+        """What each panel but the original shows, where the folder records it: the LFC/HFC
+        (their disk convention), a band or a corruption/transform, by its panel key."""
+        specs = {key: self.comparison.spec(name) for key, name in self.panels.items()
+                 if key != "original" and name is not None}  # fmt: skip
+        return {key: spec for key, spec in specs.items() if spec is not None}
 
 
 def plan_report(

@@ -245,6 +245,33 @@ def test_a_ranked_transform_gets_its_own_panel_made_as_eval_made_it(tmp_path: Pa
         # background than in the LFC panel (a pixel or two an image)
 
 
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_lfc_panels_split_with_the_runs_disk_convention(tmp_path: Path, inclusive: bool) -> None:
+    """A run that split with the disk d <= r (``--inclusive``) shows that LFC, not d < r's (on
+    these images the two differ by more than 1 grey level almost everywhere)."""
+    from hfc_detect.data.images import read_image
+    from hfc_detect.frequency.variant import Variant
+    from tests.detect.test_frequency import reference_split
+
+    gt_path, images_dir = make_dataset(tmp_path / "data")
+    preds = make_predictions(gt_path, tmp_path / "data")
+    specs = {k: Variant(k, 8, inclusive=inclusive) for k in ("lfc", "hfc")}
+    compare(gt_path, preds, tmp_path / "cmp", images_dir=images_dir, variants=specs)
+    _html(tmp_path / "cmp", "--top", "3")
+    files = {im["id"]: im["file_name"] for im in json.loads(gt_path.read_text())["images"]}
+    panels = sorted((tmp_path / "cmp" / "report" / "images").glob("*_lfc.png"))
+    assert panels
+    for panel in panels:
+        image = read_image(images_dir / files[int(panel.name.split("_")[0])])
+        shown = cv2.imread(str(panel), cv2.IMREAD_COLOR)[..., ::-1].astype(int)
+
+        def matching(disk: bool) -> float:  # share of pixels showing that LFC (not drawn over)
+            low = np.clip(np.rint(reference_split(image, 8, disk)[0]), 0, 255)
+            return (np.abs(shown - low) <= 1).all(axis=-1).mean()
+
+        assert matching(inclusive) > 0.2 and matching(not inclusive) < 0.05, panel.name
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
 def test_a_band_panel_keeps_its_column_in_chromium(band_report, tmp_path: Path) -> None:
     """Four panels make a row of three and one alone: it stays a column wide, its caption

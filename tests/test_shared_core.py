@@ -107,13 +107,16 @@ def test_predict_and_robustness_give_every_module_its_mode_back(one_torch_thread
     """The two places that restored with ``model.train(was_training)`` switched the frozen
     BatchNorm back to training mode."""
     from hfc_classify.engine.evaluation import predict
-    from hfc_classify.robustness import evaluate_robustness
+    from hfc_classify.robustness import RobustnessConfig, evaluate_robustness
 
     x, y = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
     for run in (
         lambda net: predict(net, x, batch_size=4),
         lambda net: evaluate_robustness(
-            net, x, y, rhos=[0.0], attacks=["fgsm"], epsilons=[0.03], batch_size=4
+            net,
+            x,
+            y,
+            RobustnessConfig(rhos=(0.0,), attacks=("fgsm",), epsilons=(0.03,), batch_size=4),
         ),
     ):
         net = _frozen_bn_net()

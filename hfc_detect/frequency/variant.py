@@ -262,10 +262,14 @@ class Variant:
                    data.get("label"), data.get("severity"), data.get("function"))  # fmt: skip
 
 
-def check_radii(radii: Sequence[Any]) -> list[float]:
-    """The radii as floats; InputError when none is given, one is <= 0 or not finite, or repeats."""
-    if not radii:
-        raise InputError("give at least one --radius (the paper uses 128), or --radius-sweep N")
+def check_radii(radii: Sequence[Any], *, required: bool = True) -> list[float]:
+    """The radii as floats; InputError when one is <= 0 or not finite, or repeats, or when none
+    is given and ``required`` (a run with LFC/HFC variants)."""
+    if not radii and required:
+        raise InputError(
+            "give at least one --radius (the paper uses 128), or --radius-sweep N; a run without "
+            "LFC and HFC (--variants original) needs none"
+        )
     out: list[float] = []
     for value in radii:
         r = check_radius(value)

@@ -19,6 +19,7 @@ from typing import Any
 from hfc_detect.evaluation.params import check_iou_type
 from hfc_detect.frequency import check_pixel_mode
 from hfc_detect.frequency.variant import (
+    COMPONENTS,
     KINDS,
     check_radii,
     parse_band,
@@ -77,8 +78,9 @@ class EvalConfig:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        put("radii", tuple(check_radii(self.radii)))
         put("variants", tuple(parse_kinds(self.variants)))
+        split = any(kind in COMPONENTS for kind in self.variants)  # LFC/HFC need a radius
+        put("radii", tuple(check_radii(self.radii, required=split)))
         bands = tuple(parse_band(b) if isinstance(b, str) else parse_band(f"{b[0]}:{b[1]}")
                       for b in self.bands)  # fmt: skip
         if len(set(bands)) != len(bands):
@@ -130,14 +132,16 @@ class EvalConfig:
 
 
 def default_output(config: EvalConfig, annotations_sha256: str) -> Path:
-    """``runs/eval-<data>-<backend>-r<radii>-<hash>``: the same settings (and the same annotation
-    content) always give the same folder, so re-running the same command resumes it."""
+    """``runs/eval-<data>-<backend>-r<radii>-<hash>`` (no ``-r<radii>`` in a run without radii):
+    the same settings (and the same annotation content) always give the same folder, so
+    re-running the same command resumes it."""
     key = json.dumps({**config.results_key(), "sha256": annotations_sha256}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     data = config.dataset or Path(config.annotations or "data").stem
     backend = re.split(r"[.:]", config.backend or "detector")[-1]
     radii = "-".join(f"{r:g}" for r in config.radii)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"eval-{data}-{backend}-r{radii}-{digest}")
+    split = f"-r{radii}" if radii else ""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"eval-{data}-{backend}{split}-{digest}")
     return Path("runs") / name
 
 

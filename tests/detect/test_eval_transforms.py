@@ -173,6 +173,21 @@ def test_bad_transform_specs_exit_2_with_one_line(coco, tmp_path, monkeypatch, a
     assert not built
 
 
+def test_a_run_without_lfc_and_hfc_needs_no_radius(coco, tmp_path):
+    """``--variants original`` with transforms alone: no radius to give, none in the default
+    folder's name; with LFC/HFC a radius is still required."""
+    from hfc_detect.pipeline.config import EvalConfig, default_output
+
+    result = _eval(coco, tmp_path / "out", radii=[], variants="original",
+                   transforms=[f"t={HERE}:mix"])  # fmt: skip
+    assert [v["name"] for v in result.summary["variants"]] == ["original", "t"]
+    config = EvalConfig(radii=(), variants="original", transforms=[f"t={HERE}:mix"])
+    assert default_output(config, "0" * 64).name.startswith("eval-data-detector-")
+    assert "-r" not in default_output(config, "0" * 64).name
+    with pytest.raises(InputError, match="give at least one --radius"):
+        EvalConfig(radii=(), variants="original,lfc", transforms=[f"t={HERE}:mix"])
+
+
 def test_changing_a_transforms_identity_is_refused_on_resume(coco, tmp_path):
     out = tmp_path / "out"
     _eval(coco, out, transforms=[f"t={HERE}:mix"])

@@ -443,7 +443,7 @@ def _spectrum(run: _Run, report: ProgressCallback) -> Path | None:
     try:
         return folder_spectrum(run.folder.root)[1][-1]
     except InputError as exc:
-        message = f"variant spectrum not written ({exc}); hfc-detect spectrum DIR writes it"
+        message = f"variant spectrum not written ({exc}); {_spectrum_command(run)}"
         report(EvalEvent("warning", run.folder.root, message=message))
         return None
 
@@ -454,8 +454,12 @@ def _warn_without_spectrum(run: _Run, report: ProgressCallback) -> None:
     from hfc_detect.analysis.spectrum import SPECTRUM_CSV
 
     if not (run.folder.root / SPECTRUM_CSV).is_file():
-        message = f"{SPECTRUM_CSV} is missing; hfc-detect spectrum {run.folder.root} writes it"
+        message = f"{SPECTRUM_CSV} is missing; {_spectrum_command(run)}"
         report(EvalEvent("warning", run.folder.root, message=message))
+
+
+def _spectrum_command(run: _Run) -> str:
+    return f"hfc-detect spectrum {run.folder.root} writes it"
 
 
 def _summary_extra(

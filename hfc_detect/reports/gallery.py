@@ -38,6 +38,7 @@ def render_gallery(
 
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     rows = {r["image_id"]: r for r in plan.comparison.rows}
+    specs = plan.panel_specs  # the same panels for every image
     entries, warnings = [], []
     task = progress.add_task("gallery", total=len(plan.wins)) if progress is not None else None
     for win in plan.wins:
@@ -56,7 +57,7 @@ def render_gallery(
                 image,
                 sources=plan.sources,
                 panels=plan.panels,
-                specs=plan.panel_specs,
+                specs=specs,
                 row=rows[win.image_id],
                 radius=plan.radius,
                 score_threshold=plan.score_threshold,
